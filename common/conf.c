@@ -1,0 +1,594 @@
+/* Configuration table and loader: env file first, then the process
+ * environment. The only file that calls getenv (through environ). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/conf.h"
+#include "common/log.h"
+
+#include "common/banned.h"
+
+extern char **environ;
+
+enum conf_type {
+    CT_STR,    /* string, may be empty */
+    CT_SECRET, /* string, redacted in descriptions */
+    CT_URL,    /* http:// or https:// URL, trailing slashes dropped */
+    CT_BOOL,
+    CT_LONG,
+    CT_DOUBLE,
+    CT_SIZE,
+    CT_LOGLEVEL,
+    CT_INERT /* accepted for compatibility; no effect */
+};
+
+struct conf_var {
+    const char *name;
+    enum conf_type type;
+    const char *def; /* default as text; NULL: none (required if not inert) */
+    double min, max; /* range for numbers */
+    size_t off;      /* offset in struct conf; unused for CT_INERT */
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct conf, f)
+#define NOFF 0
+
+static const struct conf_var conf_vars[] = {
+    {"OPENAI_API_KEY", CT_SECRET, "", 0, 0, OFF(openai_api_key),
+     "Upstream API key (OpenAI, OpenRouter, ...). Required to serve /v1/messages."},
+    {"OPENAI_API_KEY_FILE", CT_INERT, "", 0, 0, NOFF,
+     "File whose first line is the upstream key; preferred over OPENAI_API_KEY."},
+    {"OPENAI_BASE_URL", CT_URL, "https://api.openai.com/v1", 0, 0, OFF(openai_base_url),
+     "Upstream base URL; /chat/completions is appended."},
+    {"BIG_MODEL_NAME", CT_STR, "gpt-5-2025-08-07", 0, 0, OFF(big_model),
+     "Upstream model for claude-*opus* and claude-*sonnet* requests."},
+    {"SMALL_MODEL_NAME", CT_STR, "gpt-5-mini-2025-08-07", 0, 0, OFF(small_model),
+     "Upstream model for claude-*haiku* requests."},
+    {"HTTP_CONNECT_TIMEOUT", CT_DOUBLE, "10.0", 0.1, 600, OFF(connect_timeout_s),
+     "Seconds to connect to the upstream (TCP and TLS)."},
+    {"HTTP_READ_TIMEOUT", CT_DOUBLE, "300.0", 1, 86400, OFF(read_timeout_s),
+     "Longest silence from the upstream, in seconds, before the call fails."},
+    {"HTTP_WRITE_TIMEOUT", CT_DOUBLE, "30.0", 0.1, 3600, OFF(write_timeout_s),
+     "Seconds allowed for sending the request body upstream."},
+    {"HTTP_POOL_TIMEOUT", CT_DOUBLE, "10.0", 0, 3600, OFF(pool_timeout_s),
+     "Accepted for compatibility; libcurl opens a new connection instead of waiting."},
+    {"MAX_STREAM_SECONDS", CT_LONG, "600", 1, 86400, OFF(max_stream_seconds),
+     "Longest total time of one upstream call (stream or not), in seconds."},
+    {"PROVIDER_MAX_RETRIES", CT_LONG, "3", 0, 20, OFF(provider_max_retries),
+     "Upstream attempts after the first, before any byte reached the client."},
+    {"PROVIDER_RETRY_BASE_DELAY", CT_DOUBLE, "1.0", 0, 60, OFF(retry_base_delay_s),
+     "Base of the exponential retry backoff, in seconds."},
+    {"PROVIDER_RETRY_JITTER", CT_DOUBLE, "0.5", 0, 60, OFF(retry_jitter_s),
+     "Random jitter added to each retry delay, up to this many seconds."},
+    {"POOL_MAX_CONNECTIONS", CT_LONG, "500", 1, 100000, OFF(pool_max_connections),
+     "Most upstream connections one worker process keeps open."},
+    {"POOL_KEEPALIVE_EXPIRY", CT_LONG, "120", 1, 86400, OFF(pool_keepalive_s),
+     "Seconds an idle upstream connection is kept for reuse."},
+    {"POOL_MAX_KEEPALIVE_CONNECTIONS", CT_INERT, "50", 0, 0, NOFF,
+     "Accepted for compatibility; POOL_MAX_CONNECTIONS bounds the pool."},
+    {"UPSTREAM_HTTP2", CT_BOOL, "true", 0, 0, OFF(http2),
+     "Use HTTP/2 with the upstream when it offers it (TLS ALPN)."},
+    {"WORKER_THREADS", CT_LONG, "16", 1, 1024, OFF(worker_threads),
+     "FastCGI request threads per worker process (each holds one request)."},
+    {"MAX_REQUEST_BODY_BYTES", CT_SIZE, "33554432", 1024, 1073741824.0, OFF(max_body_bytes),
+     "Largest client request body; larger ones get 413 request_too_large."},
+    {"MAX_JSON_DEPTH", CT_LONG, "64", 4, 1000, OFF(max_json_depth),
+     "Deepest JSON nesting accepted from the client or the upstream."},
+    {"MAX_UPSTREAM_RESPONSE_BYTES", CT_SIZE, "67108864", 1024, 1073741824.0,
+     OFF(max_upstream_bytes), "Largest non-streaming upstream answer accepted."},
+    {"LOG_LEVEL", CT_LOGLEVEL, "INFO", 0, 0, OFF(log_level),
+     "DEBUG, INFO, WARNING or ERROR. Lines go to stderr (the web server's error log)."},
+    /* accepted from the original service's .env; no effect in this build */
+    {"LOG_PRETTY_CONSOLE", CT_INERT, "True", 0, 0, NOFF, "No effect: log lines are plain text."},
+    {"ERROR_LOG_FILE_PATH", CT_INERT, "error.jsonl", 0, 0, NOFF,
+     "No effect: errors go to the web server's error log."},
+    {"IS_LOCAL_DEPLOYMENT", CT_INERT, "True", 0, 0, NOFF, "No effect."},
+    {"RATE_LIMIT_ENABLED", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented; no effect."},
+    {"RATE_LIMIT_PER_MINUTE", CT_INERT, "60", 0, 0, NOFF, "Not yet implemented; no effect."},
+    {"RATE_LIMIT_BURST", CT_INERT, "30", 0, 0, NOFF, "Not yet implemented; no effect."},
+    {"SECURITY_HEADERS_ENABLED", CT_INERT, "true", 0, 0, NOFF,
+     "No effect: set response headers in the web server."},
+    {"ENABLE_HSTS", CT_INERT, "false", 0, 0, NOFF, "No effect: set HSTS in the web server."},
+    {"ENABLE_CORS", CT_INERT, "false", 0, 0, NOFF, "No effect: set CORS in the web server."},
+    {"CORS_ALLOW_ORIGINS", CT_INERT, "", 0, 0, NOFF, "No effect."},
+    {"CORS_ALLOW_METHODS", CT_INERT, "", 0, 0, NOFF, "No effect."},
+    {"CORS_ALLOW_HEADERS", CT_INERT, "", 0, 0, NOFF, "No effect."},
+    {"ALLOWED_HOSTS", CT_INERT, "localhost,127.0.0.1", 0, 0, NOFF,
+     "No effect: restrict Host names in the web server."},
+    {"RESTRICT_BASE_URL", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented; no effect."},
+    {"ALLOWED_BASE_URL_HOSTS", CT_INERT, "", 0, 0, NOFF, "Not yet implemented; no effect."},
+    {"REDACT_LOG_FIELDS", CT_INERT, "openai_api_key,authorization", 0, 0, NOFF,
+     "No effect: keys and Authorization are never logged."},
+    {"CACHE_TOKEN_COUNTS_ENABLED", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented."},
+    {"CACHE_TOKEN_COUNTS_TTL_S", CT_INERT, "300", 0, 0, NOFF, "Not yet implemented."},
+    {"CACHE_TOKEN_COUNTS_MAX", CT_INERT, "2048", 0, 0, NOFF, "Not yet implemented."},
+    {"CACHE_CONVERTERS_ENABLED", CT_INERT, "true", 0, 0, NOFF,
+     "No effect: translation is cheaper than a cache lookup."},
+    {"CACHE_CONVERTERS_MAX", CT_INERT, "256", 0, 0, NOFF, "No effect."},
+    {"STREAM_DEDUPE_ENABLED", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented."},
+    {"METRICS_CACHE_ENABLED", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented."},
+    {"TRUNCATE_LONG_REQUESTS", CT_INERT, "false", 0, 0, NOFF,
+     "No effect: context errors go back to Claude Code, which compacts."},
+    {"TRUNCATION_CONFIG", CT_INERT, "", 0, 0, NOFF, "No effect."},
+    {"CIRCUIT_BREAKER_FAILURE_THRESHOLD", CT_INERT, "5", 0, 0, NOFF, "Not yet implemented."},
+    {"CIRCUIT_BREAKER_RECOVERY_TIMEOUT", CT_INERT, "60", 0, 0, NOFF, "Not yet implemented."},
+    {"CIRCUIT_BREAKER_HALF_OPEN_REQUESTS", CT_INERT, "3", 0, 0, NOFF, "Not yet implemented."},
+    {"TRACING_ENABLED", CT_INERT, "false", 0, 0, NOFF, "No effect."},
+    {"TRACING_EXPORTER", CT_INERT, "console", 0, 0, NOFF, "No effect."},
+    {"TRACING_ENDPOINT", CT_INERT, "", 0, 0, NOFF, "No effect."},
+    {"TRACING_SERVICE_NAME", CT_INERT, "ccproxy", 0, 0, NOFF, "No effect."},
+    {"CLIENT_RATE_LIMIT_ENABLED", CT_INERT, "false", 0, 0, NOFF, "Not yet implemented."},
+    {"CLIENT_RATE_LIMIT_RPM", CT_INERT, "120", 0, 0, NOFF, "Not yet implemented."},
+    {"CLIENT_RATE_LIMIT_TPM", CT_INERT, "6000000", 0, 0, NOFF, "Not yet implemented."},
+    {"CLIENT_RATE_LIMIT_BURST", CT_INERT, "30", 0, 0, NOFF, "Not yet implemented."},
+    {"CLIENT_RATE_LIMIT_ADAPTIVE", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented."},
+    {"THREAD_POOL_AUTO_SCALE", CT_INERT, "false", 0, 0, NOFF,
+     "No effect: see WORKER_THREADS."},
+};
+
+/* Values collected from the env file and the environment, by table index. */
+struct conf_raw {
+    char *val[CCP_ARRAY_LEN(conf_vars)];
+};
+
+static void raw_release(struct conf_raw *r)
+{
+    size_t i;
+
+    for (i = 0; i < CCP_ARRAY_LEN(conf_vars); i++) {
+        CCP_FREE(r->val[i]);
+    }
+}
+
+static int var_index(const char *name, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < CCP_ARRAY_LEN(conf_vars); i++) {
+        if (strlen(conf_vars[i].name) == n && memcmp(conf_vars[i].name, name, n) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static enum ccp_err raw_set(struct conf_raw *r, int idx, const char *v, size_t n)
+{
+    char *copy = ccp_strndup(v, n);
+
+    if (copy == NULL) {
+        return CCP_ERR_NOMEM;
+    }
+    ccp_free(r->val[idx]);
+    r->val[idx] = copy;
+    return CCP_OK;
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Parse one env-file line: [export ]NAME=VALUE with optional quotes and
+ * comments. Unknown names are ignored (the file may serve other programs). */
+static enum ccp_err parse_line(struct conf_raw *r, const char *p, const char *end)
+{
+    const char *name, *v, *ve;
+    int idx;
+
+    while (p < end && is_space(*p)) {
+        p++;
+    }
+    if (p == end || *p == '#') {
+        return CCP_OK;
+    }
+    if ((size_t)(end - p) > 7 && memcmp(p, "export ", 7) == 0) {
+        p += 7;
+        while (p < end && is_space(*p)) {
+            p++;
+        }
+    }
+    name = p;
+    while (p < end && *p != '=' && !is_space(*p)) {
+        p++;
+    }
+    idx = var_index(name, (size_t)(p - name));
+    while (p < end && is_space(*p)) {
+        p++;
+    }
+    if (p == end || *p != '=' || idx < 0) {
+        return CCP_OK;
+    }
+    p++;
+    while (p < end && is_space(*p)) {
+        p++;
+    }
+    if (p < end && (*p == '"' || *p == '\'')) {
+        char q = *p++;
+        v = p;
+        while (p < end && *p != q) {
+            p++;
+        }
+        ve = p;
+    } else {
+        v = p;
+        ve = p;
+        while (p < end) {
+            if (*p == '#' && (p == v || is_space(p[-1]))) {
+                break;
+            }
+            p++;
+        }
+        ve = p;
+        while (ve > v && is_space(ve[-1])) {
+            ve--;
+        }
+    }
+    return raw_set(r, idx, v, (size_t)(ve - v));
+}
+
+static enum ccp_err read_env_file(struct conf_raw *r, const char *path, char *errmsg,
+                                  size_t errlen)
+{
+    FILE *f;
+    char *data = NULL;
+    long n;
+    enum ccp_err rc = CCP_OK;
+    const char *p, *end, *nl;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        return CCP_DECLINED;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+        n > 1024 * 1024) {
+        snprintf(errmsg, errlen, "env file %s: unreadable or larger than 1 MiB", path);
+        rc = CCP_ERR_INVALID;
+        goto out;
+    }
+    data = ccp_malloc((size_t)n + 1);
+    if (data == NULL) {
+        rc = CCP_ERR_NOMEM;
+        goto out;
+    }
+    if (fread(data, 1, (size_t)n, f) != (size_t)n) {
+        snprintf(errmsg, errlen, "env file %s: read error", path);
+        rc = CCP_ERR_INVALID;
+        goto out;
+    }
+    data[n] = '\0';
+    p = data;
+    end = data + n;
+    while (p < end && rc == CCP_OK) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL) {
+            nl = end;
+        }
+        rc = parse_line(r, p, nl);
+        p = nl + 1;
+    }
+out:
+    ccp_free(data);
+    fclose(f);
+    return rc;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+    if (strcasecmp(s, "1") == 0 || strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0 ||
+        strcasecmp(s, "on") == 0) {
+        *out = true;
+        return true;
+    }
+    if (strcasecmp(s, "0") == 0 || strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0 ||
+        strcasecmp(s, "off") == 0) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+static enum ccp_err set_value(struct conf *c, const struct conf_var *v, const char *s,
+                              char *errmsg, size_t errlen)
+{
+    char *endp = NULL, *copy;
+    void *field = (char *)c + v->off;
+
+    switch (v->type) {
+    case CT_INERT:
+        return CCP_OK;
+    case CT_URL:
+        if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) {
+            snprintf(errmsg, errlen, "%s must start with http:// or https://", v->name);
+            return CCP_ERR_INVALID;
+        }
+        /* fall through */
+    case CT_STR:
+    case CT_SECRET: {
+        size_t n = strlen(s);
+        if (v->type == CT_URL) {
+            while (n > 0 && s[n - 1] == '/') {
+                n--;
+            }
+        }
+        if (v->type != CT_SECRET && n == 0 && v->def != NULL && v->def[0] != '\0') {
+            snprintf(errmsg, errlen, "%s must not be empty", v->name);
+            return CCP_ERR_INVALID;
+        }
+        copy = ccp_strndup(s, n);
+        if (copy == NULL) {
+            return CCP_ERR_NOMEM;
+        }
+        ccp_free(*(char **)field);
+        *(char **)field = copy;
+        return CCP_OK;
+    }
+    case CT_BOOL:
+        if (!parse_bool(s, (bool *)field)) {
+            snprintf(errmsg, errlen, "%s must be true or false, not '%s'", v->name, s);
+            return CCP_ERR_INVALID;
+        }
+        return CCP_OK;
+    case CT_LOGLEVEL: {
+        int lv = log_level_parse(s);
+        if (lv < 0) {
+            snprintf(errmsg, errlen, "%s must be DEBUG, INFO, WARNING or ERROR, not '%s'",
+                     v->name, s);
+            return CCP_ERR_INVALID;
+        }
+        *(int *)field = lv;
+        return CCP_OK;
+    }
+    case CT_LONG:
+    case CT_SIZE: {
+        unsigned long long u;
+        if (s[0] == '-' || s[0] == '\0') {
+            goto bad_number;
+        }
+        errno = 0;
+        u = strtoull(s, &endp, 10);
+        if (errno != 0 || endp == s || *endp != '\0' || (double)u < v->min ||
+            (double)u > v->max) {
+            goto bad_number;
+        }
+        if (v->type == CT_LONG) {
+            if (v->off == offsetof(struct conf, max_json_depth)) {
+                *(int *)field = (int)u;
+            } else {
+                *(long *)field = (long)u;
+            }
+        } else {
+            *(size_t *)field = (size_t)u;
+        }
+        return CCP_OK;
+    }
+    case CT_DOUBLE: {
+        double d;
+        errno = 0;
+        d = strtod(s, &endp);
+        if (errno != 0 || endp == s || *endp != '\0' || !isfinite(d) || d < v->min ||
+            d > v->max) {
+            goto bad_number;
+        }
+        *(double *)field = d;
+        return CCP_OK;
+    }
+    }
+    return CCP_ERR_INTERNAL;
+bad_number:
+    snprintf(errmsg, errlen, "%s must be a number from %g to %g, not '%s'", v->name, v->min,
+             v->max, s);
+    return CCP_ERR_INVALID;
+}
+
+static enum ccp_err append_name(char **list, const char *name)
+{
+    size_t a = *list != NULL ? strlen(*list) : 0, b = strlen(name);
+    char *p = ccp_realloc(*list, a + b + 2);
+
+    if (p == NULL) {
+        return CCP_ERR_NOMEM;
+    }
+    if (a > 0) {
+        p[a++] = ',';
+    }
+    memcpy(p + a, name, b + 1);
+    *list = p;
+    return CCP_OK;
+}
+
+static enum ccp_err read_key_file(struct conf *c, const char *path, char *errmsg, size_t errlen)
+{
+    char line[4096];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (f == NULL) {
+        snprintf(errmsg, errlen, "OPENAI_API_KEY_FILE: cannot open %s", path);
+        return CCP_ERR_INVALID;
+    }
+    if (fgets(line, sizeof(line), f) == NULL) {
+        line[0] = '\0';
+    }
+    fclose(f);
+    n = strcspn(line, "\r\n");
+    line[n] = '\0';
+    if (n == 0) {
+        snprintf(errmsg, errlen, "OPENAI_API_KEY_FILE: %s is empty", path);
+        return CCP_ERR_INVALID;
+    }
+    CCP_FREE(c->openai_api_key);
+    c->openai_api_key = ccp_strndup(line, n);
+    return c->openai_api_key != NULL ? CCP_OK : CCP_ERR_NOMEM;
+}
+
+enum ccp_err conf_load_from(struct conf *c, const char *env_file, const char *const *envp,
+                            char *errmsg, size_t errlen)
+{
+    struct conf_raw raw;
+    struct conf tmp;
+    enum ccp_err rc = CCP_OK;
+    size_t i;
+    int keyfile = var_index("OPENAI_API_KEY_FILE", strlen("OPENAI_API_KEY_FILE"));
+
+    memset(&raw, 0, sizeof(raw));
+    memset(&tmp, 0, sizeof(tmp));
+    if (errlen > 0) {
+        errmsg[0] = '\0';
+    }
+    if (env_file != NULL) {
+        rc = read_env_file(&raw, env_file, errmsg, errlen);
+        if (rc == CCP_DECLINED) {
+            rc = CCP_OK;
+        }
+        if (rc != CCP_OK) {
+            goto out;
+        }
+    }
+    for (; envp != NULL && *envp != NULL && rc == CCP_OK; envp++) {
+        const char *eq = strchr(*envp, '=');
+        int idx;
+        if (eq == NULL) {
+            continue;
+        }
+        idx = var_index(*envp, (size_t)(eq - *envp));
+        if (idx >= 0) {
+            rc = raw_set(&raw, idx, eq + 1, strlen(eq + 1));
+        }
+    }
+    for (i = 0; i < CCP_ARRAY_LEN(conf_vars) && rc == CCP_OK; i++) {
+        const struct conf_var *v = &conf_vars[i];
+        const char *s = raw.val[i] != NULL ? raw.val[i] : v->def;
+        if (s != NULL) {
+            rc = set_value(&tmp, v, s, errmsg, errlen);
+        }
+    }
+    for (i = 0; i < CCP_ARRAY_LEN(conf_vars) && rc == CCP_OK; i++) {
+        if (conf_vars[i].type == CT_INERT && (int)i != keyfile && raw.val[i] != NULL) {
+            rc = append_name(&tmp.inert_set, conf_vars[i].name);
+        }
+    }
+    if (rc == CCP_OK && raw.val[keyfile] != NULL && raw.val[keyfile][0] != '\0') {
+        rc = read_key_file(&tmp, raw.val[keyfile], errmsg, errlen);
+    }
+    if (rc == CCP_OK) {
+        *c = tmp;
+        memset(&tmp, 0, sizeof(tmp));
+    } else if (rc == CCP_ERR_NOMEM && errlen > 0) {
+        snprintf(errmsg, errlen, "out of memory reading the configuration");
+    }
+out:
+    conf_release(&tmp);
+    raw_release(&raw);
+    return rc;
+}
+
+enum ccp_err conf_load(struct conf *c, const char *env_file, char *errmsg, size_t errlen)
+{
+    const char *f = env_file;
+    char *named = NULL;
+    enum ccp_err rc;
+    char *const *e;
+
+    if (f == NULL) {
+        /* CCPROXY_ENV_FILE names the file; read it straight from environ */
+        for (e = environ; e != NULL && *e != NULL; e++) {
+            if (strncmp(*e, "CCPROXY_ENV_FILE=", 17) == 0 && (*e)[17] != '\0') {
+                named = *e + 17;
+            }
+        }
+        f = named != NULL ? named : ".env";
+        if (named != NULL && access(named, R_OK) != 0) {
+            snprintf(errmsg, errlen, "CCPROXY_ENV_FILE: cannot read %s", named);
+            return CCP_ERR_INVALID;
+        }
+    }
+    rc = conf_load_from(c, f, (const char *const *)environ, errmsg, errlen);
+    return rc;
+}
+
+void conf_release(struct conf *c)
+{
+    CCP_FREE(c->openai_api_key);
+    CCP_FREE(c->openai_base_url);
+    CCP_FREE(c->big_model);
+    CCP_FREE(c->small_model);
+    CCP_FREE(c->inert_set);
+}
+
+static enum ccp_err describe_one(const struct conf *c, const struct conf_var *v, struct buf *out)
+{
+    const void *field = (const char *)c + v->off;
+
+    switch (v->type) {
+    case CT_INERT:
+        return CCP_OK;
+    case CT_SECRET: {
+        const char *s = *(char *const *)field;
+        return buf_appendf(out, "%s=%s\n", v->name,
+                           s != NULL && s[0] != '\0' ? "(set, redacted)" : "(empty)");
+    }
+    case CT_STR:
+    case CT_URL:
+        return buf_appendf(out, "%s=%s\n", v->name, *(char *const *)field);
+    case CT_BOOL:
+        return buf_appendf(out, "%s=%s\n", v->name, *(const bool *)field ? "true" : "false");
+    case CT_LOGLEVEL: {
+        static const char *const names[] = {"ERROR", "WARNING", "INFO", "DEBUG"};
+        int lv = *(const int *)field;
+        return buf_appendf(out, "%s=%s\n", v->name, names[lv < 0 || lv > 3 ? 2 : lv]);
+    }
+    case CT_LONG:
+        if (v->off == offsetof(struct conf, max_json_depth)) {
+            return buf_appendf(out, "%s=%d\n", v->name, *(const int *)field);
+        }
+        return buf_appendf(out, "%s=%ld\n", v->name, *(const long *)field);
+    case CT_SIZE:
+        return buf_appendf(out, "%s=%zu\n", v->name, *(const size_t *)field);
+    case CT_DOUBLE:
+        return buf_appendf(out, "%s=%g\n", v->name, *(const double *)field);
+    }
+    return CCP_ERR_INTERNAL;
+}
+
+enum ccp_err conf_describe(const struct conf *c, struct buf *out)
+{
+    size_t i;
+    enum ccp_err rc = CCP_OK;
+
+    for (i = 0; i < CCP_ARRAY_LEN(conf_vars) && rc == CCP_OK; i++) {
+        rc = describe_one(c, &conf_vars[i], out);
+    }
+    return rc;
+}
+
+enum ccp_err conf_example(struct buf *out)
+{
+    size_t i;
+    enum ccp_err rc;
+
+    rc = buf_append_cstr(out, "# CCProxy configuration. Generated from common/conf.c by\n"
+                              "# `ccproxy-fcgi --print-env-example`; every variable with its "
+                              "default.\n"
+                              "# Read from CCPROXY_ENV_FILE (default .env in the working "
+                              "directory),\n"
+                              "# then the process environment overrides it.\n");
+    for (i = 0; i < CCP_ARRAY_LEN(conf_vars) && rc == CCP_OK; i++) {
+        const struct conf_var *v = &conf_vars[i];
+        rc = buf_appendf(out, "\n# %s\n%s=%s\n", v->help, v->name, v->def != NULL ? v->def : "");
+    }
+    return rc;
+}

@@ -1,0 +1,59 @@
+/* Configuration: one table of variables (common/conf.c) read once at start-up
+ * from the env file, then the process environment, into a struct conf.
+ * Variable names follow the original CCProxy's .env. Only conf.c calls getenv. */
+#ifndef CCP_COMMON_CONF_H
+#define CCP_COMMON_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/compiler.h"
+#include "common/err.h"
+
+struct conf {
+    /* upstream */
+    char *openai_api_key;      /* OPENAI_API_KEY (or OPENAI_API_KEY_FILE); secret */
+    char *openai_base_url;     /* OPENAI_BASE_URL, without trailing slash */
+    char *big_model;           /* BIG_MODEL_NAME */
+    char *small_model;         /* SMALL_MODEL_NAME */
+    double connect_timeout_s;  /* HTTP_CONNECT_TIMEOUT */
+    double read_timeout_s;     /* HTTP_READ_TIMEOUT: longest silence from the upstream */
+    double write_timeout_s;    /* HTTP_WRITE_TIMEOUT: sending the request body */
+    double pool_timeout_s;     /* HTTP_POOL_TIMEOUT (accepted; see .env.example) */
+    long max_stream_seconds;   /* MAX_STREAM_SECONDS: total time of one upstream call */
+    long provider_max_retries; /* PROVIDER_MAX_RETRIES */
+    double retry_base_delay_s; /* PROVIDER_RETRY_BASE_DELAY */
+    double retry_jitter_s;     /* PROVIDER_RETRY_JITTER */
+    long pool_max_connections; /* POOL_MAX_CONNECTIONS */
+    long pool_keepalive_s;     /* POOL_KEEPALIVE_EXPIRY */
+    bool http2;                /* UPSTREAM_HTTP2 */
+    /* worker */
+    long worker_threads;       /* WORKER_THREADS: FCGX_Accept_r threads per process */
+    size_t max_body_bytes;     /* MAX_REQUEST_BODY_BYTES */
+    int max_json_depth;        /* MAX_JSON_DEPTH */
+    size_t max_upstream_bytes; /* MAX_UPSTREAM_RESPONSE_BYTES (non-stream body) */
+    int log_level;             /* LOG_LEVEL, an enum log_level */
+    char *inert_set;           /* "A,B": variables that were set but have no effect here */
+};
+
+/* Load the configuration. `env_file` is read first if it exists (NULL: the
+ * CCPROXY_ENV_FILE variable, else ".env" in the current directory); the
+ * process environment overrides it. On failure returns CCP_ERR_INVALID and
+ * writes a message naming the variable into errmsg. *c is owned by the
+ * caller; free it with conf_release. */
+CCP_NODISCARD enum ccp_err conf_load(struct conf *c, const char *env_file, char *errmsg,
+                                     size_t errlen);
+/* Like conf_load, but from an env file and a NULL-terminated environ-style
+ * array instead of the real environment (tests). */
+CCP_NODISCARD enum ccp_err conf_load_from(struct conf *c, const char *env_file,
+                                          const char *const *envp, char *errmsg, size_t errlen);
+/* Release the strings held by c. Safe on a zeroed struct. */
+void conf_release(struct conf *c);
+/* Append the effective configuration, one NAME=value per line, secrets
+ * redacted, to out. */
+CCP_NODISCARD enum ccp_err conf_describe(const struct conf *c, struct buf *out);
+/* Append a .env.example generated from the table to out. */
+CCP_NODISCARD enum ccp_err conf_example(struct buf *out);
+
+#endif /* CCP_COMMON_CONF_H */

@@ -1,0 +1,7 @@
+# fcgi/: the worker binary ccproxy-fcgi (FastCGI thread pool, or one CGI request).
+bin_PROGRAMS += ccproxy-fcgi
+ccproxy_fcgi_SOURCES = \
+	fcgi/main.c
+ccproxy_fcgi_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSON_C_CFLAGS)
+ccproxy_fcgi_LDADD = libccp_translate.a libccp_common.a \
+	$(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(PTHREAD_LIBS)

@@ -1,0 +1,39 @@
+/* Helpers for golden-case tests: find case folders under
+ * $CCP_TEST_DATA/translate/<kind>/, read their files, compare JSON. */
+#ifndef CCP_TESTS_UNIT_GOLDEN_H
+#define CCP_TESTS_UNIT_GOLDEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+/* The folder of tests/data (from CCP_TEST_DATA, else "tests/data"). */
+const char *golden_data_dir(void);
+
+/* Read a whole file into a malloc'd NUL-terminated buffer; NULL if absent.
+ * *len gets its length when len is not NULL. */
+char *golden_read(const char *dir, const char *name, size_t *len);
+
+/* True if dir/name exists. */
+bool golden_exists(const char *dir, const char *name);
+
+/* Write data to dir/name (used with CCP_GOLDEN_UPDATE=1 to print new
+ * expectations; CI never sets it). */
+void golden_write(const char *dir, const char *name, const char *data, size_t len);
+
+/* Sorted list of case folders (full paths) under translate/<kind>/.
+ * Returns the count; *out is a malloc'd array of malloc'd strings. */
+size_t golden_cases(const char *kind, char ***out);
+void golden_cases_free(char **cases, size_t n);
+
+/* Compare two JSON texts after parsing. On mismatch prints both (pretty) to
+ * stdout with the label and returns false. */
+bool golden_json_equal(const char *label, const char *expected, const char *actual);
+
+/* Run one cmocka group with a test per case folder: fn gets the folder path
+ * as *state. Returns cmocka's result. */
+typedef void (*golden_fn)(void **state);
+int golden_run(const char *group, const char *kind, golden_fn fn);
+
+#endif /* CCP_TESTS_UNIT_GOLDEN_H */

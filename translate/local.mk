@@ -1,0 +1,10 @@
+# translate/: pure translation. Owners: request.c (requests, model mapping,
+# count estimate); response.c, stream.c, errmap.c (answers and errors).
+noinst_LIBRARIES += libccp_translate.a
+libccp_translate_a_SOURCES = \
+	translate/translate.h \
+	translate/request.c \
+	translate/response.c \
+	translate/stream.c \
+	translate/errmap.c
+libccp_translate_a_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
