@@ -31,10 +31,10 @@ done
 log() { printf 'run-ccproxy: %s\n' "$*" >&2; }
 
 # ---- 1. packages ----------------------------------------------------------
-# Build tools and libraries from configure.ac, lighttpd to serve, python3 for
-# the mock upstream.
-PACKAGES="build-essential autoconf automake pkg-config libjson-c-dev libcurl4-openssl-dev
-libnghttp2-dev libssl-dev libmemcached-dev libpcre2-dev libfcgi-dev lighttpd python3"
+# scripts/deps.sh (shared with run-tests.sh) knows the package list; this
+# fallback list is used only when it is absent.
+PACKAGES="autoconf automake libtool pkg-config make gcc libfcgi-dev libcurl4-openssl-dev
+libnghttp2-dev libjson-c-dev libssl-dev libmemcached-dev libpcre2-dev lighttpd python3"
 
 install_missing() {
     local missing=() p
@@ -52,10 +52,14 @@ install_missing() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 }
 
-if command -v dpkg >/dev/null 2>&1; then
-    install_missing
-else
+if ! command -v dpkg >/dev/null 2>&1; then
     log "not a Debian system: make sure the build tools, libraries and lighttpd are installed"
+elif [ -f "$ROOT/scripts/deps.sh" ]; then
+    # shellcheck source=scripts/deps.sh
+    . "$ROOT/scripts/deps.sh"
+    ccp_install_deps run || exit 1
+else
+    install_missing
 fi
 
 # ---- 2. build -------------------------------------------------------------

@@ -5,7 +5,7 @@ import json
 import socket
 import time
 
-from conftest import (BIG_MODEL, CLIENT_HEADERS, SMALL_MODEL, UPSTREAM_KEY, parse_sse,
+from harness import (BIG_MODEL, CLIENT_HEADERS, SMALL_MODEL, UPSTREAM_KEY, parse_sse,
                       wait_until)
 
 SONNET = "claude-sonnet-4-5-20250929"
