@@ -372,3 +372,125 @@ def test_client_disconnect_cancels_upstream(proxy, mock):
     # The worker serves the next request.
     status, _, raw = proxy.messages(user_turn("next"))
     assert status == 200, raw
+
+
+def test_upstream_connection_refused(run_dir, mock):
+    from harness import Proxy, free_port
+    dead = "http://127.0.0.1:%d/v1" % free_port()
+    p = Proxy(run_dir, dead)
+    try:
+        t0 = time.monotonic()
+        status, _, raw = p.messages(user_turn("hi"))
+        assert time.monotonic() - t0 < 5
+        assert 500 <= status <= 599, (status, raw)
+        assert json.loads(raw)["type"] == "error"
+        status, headers, raw = p.messages(user_turn("hi", stream=True))
+        if status == 200:
+            assert names(parse_sse(raw))[-1] == "error"
+        else:
+            assert 500 <= status <= 599 and json.loads(raw)["type"] == "error"
+    finally:
+        p.stop()
+
+
+def test_upstream_silent_past_read_timeout(run_dir, mock):
+    from harness import Proxy
+    p = Proxy(run_dir, mock.base_url, {"HTTP_READ_TIMEOUT": "1"})
+    try:
+        mock.script({"kind": "text", "first_byte_delay": 6})
+        t0 = time.monotonic()
+        status, _, raw = p.messages(user_turn("hi"), timeout=15)
+        elapsed = time.monotonic() - t0
+        assert 500 <= status <= 599, (status, raw)
+        assert json.loads(raw)["type"] == "error"
+        assert elapsed < 1 + 1.5, "answered after %.2f s with a 1 s read timeout" % elapsed
+        mock.script({"kind": "slow", "chunks": ["a", "b"], "delay": 6})
+        t0 = time.monotonic()
+        status, headers, raw = p.messages(user_turn("hi", stream=True), timeout=15)
+        elapsed = time.monotonic() - t0
+        assert elapsed < 1 + 1.5, "stream ended after %.2f s with a 1 s read timeout" % elapsed
+        assert status == 200
+        assert names(parse_sse(raw))[-1] == "error"
+    finally:
+        p.stop()
+
+
+def test_malformed_sse_ends_in_error(proxy, mock):
+    mock.script({"kind": "raw", "chunks": [
+        'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m",'
+        '"choices":[{"index":0,"delta":{"role":"assistant","content":"ok "},'
+        '"finish_reason":null}]}\n\n',
+        "data: {this is not json\n\n"]})
+    status, headers, raw = proxy.messages(user_turn("hi", stream=True), timeout=20)
+    if status == 200:
+        seq = names(parse_sse(raw))
+        assert seq[-1] == "error" and "message_stop" not in seq, seq
+    else:
+        assert 500 <= status <= 599 and json.loads(raw)["type"] == "error"
+
+
+def test_concurrent_streams(proxy, mock):
+    import threading
+    n = 24
+    texts = ["answer number %d here" % i for i in range(n)]
+    mock.script(*[{"kind": "slow", "text": t, "delay": 0.05} for t in texts])
+    got, errors = [], []
+
+    def one():
+        try:
+            status, headers, raw = proxy.messages(user_turn("hi", stream=True), timeout=60)
+            events = events_of(status, headers, raw)
+            assert names(events)[-1] == "message_stop"
+            got.append("".join(d["delta"]["text"] for n_, d in events
+                               if n_ == "content_block_delta"))
+        except Exception as e:  # collected and reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert not errors, errors[:3]
+    assert sorted(got) == sorted(texts)
+
+
+def worker_pids(proxy):
+    """PIDs of the ccproxy-fcgi processes under this test's lighttpd."""
+    import os
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+            exe = os.readlink("/proc/%s/exe" % entry)
+        except OSError:
+            continue
+        if not exe.endswith("/ccproxy-fcgi"):
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        try:
+            with open("/proc/%d/stat" % ppid) as f:
+                pstat = f.read()
+        except OSError:
+            continue
+        # lighttpd's parent is the `timeout` process this test started.
+        if int(pstat.rsplit(")", 1)[1].split()[1]) == proxy.proc.pid and \
+                stat.rsplit(")", 1)[1].split()[0] != "Z":
+            pids.append(int(entry))
+    return sorted(pids)
+
+
+def test_killed_worker_is_respawned(proxy, mock):
+    import os
+    import signal
+    before = wait_until(lambda: worker_pids(proxy) if len(worker_pids(proxy)) == 2 else None,
+                        5, "2 worker processes")
+    os.kill(before[0], signal.SIGKILL)
+    wait_until(lambda: before[0] not in worker_pids(proxy) and len(worker_pids(proxy)) == 2,
+               5, "lighttpd to respawn the killed worker")
+    for _ in range(4):
+        status, _, raw = proxy.messages(user_turn("after respawn"))
+        assert status == 200, raw
