@@ -56,7 +56,7 @@ static bool is_reasoning_model(const char *model)
 
 /* Parse body into *out (one reference). Not JSON, trailing data, too deep,
  * invalid UTF-8 or not an object: CCP_ERR_INVALID with *err set. */
-static enum ccp_err parse_body(struct rq_ctx *c, const char *body, size_t len,
+static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len,
                                struct json_object **out)
 {
     int depth = c->o->max_json_depth > 0 ? c->o->max_json_depth : DEFAULT_JSON_DEPTH;
@@ -126,7 +126,7 @@ static struct json_object *field(struct json_object *obj, const char *k)
     return v;
 }
 
-static enum ccp_err invalid(struct rq_ctx *c, const char *field_name, const char *what)
+static enum ccp_err invalid(struct tr_rq_ctx *c, const char *field_name, const char *what)
 {
     tr_error_set(c->err, CCP_ERR_INVALID, "%s: %s", field_name, what);
     return CCP_ERR_INVALID;
@@ -146,8 +146,8 @@ static enum ccp_err one_tool(struct json_object *t, struct json_object **out)
     if (!json_object_is_type(t, json_type_object)) {
         goto out;
     }
-    name = rq_get_string(t, "name");
-    type = rq_get_string(t, "type");
+    name = tr_rq_get_string(t, "name");
+    type = tr_rq_get_string(t, "type");
     schema = field(t, "input_schema");
     if (!json_object_is_type(schema, json_type_object)) {
         schema = NULL;
@@ -167,21 +167,21 @@ static enum ccp_err one_tool(struct json_object *t, struct json_object **out)
     } else {
         params = json_tokener_parse("{\"type\":\"object\",\"properties\":{}}");
     }
-    rc = rq_obj_add(fn, "name", json_object_new_string(name));
-    desc = rq_get_string(t, "description");
+    rc = tr_rq_obj_add(fn, "name", json_object_new_string(name));
+    desc = tr_rq_get_string(t, "description");
     if (rc == CCP_OK && desc != NULL) {
-        rc = rq_obj_add(fn, "description", json_object_new_string(desc));
+        rc = tr_rq_obj_add(fn, "description", json_object_new_string(desc));
     }
     if (rc == CCP_OK) {
-        rc = rq_obj_add(fn, "parameters", params);
+        rc = tr_rq_obj_add(fn, "parameters", params);
     } else {
         json_object_put(params);
     }
     if (rc == CCP_OK) {
-        rc = rq_obj_add(tool, "type", json_object_new_string("function"));
+        rc = tr_rq_obj_add(tool, "type", json_object_new_string("function"));
     }
     if (rc == CCP_OK) {
-        rc = rq_obj_add(tool, "function", fn);
+        rc = tr_rq_obj_add(tool, "function", fn);
         fn = NULL;
     }
     if (rc == CCP_OK) {
@@ -198,7 +198,8 @@ out:
  * none -> "none", tool -> {"type":"function","function":{"name":..}};
  * unknown types are left out. disable_parallel_tool_use true ->
  * parallel_tool_calls false. */
-static enum ccp_err tool_choice(struct rq_ctx *c, struct json_object *tc, struct json_object *root)
+static enum ccp_err tool_choice(struct tr_rq_ctx *c, struct json_object *tc,
+                                struct json_object *root)
 {
     struct json_object *v, *choice = NULL, *fn;
     const char *type, *name;
@@ -207,7 +208,7 @@ static enum ccp_err tool_choice(struct rq_ctx *c, struct json_object *tc, struct
     if (!json_object_is_type(tc, json_type_object)) {
         goto out;
     }
-    type = rq_get_string(tc, "type");
+    type = tr_rq_get_string(tc, "type");
     if (type == NULL) {
         type = "";
     }
@@ -218,7 +219,7 @@ static enum ccp_err tool_choice(struct rq_ctx *c, struct json_object *tc, struct
     } else if (strcmp(type, "none") == 0) {
         choice = json_object_new_string("none");
     } else if (strcmp(type, "tool") == 0) {
-        name = rq_get_string(tc, "name");
+        name = tr_rq_get_string(tc, "name");
         if (name == NULL) {
             rc = invalid(c, "tool_choice.name", "required when tool_choice.type is \"tool\"");
             goto out;
@@ -228,25 +229,25 @@ static enum ccp_err tool_choice(struct rq_ctx *c, struct json_object *tc, struct
             rc = CCP_ERR_NOMEM;
             goto out;
         }
-        rc = rq_obj_add(fn, "name", json_object_new_string(name));
+        rc = tr_rq_obj_add(fn, "name", json_object_new_string(name));
         if (rc != CCP_OK) {
             goto out;
         }
     }
     if (choice != NULL) {
-        rc = rq_obj_add(root, "tool_choice", choice);
+        rc = tr_rq_obj_add(root, "tool_choice", choice);
         choice = NULL;
     }
     v = field(tc, "disable_parallel_tool_use");
     if (rc == CCP_OK && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v)) {
-        rc = rq_obj_add(root, "parallel_tool_calls", json_object_new_boolean(0));
+        rc = tr_rq_obj_add(root, "parallel_tool_calls", json_object_new_boolean(0));
     }
 out:
     json_object_put(choice);
     return rc;
 }
 
-static enum ccp_err tools(struct rq_ctx *c, struct json_object *in, struct json_object *root)
+static enum ccp_err tools(struct tr_rq_ctx *c, struct json_object *in, struct json_object *root)
 {
     struct json_object *list = field(in, "tools"), *arr = NULL, *t;
     size_t i;
@@ -267,13 +268,13 @@ static enum ccp_err tools(struct rq_ctx *c, struct json_object *in, struct json_
     for (i = 0; i < json_object_array_length(list) && rc == CCP_OK; i++) {
         rc = one_tool(json_object_array_get_idx(list, i), &t);
         if (rc == CCP_OK && t != NULL) {
-            rc = rq_arr_add(arr, t);
+            rc = tr_rq_arr_add(arr, t);
         }
     }
     if (rc != CCP_OK || json_object_array_length(arr) == 0) {
         goto out; /* no tools left: no tools, no tool_choice */
     }
-    rc = rq_obj_add(root, "tools", arr);
+    rc = tr_rq_obj_add(root, "tools", arr);
     arr = NULL;
     if (rc == CCP_OK) {
         rc = tool_choice(c, field(in, "tool_choice"), root);
@@ -285,7 +286,7 @@ out:
 
 /* max_tokens, temperature, top_p, stop_sequences, stream, metadata.user_id.
  * top_k and unknown fields are not forwarded. */
-static enum ccp_err params(struct rq_ctx *c, struct json_object *in, const char *model,
+static enum ccp_err params(struct tr_rq_ctx *c, struct json_object *in, const char *model,
                            struct json_object *root, bool *stream)
 {
     bool reasoning = is_reasoning_model(model);
@@ -300,20 +301,20 @@ static enum ccp_err params(struct rq_ctx *c, struct json_object *in, const char 
             rc = invalid(c, "max_tokens", "must be a positive integer");
             goto out;
         }
-        rc = rq_obj_add(root, reasoning ? "max_completion_tokens" : "max_tokens",
-                        json_object_get(v));
+        rc = tr_rq_obj_add(root, reasoning ? "max_completion_tokens" : "max_tokens",
+                           json_object_get(v));
     }
     v = field(in, "temperature");
     if (rc == CCP_OK && v != NULL && !is_number(v)) {
         rc = invalid(c, "temperature", "must be a number");
     } else if (rc == CCP_OK && v != NULL && !reasoning) {
-        rc = rq_obj_add(root, "temperature", json_object_get(v));
+        rc = tr_rq_obj_add(root, "temperature", json_object_get(v));
     }
     v = field(in, "top_p");
     if (rc == CCP_OK && v != NULL && !is_number(v)) {
         rc = invalid(c, "top_p", "must be a number");
     } else if (rc == CCP_OK && v != NULL && !reasoning) {
-        rc = rq_obj_add(root, "top_p", json_object_get(v));
+        rc = tr_rq_obj_add(root, "top_p", json_object_get(v));
     }
     v = field(in, "stop_sequences");
     if (rc == CCP_OK && v != NULL) {
@@ -329,7 +330,7 @@ static enum ccp_err params(struct rq_ctx *c, struct json_object *in, const char 
             }
         }
         if (json_object_array_length(v) > 0) {
-            rc = rq_obj_add(root, "stop", json_object_get(v));
+            rc = tr_rq_obj_add(root, "stop", json_object_get(v));
         }
     }
     v = field(in, "stream");
@@ -339,17 +340,17 @@ static enum ccp_err params(struct rq_ctx *c, struct json_object *in, const char 
     }
     *stream = v != NULL && json_object_get_boolean(v);
     if (rc == CCP_OK && *stream) {
-        rc = rq_obj_add(root, "stream", json_object_new_boolean(1));
+        rc = tr_rq_obj_add(root, "stream", json_object_new_boolean(1));
         so = json_tokener_parse("{\"include_usage\":true}");
         if (rc == CCP_OK) {
-            rc = rq_obj_add(root, "stream_options", so);
+            rc = tr_rq_obj_add(root, "stream_options", so);
             so = NULL;
         }
     }
     v = field(in, "metadata");
-    user = json_object_is_type(v, json_type_object) ? rq_get_string(v, "user_id") : NULL;
+    user = json_object_is_type(v, json_type_object) ? tr_rq_get_string(v, "user_id") : NULL;
     if (rc == CCP_OK && user != NULL && user[0] != '\0' && strlen(user) <= MAX_USER_LEN) {
-        rc = rq_obj_add(root, "user", json_object_new_string(user));
+        rc = tr_rq_obj_add(root, "user", json_object_new_string(user));
     }
 out:
     json_object_put(so);
@@ -370,7 +371,7 @@ static bool copy_name(char *dst, size_t cap, const char *s)
 
 /* The whole translation as a json-c tree in *out; info filled. Shared by
  * tr_request and tr_count_tokens_estimate. */
-static enum ccp_err build(struct rq_ctx *c, const char *body, size_t len,
+static enum ccp_err build(struct tr_rq_ctx *c, const char *body, size_t len,
                           struct json_object **out, struct tr_reqinfo *info)
 {
     struct json_object *in = NULL, *root = NULL, *msgs = NULL, *v;
@@ -406,15 +407,15 @@ static enum ccp_err build(struct rq_ctx *c, const char *body, size_t len,
     if (root == NULL || msgs == NULL) {
         goto out;
     }
-    rc = rq_obj_add(root, "model", json_object_new_string(mapped));
+    rc = tr_rq_obj_add(root, "model", json_object_new_string(mapped));
     if (rc == CCP_OK) {
-        rc = rq_system(c, field(in, "system"), msgs);
+        rc = tr_rq_system(c, field(in, "system"), msgs);
     }
     if (rc == CCP_OK) {
-        rc = rq_messages(c, v, msgs);
+        rc = tr_rq_messages(c, v, msgs);
     }
     if (rc == CCP_OK) {
-        rc = rq_obj_add(root, "messages", msgs);
+        rc = tr_rq_obj_add(root, "messages", msgs);
         msgs = NULL;
     }
     if (rc == CCP_OK) {
@@ -437,7 +438,7 @@ out:
 }
 
 /* Fill *err for failures that did not set it themselves. */
-static void error_for(struct rq_ctx *c, enum ccp_err rc)
+static void error_for(struct tr_rq_ctx *c, enum ccp_err rc)
 {
     if (rc == CCP_ERR_TOO_LARGE) {
         tr_error_set(c->err, rc, "request too large: its translation would exceed %zu bytes",
@@ -450,7 +451,7 @@ static void error_for(struct rq_ctx *c, enum ccp_err rc)
 enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, struct buf *out,
                         struct tr_reqinfo *info, struct tr_error *err)
 {
-    struct rq_ctx c = {o, err};
+    struct tr_rq_ctx c = {o, err};
     struct json_object *root = NULL;
     struct tr_reqinfo ri;
     const char *s;
@@ -462,7 +463,7 @@ enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, s
     if (rc != CCP_OK) {
         goto out;
     }
-    s = json_object_to_json_string_length(root, RQ_JSON_FLAGS, &n);
+    s = json_object_to_json_string_length(root, TR_RQ_JSON_FLAGS, &n);
     if (s == NULL) {
         rc = CCP_ERR_NOMEM;
         goto out;
@@ -507,8 +508,8 @@ static void est_content(struct est *e, struct json_object *content)
     size_t i;
 
     est_string(e, content);
-    for (i = 0; json_object_is_type(content, json_type_array) &&
-                i < json_object_array_length(content);
+    for (i = 0;
+         json_object_is_type(content, json_type_array) && i < json_object_array_length(content);
          i++) {
         p = json_object_array_get_idx(content, i);
         if (json_object_object_get_ex(p, "text", &v)) {
@@ -547,7 +548,7 @@ static enum ccp_err est_tree(struct json_object *root, struct est *e)
     if (json_object_object_get_ex(root, "tools", &tools)) {
         for (i = 0; i < json_object_array_length(tools); i++) {
             s = json_object_to_json_string_ext(json_object_array_get_idx(tools, i),
-                                               RQ_JSON_FLAGS);
+                                               TR_RQ_JSON_FLAGS);
             if (s == NULL) {
                 return CCP_ERR_NOMEM;
             }
@@ -560,7 +561,7 @@ static enum ccp_err est_tree(struct json_object *root, struct est *e)
 enum ccp_err tr_count_tokens_estimate(const struct tr_opts *o, const char *body, size_t len,
                                       unsigned long *tokens, struct tr_error *err)
 {
-    struct rq_ctx c = {o, err};
+    struct tr_rq_ctx c = {o, err};
     struct json_object *root = NULL;
     struct tr_reqinfo ri;
     struct est e = {0, PRIMING_TOKENS};

@@ -32,7 +32,7 @@
 /* Where a block sits, for error messages ("messages.3.content.1"). */
 #define AT_LEN 96
 
-enum ccp_err rq_obj_add(struct json_object *obj, const char *k, struct json_object *v)
+enum ccp_err tr_rq_obj_add(struct json_object *obj, const char *k, struct json_object *v)
 {
     if (v == NULL) {
         return CCP_ERR_NOMEM;
@@ -44,7 +44,7 @@ enum ccp_err rq_obj_add(struct json_object *obj, const char *k, struct json_obje
     return CCP_OK;
 }
 
-enum ccp_err rq_arr_add(struct json_object *arr, struct json_object *v)
+enum ccp_err tr_rq_arr_add(struct json_object *arr, struct json_object *v)
 {
     if (v == NULL) {
         return CCP_ERR_NOMEM;
@@ -56,7 +56,7 @@ enum ccp_err rq_arr_add(struct json_object *arr, struct json_object *v)
     return CCP_OK;
 }
 
-struct json_object *rq_string_from_buf(const struct buf *b)
+struct json_object *tr_rq_string_from_buf(const struct buf *b)
 {
     if (b->len > (size_t)INT_MAX) {
         return NULL;
@@ -64,7 +64,7 @@ struct json_object *rq_string_from_buf(const struct buf *b)
     return json_object_new_string_len(b->len > 0 ? b->ptr : "", (int)b->len);
 }
 
-const char *rq_get_string(struct json_object *obj, const char *k)
+const char *tr_rq_get_string(struct json_object *obj, const char *k)
 {
     struct json_object *v;
 
@@ -79,8 +79,8 @@ static bool block_text(struct json_object *blk, const char **s, size_t *n)
 {
     struct json_object *v;
 
-    if (!json_object_is_type(blk, json_type_object) || !json_object_object_get_ex(blk, "text", &v) ||
-        !json_object_is_type(v, json_type_string)) {
+    if (!json_object_is_type(blk, json_type_object) ||
+        !json_object_object_get_ex(blk, "text", &v) || !json_object_is_type(v, json_type_string)) {
         return false;
     }
     *s = json_object_get_string(v);
@@ -90,7 +90,8 @@ static bool block_text(struct json_object *blk, const char **s, size_t *n)
 
 static bool type_is(struct json_object *blk, const char *type)
 {
-    const char *t = json_object_is_type(blk, json_type_object) ? rq_get_string(blk, "type") : NULL;
+    const char *t =
+        json_object_is_type(blk, json_type_object) ? tr_rq_get_string(blk, "type") : NULL;
     return t != NULL && strcmp(t, type) == 0;
 }
 
@@ -150,18 +151,18 @@ static enum ccp_err add_text_msg(struct json_object *msgs, const char *role, con
     if (m == NULL) {
         return CCP_ERR_NOMEM;
     }
-    rc = rq_obj_add(m, "role", json_object_new_string(role));
+    rc = tr_rq_obj_add(m, "role", json_object_new_string(role));
     if (rc == CCP_OK) {
-        rc = rq_obj_add(m, "content", rq_string_from_buf(b));
+        rc = tr_rq_obj_add(m, "content", tr_rq_string_from_buf(b));
     }
     if (rc != CCP_OK) {
         json_object_put(m);
         return rc;
     }
-    return rq_arr_add(msgs, m);
+    return tr_rq_arr_add(msgs, m);
 }
 
-enum ccp_err rq_system(struct rq_ctx *c, struct json_object *sys, struct json_object *msgs)
+enum ccp_err tr_rq_system(struct tr_rq_ctx *c, struct json_object *sys, struct json_object *msgs)
 {
     struct buf b;
     enum ccp_err rc = CCP_OK;
@@ -198,20 +199,20 @@ static enum ccp_err add_text_part(struct json_object *parts, const char *s, size
     if (p == NULL) {
         return CCP_ERR_NOMEM;
     }
-    rc = rq_obj_add(p, "type", json_object_new_string("text"));
+    rc = tr_rq_obj_add(p, "type", json_object_new_string("text"));
     if (rc == CCP_OK) {
-        rc = rq_obj_add(p, "text", json_object_new_string_len(s, (int)n));
+        rc = tr_rq_obj_add(p, "text", json_object_new_string_len(s, (int)n));
     }
     if (rc != CCP_OK) {
         json_object_put(p);
         return rc;
     }
-    return rq_arr_add(parts, p);
+    return tr_rq_arr_add(parts, p);
 }
 
 /* The URL of an image block's source: a data: URL for base64, the URL as is
  * for a url source. Other or missing sources are a client error. */
-static enum ccp_err image_url(struct rq_ctx *c, struct json_object *blk, const char *at,
+static enum ccp_err image_url(struct tr_rq_ctx *c, struct json_object *blk, const char *at,
                               struct buf *url)
 {
     struct json_object *src, *data;
@@ -223,9 +224,9 @@ static enum ccp_err image_url(struct rq_ctx *c, struct json_object *blk, const c
         tr_error_set(c->err, rc, "%s.source: an image block needs a source object", at);
         goto out;
     }
-    type = rq_get_string(src, "type");
+    type = tr_rq_get_string(src, "type");
     if (type != NULL && strcmp(type, "base64") == 0) {
-        mt = rq_get_string(src, "media_type");
+        mt = tr_rq_get_string(src, "media_type");
         if (mt == NULL || !json_object_object_get_ex(src, "data", &data) ||
             !json_object_is_type(data, json_type_string)) {
             tr_error_set(c->err, rc, "%s.source: a base64 image needs media_type and data strings",
@@ -238,11 +239,11 @@ static enum ccp_err image_url(struct rq_ctx *c, struct json_object *blk, const c
                             (size_t)json_object_get_string_len(data));
         }
     } else if (type != NULL && strcmp(type, "url") == 0) {
-        if (rq_get_string(src, "url") == NULL) {
+        if (tr_rq_get_string(src, "url") == NULL) {
             tr_error_set(c->err, rc, "%s.source.url: a url image needs a url string", at);
             goto out;
         }
-        rc = buf_append_cstr(url, rq_get_string(src, "url"));
+        rc = buf_append_cstr(url, tr_rq_get_string(src, "url"));
     } else {
         tr_error_set(c->err, rc, "%s.source.type: unsupported image source (use base64 or url)",
                      at);
@@ -253,7 +254,7 @@ out:
 
 /* {"type":"image_url","image_url":{"url":...}} for an image block, appended
  * to parts. */
-static enum ccp_err add_image_part(struct rq_ctx *c, struct json_object *blk, const char *at,
+static enum ccp_err add_image_part(struct tr_rq_ctx *c, struct json_object *blk, const char *at,
                                    struct json_object *parts)
 {
     struct json_object *part = NULL, *iu = NULL;
@@ -271,16 +272,16 @@ static enum ccp_err add_image_part(struct rq_ctx *c, struct json_object *blk, co
     if (part == NULL || iu == NULL) {
         goto out;
     }
-    rc = rq_obj_add(iu, "url", rq_string_from_buf(&url));
+    rc = tr_rq_obj_add(iu, "url", tr_rq_string_from_buf(&url));
     if (rc == CCP_OK) {
-        rc = rq_obj_add(part, "type", json_object_new_string("image_url"));
+        rc = tr_rq_obj_add(part, "type", json_object_new_string("image_url"));
     }
     if (rc == CCP_OK) {
-        rc = rq_obj_add(part, "image_url", iu);
+        rc = tr_rq_obj_add(part, "image_url", iu);
         iu = NULL; /* taken, or already put on failure */
     }
     if (rc == CCP_OK) {
-        rc = rq_arr_add(parts, part);
+        rc = tr_rq_arr_add(parts, part);
         part = NULL;
     }
 out:
@@ -294,7 +295,7 @@ out:
  * imgs (with a text part naming the tool call) and leave a note in b. Text
  * blocks give their text; other blocks their "text" if any, else their JSON
  * (e.g. a ToolSearch tool_reference, so the model sees which tool loaded). */
-static enum ccp_err tool_result_block(struct rq_ctx *c, struct json_object *ib, const char *at,
+static enum ccp_err tool_result_block(struct tr_rq_ctx *c, struct json_object *ib, const char *at,
                                       const char *id, struct buf *b, struct json_object *imgs)
 {
     char lead[AT_LEN + 160];
@@ -319,7 +320,7 @@ static enum ccp_err tool_result_block(struct rq_ctx *c, struct json_object *ib, 
     if (json_object_is_type(ib, json_type_null)) {
         return CCP_OK;
     }
-    s = json_object_to_json_string_ext(ib, RQ_JSON_FLAGS);
+    s = json_object_to_json_string_ext(ib, TR_RQ_JSON_FLAGS);
     if (s == NULL) {
         return CCP_ERR_NOMEM;
     }
@@ -329,11 +330,11 @@ static enum ccp_err tool_result_block(struct rq_ctx *c, struct json_object *ib, 
 /* A tool_result block becomes {"role":"tool","tool_call_id":..,"content":..}
  * appended to msgs. is_error true prefixes the text with "Error: " (or is
  * just "Error" when the result has no text). */
-static enum ccp_err tool_result(struct rq_ctx *c, struct json_object *blk, const char *at,
+static enum ccp_err tool_result(struct tr_rq_ctx *c, struct json_object *blk, const char *at,
                                 struct json_object *msgs, struct json_object *imgs)
 {
     struct json_object *content = NULL, *v, *m = NULL;
-    const char *id = rq_get_string(blk, "tool_use_id");
+    const char *id = tr_rq_get_string(blk, "tool_use_id");
     char inner[AT_LEN + 32];
     struct buf b, t;
     bool is_error;
@@ -376,15 +377,15 @@ static enum ccp_err tool_result(struct rq_ctx *c, struct json_object *blk, const
     if (m == NULL) {
         goto out;
     }
-    rc = rq_obj_add(m, "role", json_object_new_string("tool"));
+    rc = tr_rq_obj_add(m, "role", json_object_new_string("tool"));
     if (rc == CCP_OK) {
-        rc = rq_obj_add(m, "tool_call_id", json_object_new_string(id));
+        rc = tr_rq_obj_add(m, "tool_call_id", json_object_new_string(id));
     }
     if (rc == CCP_OK) {
-        rc = rq_obj_add(m, "content", rq_string_from_buf(is_error ? &t : &b));
+        rc = tr_rq_obj_add(m, "content", tr_rq_string_from_buf(is_error ? &t : &b));
     }
     if (rc == CCP_OK) {
-        rc = rq_arr_add(msgs, m);
+        rc = tr_rq_arr_add(msgs, m);
         m = NULL;
     }
 out:
@@ -396,7 +397,7 @@ out:
 
 /* Set *content to the user content for parts: the joined texts as one
  * string when there is no image part, else the parts array itself. */
-static enum ccp_err user_content(struct rq_ctx *c, struct json_object *parts,
+static enum ccp_err user_content(struct tr_rq_ctx *c, struct json_object *parts,
                                  struct json_object **content)
 {
     struct json_object *p, *v;
@@ -423,7 +424,7 @@ static enum ccp_err user_content(struct rq_ctx *c, struct json_object *parts,
         }
     }
     if (rc == CCP_OK) {
-        *content = rq_string_from_buf(&b);
+        *content = tr_rq_string_from_buf(&b);
         rc = *content != NULL ? CCP_OK : CCP_ERR_NOMEM;
     }
     buf_release(&b);
@@ -433,7 +434,7 @@ static enum ccp_err user_content(struct rq_ctx *c, struct json_object *parts,
 /* The blocks of a user message other than tool_result, appended to parts:
  * text and image; thinking dropped; unknown blocks kept as text when they
  * have a "text" string, else dropped. */
-static enum ccp_err user_block(struct rq_ctx *c, struct json_object *blk, const char *at,
+static enum ccp_err user_block(struct tr_rq_ctx *c, struct json_object *blk, const char *at,
                                struct json_object *parts)
 {
     const char *s;
@@ -457,7 +458,7 @@ static enum ccp_err user_block(struct rq_ctx *c, struct json_object *blk, const 
 /* A user message. Its tool_result blocks become tool messages first, in the
  * order received; then one user message carries the images found inside
  * tool results followed by the user's own text and images. */
-static enum ccp_err user_msg(struct rq_ctx *c, size_t mi, struct json_object *content,
+static enum ccp_err user_msg(struct tr_rq_ctx *c, size_t mi, struct json_object *content,
                              struct json_object *msgs)
 {
     struct json_object *parts = NULL, *m = NULL, *blk, *uc = NULL;
@@ -500,13 +501,13 @@ emit:
     if (m == NULL) {
         goto out;
     }
-    rc = rq_obj_add(m, "role", json_object_new_string("user"));
+    rc = tr_rq_obj_add(m, "role", json_object_new_string("user"));
     if (rc == CCP_OK) {
-        rc = rq_obj_add(m, "content", uc);
+        rc = tr_rq_obj_add(m, "content", uc);
         uc = NULL;
     }
     if (rc == CCP_OK) {
-        rc = rq_arr_add(msgs, m);
+        rc = tr_rq_arr_add(msgs, m);
         m = NULL;
     }
 out:
@@ -518,11 +519,11 @@ out:
 
 /* {"id":..,"type":"function","function":{"name":..,"arguments":"<json>"}}
  * for a tool_use block, appended to calls. */
-static enum ccp_err tool_call(struct rq_ctx *c, struct json_object *blk, const char *at,
+static enum ccp_err tool_call(struct tr_rq_ctx *c, struct json_object *blk, const char *at,
                               struct json_object *calls)
 {
     struct json_object *input = NULL, *call = NULL, *fn = NULL;
-    const char *id = rq_get_string(blk, "id"), *name = rq_get_string(blk, "name");
+    const char *id = tr_rq_get_string(blk, "id"), *name = tr_rq_get_string(blk, "name");
     const char *args = "{}";
     enum ccp_err rc = CCP_ERR_INVALID;
 
@@ -531,7 +532,7 @@ static enum ccp_err tool_call(struct rq_ctx *c, struct json_object *blk, const c
         goto out;
     }
     if (json_object_object_get_ex(blk, "input", &input) && input != NULL) {
-        args = json_object_to_json_string_ext(input, RQ_JSON_FLAGS);
+        args = json_object_to_json_string_ext(input, TR_RQ_JSON_FLAGS);
         if (args == NULL) {
             rc = CCP_ERR_NOMEM;
             goto out;
@@ -543,22 +544,22 @@ static enum ccp_err tool_call(struct rq_ctx *c, struct json_object *blk, const c
     if (call == NULL || fn == NULL) {
         goto out;
     }
-    rc = rq_obj_add(fn, "name", json_object_new_string(name));
+    rc = tr_rq_obj_add(fn, "name", json_object_new_string(name));
     if (rc == CCP_OK) {
-        rc = rq_obj_add(fn, "arguments", json_object_new_string(args));
+        rc = tr_rq_obj_add(fn, "arguments", json_object_new_string(args));
     }
     if (rc == CCP_OK) {
-        rc = rq_obj_add(call, "id", json_object_new_string(id));
+        rc = tr_rq_obj_add(call, "id", json_object_new_string(id));
     }
     if (rc == CCP_OK) {
-        rc = rq_obj_add(call, "type", json_object_new_string("function"));
+        rc = tr_rq_obj_add(call, "type", json_object_new_string("function"));
     }
     if (rc == CCP_OK) {
-        rc = rq_obj_add(call, "function", fn);
+        rc = tr_rq_obj_add(call, "function", fn);
         fn = NULL;
     }
     if (rc == CCP_OK) {
-        rc = rq_arr_add(calls, call);
+        rc = tr_rq_arr_add(calls, call);
         call = NULL;
     }
 out:
@@ -571,7 +572,7 @@ out:
  * (content null when there is no text), thinking, redacted_thinking and
  * images dropped, unknown blocks kept when they have a "text" string. A
  * message left with neither text nor tool calls is dropped. */
-static enum ccp_err assistant_msg(struct rq_ctx *c, size_t mi, struct json_object *content,
+static enum ccp_err assistant_msg(struct tr_rq_ctx *c, size_t mi, struct json_object *content,
                                   struct json_object *msgs)
 {
     struct json_object *calls = NULL, *m = NULL, *blk;
@@ -586,7 +587,8 @@ static enum ccp_err assistant_msg(struct rq_ctx *c, size_t mi, struct json_objec
     if (calls == NULL) {
         goto out;
     }
-    rc = join_content(&b, TEXT_SEP, json_object_is_type(content, json_type_string) ? content : NULL);
+    rc =
+        join_content(&b, TEXT_SEP, json_object_is_type(content, json_type_string) ? content : NULL);
     for (i = 0; json_object_is_type(content, json_type_array) &&
                 i < json_object_array_length(content) && rc == CCP_OK;
          i++) {
@@ -607,18 +609,18 @@ static enum ccp_err assistant_msg(struct rq_ctx *c, size_t mi, struct json_objec
     if (m == NULL) {
         goto out;
     }
-    rc = rq_obj_add(m, "role", json_object_new_string("assistant"));
+    rc = tr_rq_obj_add(m, "role", json_object_new_string("assistant"));
     if (rc == CCP_OK && b.len > 0) {
-        rc = rq_obj_add(m, "content", rq_string_from_buf(&b));
+        rc = tr_rq_obj_add(m, "content", tr_rq_string_from_buf(&b));
     } else if (rc == CCP_OK && json_object_object_add(m, "content", NULL) != 0) {
         rc = CCP_ERR_NOMEM;
     }
     if (rc == CCP_OK && json_object_array_length(calls) > 0) {
-        rc = rq_obj_add(m, "tool_calls", calls);
+        rc = tr_rq_obj_add(m, "tool_calls", calls);
         calls = NULL;
     }
     if (rc == CCP_OK) {
-        rc = rq_arr_add(msgs, m);
+        rc = tr_rq_arr_add(msgs, m);
         m = NULL;
     }
 out:
@@ -630,7 +632,7 @@ out:
 
 /* A message with role "system" inside `messages` (Claude Code sends these)
  * becomes a system message at the same place; dropped when empty. */
-static enum ccp_err system_msg(struct rq_ctx *c, struct json_object *content,
+static enum ccp_err system_msg(struct tr_rq_ctx *c, struct json_object *content,
                                struct json_object *msgs)
 {
     struct buf b;
@@ -645,7 +647,7 @@ static enum ccp_err system_msg(struct rq_ctx *c, struct json_object *content,
     return rc;
 }
 
-enum ccp_err rq_messages(struct rq_ctx *c, struct json_object *in, struct json_object *msgs)
+enum ccp_err tr_rq_messages(struct tr_rq_ctx *c, struct json_object *in, struct json_object *msgs)
 {
     struct json_object *msg, *content;
     const char *role;
@@ -659,14 +661,13 @@ enum ccp_err rq_messages(struct rq_ctx *c, struct json_object *in, struct json_o
             tr_error_set(c->err, rc, "messages.%zu: must be an object", i);
             break;
         }
-        role = rq_get_string(msg, "role");
+        role = tr_rq_get_string(msg, "role");
         if (!json_object_object_get_ex(msg, "content", &content) ||
             (!json_object_is_type(content, json_type_string) &&
              !json_object_is_type(content, json_type_array))) {
             rc = CCP_ERR_INVALID;
             tr_error_set(c->err, rc,
-                         "messages.%zu.content: must be a string or an array of content blocks",
-                         i);
+                         "messages.%zu.content: must be a string or an array of content blocks", i);
             break;
         }
         if (role != NULL && strcmp(role, "user") == 0) {

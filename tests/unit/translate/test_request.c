@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "common/alloc.h"
 #include "common/buf.h"
 #include "tests/unit/golden.h"
 #include "translate/translate.h"
@@ -148,8 +149,8 @@ static void golden_case(void **state)
     if (upd != NULL && strcmp(upd, "1") == 0) {
         actual = json_tokener_parse(out.ptr);
         assert_non_null(actual);
-        pretty = json_object_to_json_string_ext(
-            actual, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        pretty = json_object_to_json_string_ext(actual, JSON_C_TO_STRING_PRETTY |
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
         len = strlen(pretty);
         expected = malloc(len + 1);
         assert_non_null(expected);
@@ -214,8 +215,9 @@ static void test_count_tokens(void **state)
     unsigned long a, b, c, d, t;
 
     (void)state;
-    a = count("{\"model\":\"claude-opus-5-5\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-              CCP_OK);
+    a = count(
+        "{\"model\":\"claude-opus-5-5\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        CCP_OK);
     assert_true(a > 0);
     b = count("{\"model\":\"claude-opus-5-5\",\"messages\":[{\"role\":\"user\",\"content\":"
               "\"hello there, how are you doing today?\"}]}",
@@ -248,9 +250,8 @@ static void test_count_tokens(void **state)
 
 static void test_out_untouched_and_appended(void **state)
 {
-    static const char body[] =
-        "{\"model\":\"claude-haiku-5-5\",\"max_tokens\":5,\"stream\":true,"
-        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    static const char body[] = "{\"model\":\"claude-haiku-5-5\",\"max_tokens\":5,\"stream\":true,"
+                               "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
     struct tr_opts o;
     struct tr_reqinfo info;
     struct tr_error err;
@@ -276,9 +277,9 @@ static void test_out_untouched_and_appended(void **state)
 
 static void test_too_large(void **state)
 {
-    static const char body[] =
-        "{\"model\":\"claude-opus-5-5\",\"max_tokens\":5,"
-        "\"messages\":[{\"role\":\"user\",\"content\":\"0123456789012345678901234567890123456789\"}]}";
+    static const char body[] = "{\"model\":\"claude-opus-5-5\",\"max_tokens\":5,"
+                               "\"messages\":[{\"role\":\"user\",\"content\":"
+                               "\"0123456789012345678901234567890123456789\"}]}";
     struct tr_opts o;
     struct tr_reqinfo info;
     struct tr_error err;
@@ -346,6 +347,48 @@ static void test_depth_limit(void **state)
     }
 }
 
+/* Torture (--enable-fault-injection builds): fail each of our allocations
+ * in turn while translating every golden case that succeeds; each must give
+ * CCP_ERR_NOMEM with a 503, leave out empty and leak nothing (valgrind). */
+static void torture_case(void **state)
+{
+    const char *dir = *state;
+    struct json_object *holder;
+    struct ccp_alloc_stats st;
+    struct tr_opts o;
+    struct tr_reqinfo info;
+    struct tr_error err;
+    struct buf out;
+    size_t len, n, total;
+    char *in;
+    enum ccp_err rc;
+
+    if (golden_exists(dir, "error.json") || ccp_alloc_fail_at(0) == 0) {
+        skip();
+    }
+    in = golden_read(dir, "anthropic.json", &len);
+    assert_non_null(in);
+    case_opts(dir, &o, &holder);
+    buf_init(&out, 64 * MIB);
+    ccp_alloc_reset();
+    assert_int_equal(tr_request(&o, in, len, &out, &info, &err), CCP_OK);
+    ccp_alloc_get_stats(&st);
+    total = st.count;
+    for (n = 1; n <= total; n++) {
+        buf_release(&out);
+        ccp_alloc_reset();
+        (void)ccp_alloc_fail_at(n);
+        rc = tr_request(&o, in, len, &out, &info, &err);
+        (void)ccp_alloc_fail_at(0);
+        assert_int_equal(rc, CCP_ERR_NOMEM);
+        assert_int_equal(err.status, 503);
+        assert_int_equal(out.len, 0);
+    }
+    buf_release(&out);
+    json_object_put(holder);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,5 +401,8 @@ int main(void)
     int rc = cmocka_run_group_tests_name("request_unit", tests, NULL, NULL);
 
     rc += golden_run("request", "request", golden_case);
+    if (ccp_alloc_fail_at(0) != 0) { /* only in fault-injection builds */
+        rc += golden_run("request_torture", "request", torture_case);
+    }
     return rc != 0;
 }
