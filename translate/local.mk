@@ -4,6 +4,8 @@ noinst_LIBRARIES += libccp_translate.a
 libccp_translate_a_SOURCES = \
 	translate/translate.h \
 	translate/request.c \
+	translate/request_msg.c \
+	translate/request_int.h \
 	translate/response.c \
 	translate/stream.c \
 	translate/errmap.c
