@@ -19,7 +19,8 @@
 #define CACHE_SLOTS 4096u /* power of two */
 #define CACHE_KEY 38u     /* longest piece kept in the cache */
 #define CACHE_IDS 6u      /* most ids of a cached piece */
-#define HEAP_FROM 64u     /* pieces at least this long merge with the heap */
+#define HEAP_FROM 16u     /* pieces at least this long merge with the heap */
+#define PAIR_BITS 15u     /* pair cache: 2^PAIR_BITS entries */
 #define JIT_STACK_MAX (8u * 1024u * 1024u)
 
 /* Unicode White_Space, which is what Rust's regex (tiktoken's core) means by
@@ -63,7 +64,15 @@ struct cache_entry {
     uint32_t ids[CACHE_IDS];
 };
 
+/* Rank of the token made of tokens l and r (or NO_RANK), by (l << 32 | r). */
+struct pair_entry {
+    uint64_t key;
+    uint32_t rank;
+};
+
 struct tr_bpe_scratch {
+    const struct tr_bpe *owner; /* the encoder whose ranks the caches hold */
+    struct pair_entry *pairs; /* 2^PAIR_BITS entries; key UINT64_MAX = empty */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
@@ -117,6 +126,41 @@ static inline uint32_t tr_bpe_hash(const unsigned char *p, size_t n)
     return h ^ (h >> 13);
 }
 
+/* memcmp(a, b, n) == 0 for the short strings of a vocabulary, inlined. */
+static inline bool same(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    uint64_t x, y;
+    uint32_t x4, y4;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y) {
+                return false;
+            }
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        memcpy(&x4, a, 4);
+        memcpy(&y4, b, 4);
+        if (x4 != y4) {
+            return false;
+        }
+        memcpy(&x4, a + n - 4, 4);
+        memcpy(&y4, b + n - 4, 4);
+        return x4 == y4;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static inline uint32_t lookup_h(const struct tr_bpe *v, const unsigned char *p, size_t n,
                                 uint32_t h)
 {
@@ -134,7 +178,7 @@ static inline uint32_t lookup_h(const struct tr_bpe *v, const unsigned char *p, 
             return NO_RANK; /* a damaged table: never read outside it */
         }
         uint32_t o = v->offs[r];
-        if (v->offs[r + 1] - o == n && o <= v->blob_len - n && memcmp(v->blob + o, p, n) == 0) {
+        if (v->offs[r + 1] - o == n && o <= v->blob_len - n && same(v->blob + o, p, n)) {
             return r;
         }
     }
@@ -261,7 +305,9 @@ enum ccp_err tr_bpe_scratch_new(struct tr_bpe_scratch **out)
     st->mctx = pcre2_match_context_create(NULL);
     st->jit = pcre2_jit_stack_create(32u * 1024u, JIT_STACK_MAX, NULL);
     st->cache = ccp_calloc(CACHE_SLOTS, sizeof(*st->cache));
-    if (st->md == NULL || st->mctx == NULL || st->jit == NULL || st->cache == NULL) {
+    st->pairs = ccp_malloc(((size_t)1 << PAIR_BITS) * sizeof(*st->pairs));
+    if (st->md == NULL || st->mctx == NULL || st->jit == NULL || st->cache == NULL ||
+        st->pairs == NULL) {
         goto out;
     }
     pcre2_jit_stack_assign(st->mctx, NULL, st->jit);
@@ -282,6 +328,7 @@ void tr_bpe_scratch_free(struct tr_bpe_scratch *st)
     pcre2_match_context_free(st->mctx);
     pcre2_jit_stack_free(st->jit);
     ccp_free(st->cache);
+    ccp_free(st->pairs);
     ccp_free(st->a);
     ccp_free(st->b);
     ccp_free(st->c);
@@ -348,19 +395,36 @@ static enum ccp_err reserve(struct tr_bpe_scratch *st, size_t n)
     return CCP_OK;
 }
 
+/* Rank of the token p[0..n) made of tokens l and r, through the pair cache. */
+static inline uint32_t pair_rank(const struct tr_bpe *v, struct tr_bpe_scratch *st,
+                                 const unsigned char *p, size_t n, uint32_t l, uint32_t r)
+{
+    uint64_t key = (uint64_t)l << 32 | r;
+    struct pair_entry *e = &st->pairs[(key * 0x9e3779b97f4a7c15ull) >> (64 - PAIR_BITS)];
+    if (e->key == key) {
+        return e->rank;
+    }
+    uint32_t rank = lookup(v, p, n);
+    e->key = key;
+    e->rank = rank;
+    return rank;
+}
+
 /* Small pieces: keep boundaries in an array and rescan the pair ranks for the
  * lowest (leftmost on ties), as tiktoken does; fine while n is small.
  * Writes the ranks to ids[0..*m). */
 static void merge_small(const struct tr_bpe *v, struct tr_bpe_scratch *st,
                         const unsigned char *p, size_t n, uint32_t *ids, size_t *m_out)
 {
-    uint32_t *bd = st->a, *pr = st->b;
-    size_t m = n; /* parts; part k is p[bd[k]..bd[k+1]) */
-    for (size_t k = 0; k <= n; k++) {
+    uint32_t *bd = st->a, *pr = st->b, *tk = ids;
+    size_t m = n; /* parts; part k is p[bd[k]..bd[k+1]), token tk[k] */
+    for (size_t k = 0; k < n; k++) {
         bd[k] = (uint32_t)k;
+        tk[k] = v->byte_rank[p[k]];
     }
+    bd[n] = (uint32_t)n;
     for (size_t k = 0; k + 1 < m; k++) {
-        pr[k] = lookup(v, p + k, 2);
+        pr[k] = pair_rank(v, st, p + k, 2, tk[k], tk[k + 1]);
     }
     while (m > 1) {
         uint32_t best = NO_RANK;
@@ -374,21 +438,21 @@ static void merge_small(const struct tr_bpe *v, struct tr_bpe_scratch *st,
         if (best == NO_RANK) {
             break;
         }
-        /* parts at and at+1 become one: drop boundary at+1 and pair at+1 */
+        /* parts at and at+1 become token best: drop boundary, token and pair at+1 */
+        tk[at] = best;
         memmove(bd + at + 1, bd + at + 2, (m - at - 1) * sizeof(*bd));
+        memmove(tk + at + 1, tk + at + 2, (m - at - 2) * sizeof(*tk));
         if (at + 2 < m) {
             memmove(pr + at + 1, pr + at + 2, (m - at - 2) * sizeof(*pr));
         }
         m--;
         if (at + 1 < m) {
-            pr[at] = lookup(v, p + bd[at], bd[at + 2] - bd[at]);
+            pr[at] = pair_rank(v, st, p + bd[at], bd[at + 2] - bd[at], tk[at], tk[at + 1]);
         }
         if (at > 0) {
-            pr[at - 1] = lookup(v, p + bd[at - 1], bd[at + 1] - bd[at - 1]);
+            pr[at - 1] = pair_rank(v, st, p + bd[at - 1], bd[at + 1] - bd[at - 1], tk[at - 1],
+                                   tk[at]);
         }
-    }
-    for (size_t k = 0; k < m; k++) {
-        ids[k] = lookup(v, p + bd[k], bd[k + 1] - bd[k]);
     }
     *m_out = m;
 }
@@ -434,8 +498,8 @@ static uint64_t heap_pop(uint64_t *h, size_t *len)
 /* Long pieces: nodes keyed by start byte in a linked list, candidate pairs in
  * a min-heap of (rank, start); stale entries are skipped when popped. The
  * order of merges is tiktoken's: lowest rank first, leftmost on ties. */
-static enum ccp_err merge_heap(const struct tr_bpe *v, struct tr_bpe_scratch *st,
-                               const unsigned char *p, size_t n, struct sink *sk)
+static uint32_t *merge_heap(const struct tr_bpe *v, struct tr_bpe_scratch *st,
+                            const unsigned char *p, size_t n, size_t *m_out)
 {
     uint32_t *nx = st->a, *pv = st->b, *pr = st->c, *tok = st->d;
     uint64_t *h = st->heap;
@@ -444,9 +508,12 @@ static enum ccp_err merge_heap(const struct tr_bpe *v, struct tr_bpe_scratch *st
         nx[i] = (uint32_t)(i + 1);
         pv[i] = (uint32_t)(i - 1);
         tok[i] = v->byte_rank[p[i]];
-        pr[i] = i + 1 < n ? lookup(v, p + i, 2) : NO_RANK;
-        if (pr[i] != NO_RANK) {
-            h[hl++] = (uint64_t)pr[i] << 32 | i;
+        pr[i] = NO_RANK;
+        if (i > 0) {
+            pr[i - 1] = pair_rank(v, st, p + i - 1, 2, tok[i - 1], tok[i]);
+            if (pr[i - 1] != NO_RANK) {
+                h[hl++] = (uint64_t)pr[i - 1] << 32 | (i - 1);
+            }
         }
     }
     /* heapify */
@@ -482,25 +549,24 @@ static enum ccp_err merge_heap(const struct tr_bpe *v, struct tr_bpe_scratch *st
             pv[k] = i;
         }
         pr[j] = NO_RANK;
-        pr[i] = k < n ? lookup(v, p + i, nx[k] - i) : NO_RANK;
+        pr[i] = k < n ? pair_rank(v, st, p + i, nx[k] - i, r, tok[k]) : NO_RANK;
         if (pr[i] != NO_RANK) {
             heap_push(h, &hl, (uint64_t)pr[i] << 32 | i);
         }
         if (i > 0) {
             uint32_t g = pv[i];
-            pr[g] = lookup(v, p + g, k - g);
+            pr[g] = pair_rank(v, st, p + g, k - g, tok[g], r);
             if (pr[g] != NO_RANK) {
                 heap_push(h, &hl, (uint64_t)pr[g] << 32 | g);
             }
         }
     }
+    size_t m = 0;
     for (size_t i = 0; i < n; i = nx[i]) {
-        enum ccp_err rc = emit(sk, tok[i]);
-        if (rc != CCP_OK) {
-            return rc;
-        }
+        pr[m++] = tok[i]; /* m <= i: overwrites only pairs already done with */
     }
-    return CCP_OK;
+    *m_out = m;
+    return pr;
 }
 
 /* Encode one pre-token. */
@@ -522,13 +588,10 @@ static enum ccp_err encode_piece(const struct tr_bpe *v, struct tr_bpe_scratch *
     if (rc != CCP_OK) {
         return rc;
     }
-    if (n >= HEAP_FROM) {
-        return merge_heap(v, st, p, n, sk);
-    }
     struct cache_entry *ce = NULL;
     if (n <= CACHE_KEY) {
         ce = &st->cache[h & (CACHE_SLOTS - 1)];
-        if (ce->len == n && memcmp(ce->key, p, n) == 0) {
+        if (ce->len == n && same(ce->key, p, n)) {
             for (size_t k = 0; k < ce->nids; k++) {
                 rc = emit(sk, ce->ids[k]);
                 if (rc != CCP_OK) {
@@ -538,9 +601,14 @@ static enum ccp_err encode_piece(const struct tr_bpe *v, struct tr_bpe_scratch *
             return CCP_OK;
         }
     }
-    uint32_t ids[HEAP_FROM];
+    uint32_t small[HEAP_FROM];
+    uint32_t *ids = small;
     size_t m = 0;
-    merge_small(v, st, p, n, ids, &m);
+    if (n >= HEAP_FROM) {
+        ids = merge_heap(v, st, p, n, &m);
+    } else {
+        merge_small(v, st, p, n, ids, &m);
+    }
     if (ce != NULL && m <= CACHE_IDS) {
         ce->len = (uint8_t)n;
         ce->nids = (uint8_t)m;
@@ -563,6 +631,12 @@ static enum ccp_err run(const struct tr_bpe *v, struct tr_bpe_scratch *st, const
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
     size_t pos = 0;
     enum ccp_err rc = CCP_OK;
+    if (st->owner != v) {
+        /* the caches hold another encoder's ranks (or nothing yet) */
+        memset(st->pairs, 0xff, ((size_t)1 << PAIR_BITS) * sizeof(*st->pairs));
+        memset(st->cache, 0, CACHE_SLOTS * sizeof(*st->cache));
+        st->owner = v;
+    }
     while (pos < n) {
         int m = pcre2_jit_match(v->re, (PCRE2_SPTR)s, n, pos, 0, st->md, st->mctx);
         size_t a = n, b = n;
