@@ -608,7 +608,8 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
         return NULL;
     }
     tr_sse_init(&st->sse, max);
-    buf_init(&st->ev, max);
+    /* one event may be larger than its line: invalid UTF-8 grows threefold */
+    buf_init(&st->ev, max > SIZE_MAX / 4 ? SIZE_MAX / 2 : max * 3 + 4096);
     st->depth = o->max_json_depth;
     memcpy(st->model, info->client_model, sizeof(st->model));
     st->model[sizeof(st->model) - 1] = '\0';
