@@ -35,16 +35,11 @@ static const struct {
     int status;
     const char *type;
 } code_map[] = {
-    {CCP_ERR_NOMEM, 503, T_OVERLOADED},
-    {CCP_ERR_INVALID, 400, T_INVALID},
-    {CCP_ERR_TOO_LARGE, 413, T_TOOLARGE},
-    {CCP_ERR_UNSUPPORTED, 400, T_INVALID},
-    {CCP_ERR_UPSTREAM, 502, T_API},
-    {CCP_ERR_UPSTREAM_PROTO, 502, T_API},
-    {CCP_ERR_TIMEOUT, 504, T_API},
-    {CCP_ERR_CACHE, 500, T_API},
-    {CCP_ERR_COORD, 502, T_API},
-    {CCP_ERR_INTERNAL, 500, T_API},
+    {CCP_ERR_NOMEM, 503, T_OVERLOADED},   {CCP_ERR_INVALID, 400, T_INVALID},
+    {CCP_ERR_TOO_LARGE, 413, T_TOOLARGE}, {CCP_ERR_UNSUPPORTED, 400, T_INVALID},
+    {CCP_ERR_UPSTREAM, 502, T_API},       {CCP_ERR_UPSTREAM_PROTO, 502, T_API},
+    {CCP_ERR_TIMEOUT, 504, T_API},        {CCP_ERR_CACHE, 500, T_API},
+    {CCP_ERR_COORD, 502, T_API},          {CCP_ERR_INTERNAL, 500, T_API},
 };
 
 /* Upstream HTTP status → what the client gets. 502/503/504 become 529
@@ -54,17 +49,17 @@ static const struct {
     int status;
     const char *type;
 } http_map[] = {
-    {400, 400, T_INVALID},  {401, 401, T_AUTH},       {403, 403, T_PERM},
-    {404, 404, T_NOTFOUND}, {413, 413, T_TOOLARGE},   {429, 429, T_RATE},
-    {500, 500, T_API},      {502, 529, T_OVERLOADED}, {503, 529, T_OVERLOADED},
+    {400, 400, T_INVALID},    {401, 401, T_AUTH},       {403, 403, T_PERM},
+    {404, 404, T_NOTFOUND},   {413, 413, T_TOOLARGE},   {429, 429, T_RATE},
+    {500, 500, T_API},        {502, 529, T_OVERLOADED}, {503, 529, T_OVERLOADED},
     {504, 529, T_OVERLOADED},
 };
 
 /* Phrases with which upstreams say the prompt does not fit the context. */
 static const char *const ctx_phrases[] = {
-    "context length",     "context_length",       "maximum context", "context window",
-    "too many tokens",    "prompt is too long",   "input is too long",
-    "reduce the length",  "exceeds the context",
+    "context length",    "context_length",    "maximum context",
+    "context window",    "too many tokens",   "prompt is too long",
+    "input is too long", "reduce the length", "exceeds the context",
 };
 
 #define PROMPT_TOO_LONG "prompt is too long"
@@ -183,7 +178,8 @@ static const char *get_string(struct json_object *o, const char *key)
 {
     struct json_object *v;
 
-    if (o != NULL && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)) {
+    if (o != NULL && json_object_object_get_ex(o, key, &v) &&
+        json_object_is_type(v, json_type_string)) {
         return json_object_get_string(v);
     }
     return NULL;
@@ -399,11 +395,11 @@ static int status_from_names(const char *code, const char *type)
         const char *word;
         int status;
     } names[] = {
-        {"context_length", 400}, {"rate_limit", 429},     {"insufficient_quota", 429},
-        {"resource_exhausted", 429}, {"invalid_api_key", 401}, {"authentication", 401},
-        {"unauthenticated", 401}, {"permission", 403},    {"not_found", 404},
-        {"overloaded", 503},     {"unavailable", 503},    {"timeout", 504},
-        {"invalid_request", 400}, {"invalid_argument", 400}, {"server_error", 500},
+        {"context_length", 400},     {"rate_limit", 429},       {"insufficient_quota", 429},
+        {"resource_exhausted", 429}, {"invalid_api_key", 401},  {"authentication", 401},
+        {"unauthenticated", 401},    {"permission", 403},       {"not_found", 404},
+        {"overloaded", 503},         {"unavailable", 503},      {"timeout", 504},
+        {"invalid_request", 400},    {"invalid_argument", 400}, {"server_error", 500},
         {"internal", 500},
     };
     const char *s[2] = {code, type};

@@ -94,8 +94,8 @@ static struct json_object *tool_input(const char *args, size_t n, int depth)
         in = tr_json_parse(args, n, depth);
     }
     if (in != NULL && json_object_is_type(in, json_type_string)) {
-        struct json_object *inner =
-            tr_json_parse(json_object_get_string(in), (size_t)json_object_get_string_len(in), depth);
+        struct json_object *inner = tr_json_parse(json_object_get_string(in),
+                                                  (size_t)json_object_get_string_len(in), depth);
         json_object_put(in);
         in = inner;
     }
@@ -135,8 +135,8 @@ static struct json_object *tool_block(struct json_object *fn, const char *id, si
 
 /* Fill content from the choice's message; *tools tells whether any
  * tool_use block was added. false on allocation failure. */
-static bool build_content(struct json_object *content, struct json_object *msg,
-                          const char *msg_id, int depth, bool *tools)
+static bool build_content(struct json_object *content, struct json_object *msg, const char *msg_id,
+                          int depth, bool *tools)
 {
     struct json_object *calls = NULL, *fc;
     const char *s, *text;
@@ -199,8 +199,8 @@ static const char *stop_reason(const char *finish, bool tools)
     if (finish != NULL && strcmp(finish, "content_filter") == 0) {
         return "refusal";
     }
-    if (tools || (finish != NULL && (strcmp(finish, "tool_calls") == 0 ||
-                                     strcmp(finish, "function_call") == 0))) {
+    if (tools || (finish != NULL &&
+                  (strcmp(finish, "tool_calls") == 0 || strcmp(finish, "function_call") == 0))) {
         return "tool_use";
     }
     return "end_turn";
@@ -241,17 +241,15 @@ static struct json_object *first_choice(struct json_object *root)
 
     if (!json_object_is_type(root, json_type_object) ||
         !json_object_object_get_ex(root, "choices", &choices) ||
-        !json_object_is_type(choices, json_type_array) ||
-        json_object_array_length(choices) == 0) {
+        !json_object_is_type(choices, json_type_array) || json_object_array_length(choices) == 0) {
         return NULL;
     }
     ch = json_object_array_get_idx(choices, 0);
     return json_object_is_type(ch, json_type_object) ? ch : NULL;
 }
 
-enum ccp_err tr_response(const struct tr_opts *o, const struct tr_reqinfo *info,
-                         const char *msg_id, const char *body, size_t len, struct buf *out,
-                         struct tr_error *err)
+enum ccp_err tr_response(const struct tr_opts *o, const struct tr_reqinfo *info, const char *msg_id,
+                         const char *body, size_t len, struct buf *out, struct tr_error *err)
 {
     struct json_object *root = NULL, *msg = NULL, *res = NULL, *content, *ch, *u = NULL;
     const char *finish, *model = info->client_model;

@@ -22,8 +22,7 @@ void tr_sse_release(struct tr_sse *s)
 }
 
 /* Split one complete line and hand it to fn. */
-static enum ccp_err deliver(struct tr_sse *s, const char *p, size_t n, tr_sse_line_fn fn,
-                            void *ctx)
+static enum ccp_err deliver(struct tr_sse *s, const char *p, size_t n, tr_sse_line_fn fn, void *ctx)
 {
     struct tr_sse_line line;
     const char *colon;

@@ -27,10 +27,10 @@ struct tr_sse_line {
 typedef enum ccp_err (*tr_sse_line_fn)(void *ctx, const struct tr_sse_line *line);
 
 struct tr_sse {
-    struct buf pending;  /* bytes of an incomplete line (without terminator) */
-    size_t max_line;     /* longest line accepted, terminator excluded */
-    bool skip_lf;        /* the previous chunk ended in CR: drop a leading LF */
-    bool first_line;     /* no line seen yet: strip a UTF-8 BOM */
+    struct buf pending; /* bytes of an incomplete line (without terminator) */
+    size_t max_line;    /* longest line accepted, terminator excluded */
+    bool skip_lf;       /* the previous chunk ended in CR: drop a leading LF */
+    bool first_line;    /* no line seen yet: strip a UTF-8 BOM */
 };
 
 /* Initialize; lines longer than max_line make tr_sse_feed fail with
@@ -40,8 +40,8 @@ void tr_sse_init(struct tr_sse *s, size_t max_line);
  * boundaries) and call fn for each complete one. The remainder is kept for
  * the next call. Returns CCP_OK, fn's first error, CCP_ERR_TOO_LARGE or
  * CCP_ERR_NOMEM. */
-CCP_NODISCARD enum ccp_err tr_sse_feed(struct tr_sse *s, const char *p, size_t n,
-                                       tr_sse_line_fn fn, void *ctx);
+CCP_NODISCARD enum ccp_err tr_sse_feed(struct tr_sse *s, const char *p, size_t n, tr_sse_line_fn fn,
+                                       void *ctx);
 /* Deliver a last line left without a terminator, if any (the upstream
  * closed mid-line). */
 CCP_NODISCARD enum ccp_err tr_sse_flush(struct tr_sse *s, tr_sse_line_fn fn, void *ctx);

@@ -65,7 +65,7 @@ struct tr_stream {
     int64_t tool;             /* upstream index of the open tool call */
     bool tool_args;           /* the open tool block got argument bytes */
     bool any_tool;
-    int64_t *seen;            /* upstream tool indices that had a block */
+    int64_t *seen; /* upstream tool indices that had a block */
     size_t nseen, capseen;
 
     const char *finish; /* upstream finish_reason mapped, or NULL */
@@ -169,10 +169,11 @@ static enum ccp_err emit_delta(struct tr_stream *st, const char *dtype, const ch
     enum ccp_err rc = ev_start(st, "content_block_delta");
 
     if (rc == CCP_OK) {
-        rc = buf_appendf(&st->ev,
-                         "{\"type\":\"content_block_delta\",\"index\":%lu,\"delta\":{\"type\":\"%s\","
-                         "\"%s\":",
-                         st->index, dtype, key);
+        rc = buf_appendf(
+            &st->ev,
+            "{\"type\":\"content_block_delta\",\"index\":%lu,\"delta\":{\"type\":\"%s\","
+            "\"%s\":",
+            st->index, dtype, key);
     }
     rc = put_str(&st->ev, s, n, rc);
     rc = put(&st->ev, "}}", rc);
@@ -208,8 +209,9 @@ static enum ccp_err close_block(struct tr_stream *st)
 static enum ccp_err open_block(struct tr_stream *st, enum blk kind)
 {
     enum ccp_err rc;
-    const char *cb = kind == BLK_TEXT ? "{\"type\":\"text\",\"text\":\"\"}}"
-                                      : "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}";
+    const char *cb = kind == BLK_TEXT
+                         ? "{\"type\":\"text\",\"text\":\"\"}}"
+                         : "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}";
 
     if (st->open == kind) {
         return CCP_OK;
@@ -219,8 +221,9 @@ static enum ccp_err open_block(struct tr_stream *st, enum blk kind)
         rc = ev_start(st, "content_block_start");
     }
     if (rc == CCP_OK) {
-        rc = buf_appendf(&st->ev, "{\"type\":\"content_block_start\",\"index\":%lu,\"content_block\":",
-                         st->next_index);
+        rc = buf_appendf(
+            &st->ev,
+            "{\"type\":\"content_block_start\",\"index\":%lu,\"content_block\":", st->next_index);
         rc = put(&st->ev, cb, rc);
         rc = ev_end(st, rc);
     }
@@ -299,7 +302,8 @@ static void take_usage(struct tr_stream *st, struct json_object *chunk)
 {
     struct json_object *u, *d;
 
-    if (!json_object_object_get_ex(chunk, "usage", &u) || !json_object_is_type(u, json_type_object)) {
+    if (!json_object_object_get_ex(chunk, "usage", &u) ||
+        !json_object_is_type(u, json_type_object)) {
         return;
     }
     st->have_usage = true;
@@ -368,7 +372,8 @@ static enum ccp_err open_tool(struct tr_stream *st, int64_t idx, struct json_obj
         return rc;
     }
     id = get_str(tc, "id", &idlen);
-    if (json_object_object_get_ex(tc, "function", &fn) && json_object_is_type(fn, json_type_object)) {
+    if (json_object_object_get_ex(tc, "function", &fn) &&
+        json_object_is_type(fn, json_type_object)) {
         name = get_str(fn, "name", &namelen);
     }
     if (id == NULL || idlen == 0) { /* a deterministic id, unique per message */
@@ -410,7 +415,8 @@ static enum ccp_err add_tool_fragment(struct tr_stream *st, struct json_object *
     if (!json_object_is_type(tc, json_type_object)) {
         return CCP_OK;
     }
-    if (json_object_object_get_ex(tc, "function", &fn) && json_object_is_type(fn, json_type_object)) {
+    if (json_object_object_get_ex(tc, "function", &fn) &&
+        json_object_is_type(fn, json_type_object)) {
         args = get_str(fn, "arguments", &alen);
     }
     if (json_object_object_get_ex(tc, "index", &v) && json_object_is_type(v, json_type_int)) {
@@ -539,7 +545,8 @@ static enum ccp_err handle_data(struct tr_stream *st, struct str v)
     }
     chunk = tr_json_parse(v.ptr, v.len, st->depth);
     if (chunk == NULL) {
-        return fail_code(st, CCP_ERR_UPSTREAM_PROTO, "upstream sent a stream event that is not JSON");
+        return fail_code(st, CCP_ERR_UPSTREAM_PROTO,
+                         "upstream sent a stream event that is not JSON");
     }
     if (tr_is_error_doc(chunk)) {
         struct tr_error e;
@@ -549,7 +556,8 @@ static enum ccp_err handle_data(struct tr_stream *st, struct str v)
     }
     if (!json_object_is_type(chunk, json_type_object)) {
         json_object_put(chunk);
-        return fail_code(st, CCP_ERR_UPSTREAM_PROTO, "upstream sent a stream event that is not an object");
+        return fail_code(st, CCP_ERR_UPSTREAM_PROTO,
+                         "upstream sent a stream event that is not an object");
     }
     take_usage(st, chunk);
     rc = ensure_started(st, NULL);
@@ -632,7 +640,8 @@ static enum ccp_err feed_result(struct tr_stream *st, enum ccp_err rc, struct tr
     }
     if (!st->failed) {
         if (rc == CCP_ERR_TOO_LARGE) {
-            rc = fail_code(st, CCP_ERR_UPSTREAM_PROTO, "upstream sent an SSE line over the size limit");
+            rc = fail_code(st, CCP_ERR_UPSTREAM_PROTO,
+                           "upstream sent an SSE line over the size limit");
         } else {
             rc = fail_code(st, rc, "could not buffer the upstream stream");
         }
@@ -674,7 +683,8 @@ enum ccp_err tr_stream_finish(struct tr_stream *st, struct buf *out, struct tr_e
         if (st->saw_finish) {
             rc = finish_message(st);
         } else {
-            rc = fail_code(st, CCP_ERR_UPSTREAM, "upstream stream ended before the answer was complete");
+            rc = fail_code(st, CCP_ERR_UPSTREAM,
+                           "upstream stream ended before the answer was complete");
         }
     }
     rc = feed_result(st, rc, err);

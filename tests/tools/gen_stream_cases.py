@@ -1,5 +1,10 @@
+#!/usr/bin/env python3
+"""Write the OpenAI SSE inputs of the stream golden cases under
+tests/data/translate/stream/ (openai.sse). The expected anthropic.sse files
+come from reviewed runs of test_stream with CCP_GOLDEN_UPDATE=1.
+Run from the top of the source tree."""
 import json, os
-base='/work/wt/resp/tests/data/translate/stream'
+base='tests/data/translate/stream'
 os.makedirs(base, exist_ok=True)
 def ch(delta=None, finish=None, usage=None, choices=True, extra=None):
     c={"id":"chatcmpl-t1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-big"}

@@ -74,10 +74,9 @@ static void test_golden(void **state)
     body = jget(up, "body");
     ra = jget(up, "retry_after");
     memset(&err, 0x5A, sizeof(err));
-    tr_error_from_upstream(&err, json_object_get_int(v), body,
-                           body != NULL ? strlen(body) : 0, ra);
-    printf("# %s -> %d %s \"%s\" retry-after \"%s\"\n", strrchr(dir, '/') + 1, err.status,
-           err.type, err.message, err.retry_after);
+    tr_error_from_upstream(&err, json_object_get_int(v), body, body != NULL ? strlen(body) : 0, ra);
+    printf("# %s -> %d %s \"%s\" retry-after \"%s\"\n", strrchr(dir, '/') + 1, err.status, err.type,
+           err.message, err.retry_after);
     assert_int_equal(err.code, CCP_ERR_UPSTREAM);
     assert_true(json_object_object_get_ex(ex, "status", &v));
     assert_int_equal(err.status, json_object_get_int(v));

@@ -143,7 +143,8 @@ static size_t check_grammar(const char *s, size_t len)
     int64_t open = -1, next = 0;
     char kind[32] = "";
     char keys[256], args[8192];
-    bool bad_args = false, signed_thinking = false, delta_seen = false, stopped = false, errored = false;
+    bool bad_args = false, signed_thinking = false, delta_seen = false, stopped = false,
+         errored = false;
 
     args[0] = '\0';
     while (p < end) {
@@ -165,10 +166,9 @@ static size_t check_grammar(const char *s, size_t len)
             j = json_tokener_parse(data);
             assert_non_null(j);
             /* compact: re-serializing gives the same bytes */
-            assert_string_equal(
-                json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
-                                                      JSON_C_TO_STRING_NOSLASHESCAPE),
-                data);
+            assert_string_equal(json_object_to_json_string_ext(
+                                    j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                                data);
             free(data);
         }
         t = jstr(j, "type");
@@ -178,8 +178,7 @@ static size_t check_grammar(const char *s, size_t len)
             assert_string_equal(type, "message_start");
             assert_true(json_object_object_get_ex(j, "message", &d));
             key_order(d, keys, sizeof(keys));
-            assert_string_equal(keys,
-                                "id,type,role,model,content,stop_reason,stop_sequence,usage");
+            assert_string_equal(keys, "id,type,role,model,content,stop_reason,stop_sequence,usage");
             assert_string_equal(jstr(d, "id"), MSG_ID);
         } else if (nev == 1) {
             assert_string_equal(type, "ping");
@@ -417,8 +416,8 @@ static void test_fail_mid_stream_keeps_content_and_ends(void **state)
     check_grammar(out.ptr, out.len);
     assert_null(strstr(out.ptr, "message_stop"));
     before = out.len;
-    assert_int_not_equal(tr_stream_feed(st, TEXT_STREAM + first, strlen(TEXT_STREAM) - first, &out, &err),
-                         CCP_OK);
+    assert_int_not_equal(
+        tr_stream_feed(st, TEXT_STREAM + first, strlen(TEXT_STREAM) - first, &out, &err), CCP_OK);
     assert_int_equal(tr_stream_fail(st, &e, &out), CCP_OK); /* a second fail adds nothing */
     assert_int_equal(out.len, before);
     tr_stream_free(st);
