@@ -8,5 +8,8 @@ libccp_translate_a_SOURCES = \
 	translate/request_int.h \
 	translate/response.c \
 	translate/stream.c \
-	translate/errmap.c
+	translate/errmap.c \
+	translate/errmap_int.h \
+	translate/sse.c \
+	translate/sse_int.h
 libccp_translate_a_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
