@@ -86,23 +86,44 @@ static int print_env_example(void)
     return status;
 }
 
+/* The effective configuration (secrets redacted) as few log lines as
+ * possible: NAME=value pairs separated by spaces. */
 static void log_config(const struct conf *c)
 {
     struct buf b;
-    const char *p, *nl;
+    char *p, *start;
 
     buf_init(&b, 1024 * 1024);
     if (conf_describe(c, &b) != CCP_OK) {
         LOG_WARN("could not describe the configuration");
         goto out;
     }
-    for (p = b.ptr; p != NULL && *p != '\0'; p = nl + 1) {
-        nl = strchr(p, '\n');
-        if (nl == NULL) {
-            LOG_INFO("config %s", p);
-            break;
+    while (b.len > 0 && b.ptr[b.len - 1] == '\n') {
+        b.ptr[--b.len] = '\0';
+    }
+    for (p = b.ptr; p != NULL && *p != '\0'; p++) {
+        if (*p == '\n') {
+            *p = ' ';
         }
-        LOG_INFO("config %.*s", (int)(nl - p), p);
+    }
+    start = b.ptr;
+    while (start != NULL && *start != '\0') {
+        size_t n = strlen(start);
+
+        if (n > 1800) {
+            n = 1800;
+            while (n > 0 && start[n] != ' ') {
+                n--;
+            }
+            if (n == 0) {
+                n = 1800;
+            }
+        }
+        LOG_INFO("config %.*s", (int)n, start);
+        start += n;
+        while (*start == ' ') {
+            start++;
+        }
     }
     if (c->inert_set != NULL && c->inert_set[0] != '\0') {
         LOG_INFO("config accepted, no effect: %s", c->inert_set);
