@@ -38,8 +38,8 @@ static const struct route_entry routes[] = {
 
 enum ccp_err wk_worker_init(struct wk_worker *w, const struct conf *c)
 {
-    size_t big = c->max_body_bytes > c->max_upstream_bytes ? c->max_body_bytes
-                                                           : c->max_upstream_bytes;
+    size_t big =
+        c->max_body_bytes > c->max_upstream_bytes ? c->max_body_bytes : c->max_upstream_bytes;
 
     memset(w, 0, sizeof(*w));
     w->conf = c;
@@ -157,8 +157,9 @@ int wk_send_head(struct wk_req *r, int status, const char *ctype, const char *ex
     CCP_ASSERT(!r->sent_head);
     r->sent_head = true;
     r->status = status;
-    n = snprintf(head, sizeof(head), "Status: %d %s\r\nContent-Type: %s\r\nrequest-id: %s\r\n%s\r\n",
-                 status, reason(status), ctype, r->id, extra != NULL ? extra : "");
+    n = snprintf(head, sizeof(head),
+                 "Status: %d %s\r\nContent-Type: %s\r\nrequest-id: %s\r\n%s\r\n", status,
+                 reason(status), ctype, r->id, extra != NULL ? extra : "");
     if (n < 0 || (size_t)n >= sizeof(head)) {
         return -1;
     }
@@ -366,8 +367,8 @@ static bool read_body(struct wk_req *r)
         known = true; /* CGI without CONTENT_LENGTH: no body */
     }
     if (known && want > (unsigned long long)max) {
-        snprintf(msg, sizeof(msg), "request body of %llu bytes is larger than the limit of %zu bytes",
-                 want, max);
+        snprintf(msg, sizeof(msg),
+                 "request body of %llu bytes is larger than the limit of %zu bytes", want, max);
         send_simple_error(r, CCP_ERR_TOO_LARGE, 0, NULL, msg);
         return false;
     }
@@ -439,8 +440,7 @@ static void log_summary(const struct wk_req *r)
              r->have_info ? log_safe(model, sizeof(model), r->info.client_model) : "-",
              r->have_info ? log_safe(umodel, sizeof(umodel), r->info.upstream_model) : "-",
              r->have_info && r->info.stream ? "true" : "false", r->status, r->upstream_ms,
-             wk_ms_since(&r->t0), r->body.len, r->bytes_out,
-             r->client_gone ? " client=gone" : "");
+             wk_ms_since(&r->t0), r->body.len, r->bytes_out, r->client_gone ? " client=gone" : "");
 }
 
 void wk_handle(struct wk_worker *w, struct wk_io *io)
@@ -469,8 +469,8 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
         snprintf(msg, sizeof(msg), "no route for %s %.100s", r.method, r.path);
         send_simple_error(&r, CCP_ERR_INVALID, 404, "not_found_error", msg);
     } else if ((e->post && !is_post) || (!e->post && !is_get)) {
-        snprintf(msg, sizeof(msg), "method %.16s is not allowed on %.100s; use %s", r.method, r.path,
-                 e->post ? "POST" : "GET or HEAD");
+        snprintf(msg, sizeof(msg), "method %.16s is not allowed on %.100s; use %s", r.method,
+                 r.path, e->post ? "POST" : "GET or HEAD");
         r.head = false; /* the error body goes out even for a mis-sent HEAD */
         send_error_extra(&r, CCP_ERR_INVALID, 405, "invalid_request_error", msg,
                          e->post ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n");

@@ -20,9 +20,9 @@ struct wk_req {
     const char *method;
     char path[256]; /* routed path, query stripped (truncated if longer) */
     char id[WK_REQ_ID_MAX];
-    bool head;       /* HEAD: headers only */
-    bool sent_head;  /* the status line and headers went out */
-    int status;      /* status sent to the client (0: none) */
+    bool head;      /* HEAD: headers only */
+    bool sent_head; /* the status line and headers went out */
+    int status;     /* status sent to the client (0: none) */
     bool client_gone;
     struct buf body; /* the request body (bounded by MAX_REQUEST_BODY_BYTES) */
     /* for the summary log line */

@@ -169,8 +169,7 @@ static void answer_after(struct call *c, const struct wk_upstream_result *res, c
         return;
     }
     if (c->too_large) {
-        tr_error_set(&err, CCP_ERR_UPSTREAM, "upstream answer larger than %zu bytes",
-                     c->body.max);
+        tr_error_set(&err, CCP_ERR_UPSTREAM, "upstream answer larger than %zu bytes", c->body.max);
         wk_send_error(r, &err);
         return;
     }
@@ -269,8 +268,8 @@ void wk_route_count_tokens(struct wk_req *r)
     enum ccp_err rc;
 
     memset(&err, 0, sizeof(err));
-    rc = tr_count_tokens_estimate(&r->w->opts, r->body.ptr != NULL ? r->body.ptr : "",
-                                  r->body.len, &tokens, &err);
+    rc = tr_count_tokens_estimate(&r->w->opts, r->body.ptr != NULL ? r->body.ptr : "", r->body.len,
+                                  &tokens, &err);
     if (rc != CCP_OK) {
         wk_send_error(r, &err);
         return;

@@ -31,8 +31,9 @@ static const struct model models[] = {
 
 static enum ccp_err append_model(struct buf *b, const struct model *m)
 {
-    return buf_appendf(b, "{\"type\":\"model\",\"id\":\"%s\",\"display_name\":\"%s\",\"created_at\":\"%s\"}",
-                       m->id, m->display_name, m->created_at);
+    return buf_appendf(
+        b, "{\"type\":\"model\",\"id\":\"%s\",\"display_name\":\"%s\",\"created_at\":\"%s\"}",
+        m->id, m->display_name, m->created_at);
 }
 
 static enum ccp_err list_json(struct buf *b)

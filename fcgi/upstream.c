@@ -1,6 +1,6 @@
 /* fcgi/upstream.c: libcurl transport to the OpenAI-compatible upstream. One
- * easy handle per thread (kept across requests); a CURLSH shares DNS, TLS
- * sessions and the connection cache between the threads of the process. */
+ * easy handle per thread, kept across requests, so each thread reuses its
+ * own upstream connections; a CURLSH shares DNS and TLS sessions. */
 #include "config.h"
 
 #include <math.h>
@@ -68,7 +68,11 @@ enum ccp_err wk_upstream_global_init(void)
     curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    /* Not CURL_LOCK_DATA_CONNECT: libcurl documents sharing connections
+     * between concurrent threads as unsupported (a known race in its
+     * connection cache, curl 7.88 included). Each handle keeps its own
+     * cache instead; pooling across threads waits for the multi-handle
+     * transport thread described in DESIGN.md. */
     return CCP_OK;
 }
 
@@ -219,7 +223,8 @@ struct wk_upstream *wk_upstream_new(const struct conf *c)
     if (u->url == NULL) {
         goto fail;
     }
-    rc = buf_appendf(&b, "Authorization: Bearer %s", c->openai_api_key != NULL ? c->openai_api_key : "");
+    rc = buf_appendf(&b, "Authorization: Bearer %s",
+                     c->openai_api_key != NULL ? c->openai_api_key : "");
     if (rc != CCP_OK) {
         goto fail;
     }
@@ -301,7 +306,8 @@ void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool 
         h = curl_slist_append(hdrs, "Content-Type: application/json");
     }
     if (h != NULL) {
-        h = curl_slist_append(hdrs, stream ? "Accept: text/event-stream" : "Accept: application/json");
+        h = curl_slist_append(hdrs,
+                              stream ? "Accept: text/event-stream" : "Accept: application/json");
     }
     if (h != NULL) {
         h = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */

@@ -1,6 +1,6 @@
 /* fcgi/upstream.h: the upstream transport (libcurl). One handle per worker
- * thread, reused across requests; DNS, TLS sessions and connections are
- * shared by all threads of the process. */
+ * thread, reused across requests (and with it the thread's upstream
+ * connections); DNS and TLS sessions are shared by all threads. */
 #ifndef CCP_FCGI_UPSTREAM_H
 #define CCP_FCGI_UPSTREAM_H
 
@@ -25,14 +25,14 @@ struct wk_upstream_sink {
 };
 
 struct wk_upstream_result {
-    int status;         /* upstream HTTP status, 0 if none was received */
-    enum ccp_err err;   /* CCP_OK (a response arrived, any status),
-                           CCP_ERR_UPSTREAM (connect/transport failure),
-                           CCP_ERR_TIMEOUT, CCP_DECLINED (the sink aborted) */
-    char message[256];  /* what failed, for logs and the client; no secrets */
+    int status;           /* upstream HTTP status, 0 if none was received */
+    enum ccp_err err;     /* CCP_OK (a response arrived, any status),
+                             CCP_ERR_UPSTREAM (connect/transport failure),
+                             CCP_ERR_TIMEOUT, CCP_DECLINED (the sink aborted) */
+    char message[256];    /* what failed, for logs and the client; no secrets */
     char retry_after[32]; /* the upstream's retry-after header, or "" */
-    long ms;            /* duration of the call */
-    size_t bytes_in;    /* decoded body bytes received */
+    long ms;              /* duration of the call */
+    size_t bytes_in;      /* decoded body bytes received */
 };
 
 /* Process-wide set-up of the cache shared by all handles. Call once after
