@@ -36,7 +36,10 @@
  *   closes the race of a signal arriving just before accept() blocks;
  * - threads that are serving a request finish it, then see `stopping`
  *   and exit; the process exits 0 when the last one is done;
- * - a second signal during the drain exits at once. */
+ * - a second signal during the drain exits at once.
+ * A connection accepted in the instant of the wake-up may have its
+ * parameter read interrupted too; the web server then sees a closed
+ * connection and answers that one client with an error. */
 struct pool_thread {
     pthread_t tid;
     bool running;
