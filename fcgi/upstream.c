@@ -278,7 +278,7 @@ static void set_result_error(struct wk_upstream *u, CURLcode cc)
         break;
     default:
         res->err = CCP_ERR_UPSTREAM;
-        snprintf(res->message, sizeof(res->message), "upstream unreachable: %.200s", detail);
+        snprintf(res->message, sizeof(res->message), "upstream connection failed: %.200s", detail);
         break;
     }
 }
