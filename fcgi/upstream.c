@@ -28,6 +28,8 @@ struct wk_upstream {
     const struct wk_upstream_sink *sink;
     struct wk_upstream_result *res;
     bool sink_aborted;
+    bool silent_too_long; /* no byte from the upstream for read_timeout_s */
+    struct timespec last_rx;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -105,6 +107,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
     size_t n = size * nmemb;
     long status = 0;
 
+    clock_gettime(CLOCK_MONOTONIC, &u->last_rx);
     curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);
     u->res->status = (int)status;
     u->res->bytes_in += n;
@@ -124,6 +127,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *userp)
     size_t nl = sizeof(name) - 1;
     size_t i, o = 0;
 
+    clock_gettime(CLOCK_MONOTONIC, &u->last_rx);
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         u->res->retry_after[0] = '\0'; /* a new response (after 100 or a 1xx) */
         return n;
@@ -158,6 +162,12 @@ static int on_progress(void *userp, curl_off_t dlt, curl_off_t dln, curl_off_t u
     (void)dln;
     (void)ult;
     (void)uln;
+    /* LOW_SPEED_TIME averages over a window that still holds the request
+     * upload, so it fires seconds late; this is the exact silence limit. */
+    if ((double)ms_since(&u->last_rx) > u->conf->read_timeout_s * 1000.0) {
+        u->silent_too_long = true;
+        return 1;
+    }
     if (u->sink->alive != NULL && !u->sink->alive(u->sink->ctx)) {
         u->sink_aborted = true;
         return 1; /* CURLE_ABORTED_BY_CALLBACK */
@@ -266,6 +276,13 @@ static void set_result_error(struct wk_upstream *u, CURLcode cc)
     struct wk_upstream_result *res = u->res;
     const char *detail = u->errbuf[0] != '\0' ? u->errbuf : curl_easy_strerror(cc);
 
+    if (u->silent_too_long) {
+        res->err = CCP_ERR_TIMEOUT;
+        snprintf(res->message, sizeof(res->message),
+                 "upstream timed out: nothing received for %.0f s (HTTP_READ_TIMEOUT)",
+                 u->conf->read_timeout_s);
+        return;
+    }
     if (u->sink_aborted) {
         res->err = CCP_DECLINED;
         snprintf(res->message, sizeof(res->message), "transfer stopped by the proxy");
@@ -296,6 +313,8 @@ void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool 
     u->sink = sink;
     u->res = res;
     u->sink_aborted = false;
+    u->silent_too_long = false;
+    u->last_rx = t0;
     u->errbuf[0] = '\0';
 
     /* Only these headers go upstream: nothing of the client's is forwarded
