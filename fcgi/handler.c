@@ -432,15 +432,20 @@ static const char *log_safe(char *out, size_t cap, const char *s)
 
 static void log_summary(const struct wk_req *r)
 {
-    char method[16], path[128], model[96], umodel[96];
+    char method[16], path[128], model[96], umodel[96], tokens[64] = "";
 
+    if (r->have_tokens) {
+        snprintf(tokens, sizeof(tokens), " tokens_in=%lu tokens_out=%lu", r->tokens_in,
+                 r->tokens_out);
+    }
     LOG_INFO("request method=%s path=%s model=%s upstream_model=%s stream=%s status=%d "
-             "upstream_ms=%ld total_ms=%ld bytes_in=%zu bytes_out=%zu%s",
+             "upstream_ms=%ld total_ms=%ld bytes_in=%zu bytes_out=%zu%s%s",
              log_safe(method, sizeof(method), r->method), log_safe(path, sizeof(path), r->path),
              r->have_info ? log_safe(model, sizeof(model), r->info.client_model) : "-",
              r->have_info ? log_safe(umodel, sizeof(umodel), r->info.upstream_model) : "-",
              r->have_info && r->info.stream ? "true" : "false", r->status, r->upstream_ms,
-             wk_ms_since(&r->t0), r->body.len, r->bytes_out, r->client_gone ? " client=gone" : "");
+             wk_ms_since(&r->t0), r->body.len, r->bytes_out, tokens,
+             r->client_gone ? " client=gone" : "");
 }
 
 void wk_handle(struct wk_worker *w, struct wk_io *io)

@@ -29,6 +29,8 @@ struct wk_req {
     struct tr_reqinfo info; /* models and stream flag, once the body parsed */
     bool have_info;
     long upstream_ms;
+    bool have_tokens; /* streams: usage the translation counted */
+    unsigned long tokens_in, tokens_out;
     size_t bytes_out;
     struct timespec t0;
 };

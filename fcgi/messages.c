@@ -251,6 +251,10 @@ void wk_route_messages(struct wk_req *r)
     } else {
         answer_after(&c, &res, msg_id);
     }
+    if (c.started) {
+        tr_stream_usage(c.st, &r->tokens_in, &r->tokens_out);
+        r->have_tokens = true;
+    }
 
 out:
     tr_stream_free(c.st);
