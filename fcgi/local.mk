@@ -1,7 +1,12 @@
 # fcgi/: the worker binary ccproxy-fcgi (FastCGI thread pool, or one CGI request).
 bin_PROGRAMS += ccproxy-fcgi
 ccproxy_fcgi_SOURCES = \
-	fcgi/main.c
+	fcgi/main.c \
+	fcgi/io.c fcgi/io.h \
+	fcgi/handler.c fcgi/handler.h fcgi/handler_int.h \
+	fcgi/messages.c \
+	fcgi/models.c \
+	fcgi/upstream.c fcgi/upstream.h
 ccproxy_fcgi_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSON_C_CFLAGS)
 ccproxy_fcgi_LDADD = libccp_translate.a libccp_common.a \
-	$(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(PTHREAD_LIBS)
+	$(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(PTHREAD_LIBS) -lm

@@ -1,9 +1,363 @@
-/* ccproxy-fcgi: placeholder until the worker lands. */
+/* ccproxy-fcgi: the worker. Under FastCGI (a listening socket on fd 0) a pool
+ * of threads serves requests until SIGTERM; without one it answers exactly
+ * one request as plain CGI. */
 #include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <fcgiapp.h>
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/conf.h"
+#include "common/log.h"
+#include "fcgi/handler.h"
+#include "fcgi/io.h"
+#include "fcgi/upstream.h"
 
 #include "common/banned.h"
 
-int main(void)
+/* Shutdown (SIGTERM, SIGINT, or libfcgi's SIGUSR1):
+ * - every thread runs with those signals blocked; the main thread waits
+ *   for them with sigwait, so no request is ever interrupted by them;
+ * - on the first one, `stopping` is set and FCGX_ShutdownPending() called;
+ *   the one thread inside FCGX_Accept_r (accept is serialized by
+ *   accept_mutex) is woken with SIGUSR2, whose empty handler has no
+ *   SA_RESTART, so accept() fails with EINTR (FCGI_FAIL_ACCEPT_ON_INTR);
+ *   SIGUSR2 is re-sent every 100 ms while a thread sits in accept, which
+ *   closes the race of a signal arriving just before accept() blocks;
+ * - threads that are serving a request finish it, then see `stopping`
+ *   and exit; the process exits 0 when the last one is done;
+ * - a second signal during the drain exits at once.
+ * A connection accepted in the instant of the wake-up may have its
+ * parameter read interrupted too; the web server then sees a closed
+ * connection and answers that one client with an error. */
+struct pool_thread {
+    pthread_t tid;
+    bool running;
+    atomic_int in_accept;
+    struct wk_worker w;
+    FCGX_Request req;
+};
+
+static atomic_int stopping;
+static atomic_long live_threads;
+static pthread_mutex_t accept_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void usage(FILE *f)
 {
-    return 1;
+    fputs("Usage: ccproxy-fcgi [--help | --version | --print-env-example | --check-config]\n"
+          "\n"
+          "CCProxy worker: serves the Anthropic Messages API (POST /v1/messages,\n"
+          "/v1/messages/count_tokens, GET /v1/models, health) on top of an\n"
+          "OpenAI-compatible Chat Completions upstream.\n"
+          "\n"
+          "Started by a web server with a FastCGI socket on fd 0 (lighttpd bin-path,\n"
+          "spawn-fcgi, mod_fcgid) it serves requests with WORKER_THREADS threads until\n"
+          "SIGTERM, then finishes the requests in flight and exits 0. Started without\n"
+          "one it answers a single request as plain CGI.\n"
+          "\n"
+          "Configuration comes from the env file named by CCPROXY_ENV_FILE (default\n"
+          ".env in the working directory), then the process environment.\n"
+          "\n"
+          "  --help               this text\n"
+          "  --version            print the version\n"
+          "  --print-env-example  print a commented .env with every variable\n"
+          "  --check-config       load the configuration, print it (secrets redacted),\n"
+          "                       exit 0 if valid, 1 if not\n",
+          f);
+}
+
+static int print_env_example(void)
+{
+    struct buf b;
+    int status = 1;
+
+    buf_init(&b, 1024 * 1024);
+    if (conf_example(&b) == CCP_OK && fwrite(b.ptr, 1, b.len, stdout) == b.len) {
+        status = 0;
+    }
+    buf_release(&b);
+    return status;
+}
+
+/* The effective configuration (secrets redacted) as few log lines as
+ * possible: NAME=value pairs separated by spaces. */
+static void log_config(const struct conf *c)
+{
+    struct buf b;
+    char *p, *start;
+
+    buf_init(&b, 1024 * 1024);
+    if (conf_describe(c, &b) != CCP_OK) {
+        LOG_WARN("could not describe the configuration");
+        goto out;
+    }
+    while (b.len > 0 && b.ptr[b.len - 1] == '\n') {
+        b.ptr[--b.len] = '\0';
+    }
+    for (p = b.ptr; p != NULL && *p != '\0'; p++) {
+        if (*p == '\n') {
+            *p = ' ';
+        }
+    }
+    start = b.ptr;
+    while (start != NULL && *start != '\0') {
+        size_t n = strlen(start);
+
+        if (n > 1800) {
+            n = 1800;
+            while (n > 0 && start[n] != ' ') {
+                n--;
+            }
+            if (n == 0) {
+                n = 1800;
+            }
+        }
+        LOG_INFO("config %.*s", (int)n, start);
+        start += n;
+        while (*start == ' ') {
+            start++;
+        }
+    }
+    if (c->inert_set != NULL && c->inert_set[0] != '\0') {
+        LOG_INFO("config accepted, no effect: %s", c->inert_set);
+    }
+out:
+    buf_release(&b);
+}
+
+static int check_config(const struct conf *c)
+{
+    struct buf b;
+    int status = 1;
+
+    buf_init(&b, 1024 * 1024);
+    if (conf_describe(c, &b) == CCP_OK && fwrite(b.ptr, 1, b.len, stdout) == b.len) {
+        status = 0;
+    }
+    if (status == 0 && c->inert_set != NULL && c->inert_set[0] != '\0') {
+        printf("# accepted, no effect: %s\n", c->inert_set);
+    }
+    buf_release(&b);
+    return status;
+}
+
+static int serve_cgi(const struct conf *c)
+{
+    struct wk_worker w;
+    struct wk_io io;
+
+    if (wk_worker_init(&w, c) != CCP_OK) {
+        LOG_ERROR("out of memory at start-up");
+        wk_worker_release(&w);
+        return 1;
+    }
+    wk_io_cgi(&io);
+    wk_handle(&w, &io);
+    wk_worker_release(&w);
+    return 0;
+}
+
+static void *thread_main(void *arg)
+{
+    struct pool_thread *t = arg;
+    struct wk_io io;
+    unsigned fails = 0;
+
+    while (!atomic_load(&stopping)) {
+        int rc;
+
+        pthread_mutex_lock(&accept_mutex);
+        if (atomic_load(&stopping)) {
+            pthread_mutex_unlock(&accept_mutex);
+            break;
+        }
+        atomic_store(&t->in_accept, 1);
+        rc = FCGX_Accept_r(&t->req);
+        atomic_store(&t->in_accept, 0);
+        pthread_mutex_unlock(&accept_mutex);
+        if (rc < 0) {
+            struct timespec pause = {0, 100 * 1000 * 1000};
+
+            if (atomic_load(&stopping)) {
+                break;
+            }
+            if (fails++ % 100 == 0) {
+                LOG_WARN("FCGX_Accept_r failed (%d); retrying", rc);
+            }
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        fails = 0;
+        wk_io_fcgx(&io, &t->req);
+        wk_handle(&t->w, &io);
+        FCGX_Finish_r(&t->req);
+    }
+    atomic_fetch_sub(&live_threads, 1);
+    return NULL;
+}
+
+static void on_wake(int sig)
+{
+    (void)sig; /* only interrupts accept() */
+}
+
+static int serve_fastcgi(const struct conf *c)
+{
+    struct pool_thread *threads = NULL;
+    long n = c->worker_threads, started = 0, i;
+    sigset_t stop_set;
+    struct sigaction sa;
+    struct timespec tick = {0, 100 * 1000 * 1000};
+    int sig = 0, status = 1;
+
+    if (FCGX_Init() != 0) {
+        LOG_ERROR("FCGX_Init failed");
+        return 1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_wake;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: accept() must return EINTR */
+    sigaction(SIGUSR2, &sa, NULL);
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGTERM);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL); /* inherited by the threads */
+
+    threads = ccp_calloc((size_t)n, sizeof(*threads));
+    if (threads == NULL) {
+        LOG_ERROR("out of memory at start-up");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        struct pool_thread *t = &threads[i];
+
+        if (wk_worker_init(&t->w, c) != CCP_OK ||
+            FCGX_InitRequest(&t->req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+            LOG_ERROR("out of memory starting thread %ld", i);
+            wk_worker_release(&t->w);
+            break;
+        }
+        atomic_fetch_add(&live_threads, 1);
+        if (pthread_create(&t->tid, NULL, thread_main, t) != 0) {
+            atomic_fetch_sub(&live_threads, 1);
+            LOG_ERROR("could not start thread %ld: %s", i, strerror(errno));
+            wk_worker_release(&t->w);
+            break;
+        }
+        t->running = true;
+        started++;
+    }
+    if (started == 0) {
+        goto out;
+    }
+    LOG_INFO("serving FastCGI with %ld threads", started);
+
+    while (sigwait(&stop_set, &sig) != 0) {
+    }
+    LOG_INFO("signal %d: no new requests; finishing the ones in flight", sig);
+    atomic_store(&stopping, 1);
+    FCGX_ShutdownPending();
+    while (atomic_load(&live_threads) > 0) {
+        for (i = 0; i < n; i++) {
+            if (threads[i].running && atomic_load(&threads[i].in_accept)) {
+                pthread_kill(threads[i].tid, SIGUSR2);
+            }
+        }
+        sig = sigtimedwait(&stop_set, NULL, &tick);
+        if (sig > 0) {
+            LOG_WARN("second signal %d: exiting without waiting", sig);
+            _exit(0);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        if (threads[i].running) {
+            pthread_join(threads[i].tid, NULL);
+            wk_worker_release(&threads[i].w);
+        }
+    }
+    LOG_INFO("all requests finished; exiting");
+    status = 0;
+
+out:
+    ccp_free(threads);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct conf c;
+    char errmsg[512];
+    bool check = false;
+    int status = 1;
+
+    memset(&c, 0, sizeof(c));
+    if (argc > 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (argc == 2) {
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[1], "--version") == 0) {
+            printf("ccproxy-fcgi %s (%s)\n", PACKAGE_VERSION, curl_version());
+            return 0;
+        }
+        if (strcmp(argv[1], "--print-env-example") == 0) {
+            return print_env_example();
+        }
+        if (strcmp(argv[1], "--check-config") != 0) {
+            fprintf(stderr, "ccproxy-fcgi: unknown option %s\n", argv[1]);
+            usage(stderr);
+            return 2;
+        }
+        check = true;
+    }
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fputs("ccproxy-fcgi: curl_global_init failed\n", stderr);
+        return 1;
+    }
+    if (conf_load(&c, NULL, errmsg, sizeof(errmsg)) != CCP_OK) {
+        fprintf(stderr, "ccproxy-fcgi: configuration error: %s\n", errmsg);
+        goto out;
+    }
+    if (check) {
+        status = check_config(&c);
+        goto out;
+    }
+    log_init((enum log_level)c.log_level, 2);
+    log_config(&c);
+    signal(SIGPIPE, SIG_IGN); /* a client that left must give EPIPE, not kill us */
+    if (c.openai_api_key == NULL || c.openai_api_key[0] == '\0') {
+        LOG_WARN("OPENAI_API_KEY is not set: /v1/messages will answer errors until it is");
+    }
+    if (wk_upstream_global_init() != CCP_OK) {
+        LOG_ERROR("out of memory at start-up");
+        goto out;
+    }
+    if (FCGX_IsCGI()) {
+        status = serve_cgi(&c);
+    } else {
+        status = serve_fastcgi(&c);
+    }
+    wk_upstream_global_cleanup();
+
+out:
+    conf_release(&c);
+    curl_global_cleanup();
+    return status;
 }

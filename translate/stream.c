@@ -1,6 +1,728 @@
-/* translate/stream.c: placeholder until its owner lands it. */
+/* translate/stream.c: the streaming state machine, OpenAI chat.completion.chunk
+ * SSE in (any chunking), Anthropic Messages SSE events out.
+ *
+ * Choices made here (documented for the worker and for reviewers):
+ * - message_start (then one ping) goes out at the first upstream line that
+ *   is data or a comment, so the client sees bytes as soon as the upstream
+ *   answers. Its usage is the first chunk's usage if that chunk has one,
+ *   else input_tokens 0, and always output_tokens 1, like Anthropic's.
+ * - Each upstream comment (": keepalive", ": OPENROUTER PROCESSING") after
+ *   that becomes an `event: ping`, so keepalives reach the client.
+ * - Each `data:` line is one JSON chunk (OpenAI never splits a chunk over
+ *   several data lines); `event:`, `id:` and `retry:` lines are ignored.
+ * - Blocks: reasoning (reasoning_content or reasoning) → thinking block,
+ *   closed with an empty signature_delta; content (and refusal) → text
+ *   block; each tool call, keyed by its `index`, → tool_use block. A block
+ *   of another kind closes the open one. Fragments for a tool call whose
+ *   block is already closed cannot be delivered in a well-formed stream: the
+ *   stream fails (the client retries) rather than run a truncated call.
+ * - finish_reason is remembered; message_delta and message_stop go out at
+ *   [DONE], or at tr_stream_finish if a finish_reason was seen, so usage sent
+ *   in a later chunk (stream_options.include_usage) is included. "stop" with
+ *   tool calls becomes tool_use, since the client must run them.
+ * - Without upstream usage, output_tokens is estimated as one per four bytes
+ *   of generated text.
+ * - Errors (upstream {"error":...} chunk, bad JSON, an early end) are sent
+ *   as `event: error` right after the last event, without closing blocks,
+ *   as Anthropic does; the stream then ignores further input. */
 #include "config.h"
 
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "common/alloc.h"
+#include "common/str.h"
+#include "translate/errmap_int.h"
+#include "translate/sse_int.h"
 #include "translate/translate.h"
 
 #include "common/banned.h"
+
+#define EV_MAX_DEFAULT ((size_t)64 << 20)
+
+enum blk { BLK_NONE, BLK_TEXT, BLK_THINKING, BLK_TOOL };
+
+struct tr_stream {
+    struct tr_sse sse;
+    struct buf ev; /* the event being built; appended to `out` whole */
+    char *msg_id;
+    char model[sizeof(((struct tr_reqinfo *)0)->client_model)];
+    int depth;
+
+    bool started;  /* message_start sent */
+    bool finished; /* message_stop sent */
+    bool failed;   /* event: error sent (or could not be) */
+    bool saw_finish;
+    struct tr_error fail_err;
+
+    enum blk open;
+    unsigned long index;      /* index of the open block */
+    unsigned long next_index; /* index of the next block */
+    int64_t tool;             /* upstream index of the open tool call */
+    bool tool_args;           /* the open tool block got argument bytes */
+    bool any_tool;
+    int64_t *seen; /* upstream tool indices that had a block */
+    size_t nseen, capseen;
+
+    const char *finish; /* upstream finish_reason mapped, or NULL */
+    bool have_usage;
+    unsigned long prompt, completion, cached;
+    unsigned long gen_bytes; /* generated text, for the estimate */
+
+    struct buf *out; /* during a feed */
+};
+
+/* ---- event writing ------------------------------------------------------ */
+
+static enum ccp_err ev_start(struct tr_stream *st, const char *type)
+{
+    buf_reset(&st->ev);
+    return buf_appendf(&st->ev, "event: %s\ndata: ", type);
+}
+
+/* Finish the event and append it to out, whole or not at all. */
+static enum ccp_err ev_end(struct tr_stream *st, enum ccp_err rc)
+{
+    if (rc == CCP_OK) {
+        rc = buf_append(&st->ev, "\n\n", 2);
+    }
+    if (rc == CCP_OK) {
+        rc = buf_append(st->out, st->ev.ptr, st->ev.len);
+    }
+    return rc;
+}
+
+static enum ccp_err ev_simple(struct tr_stream *st, const char *type, const char *json)
+{
+    enum ccp_err rc = ev_start(st, type);
+
+    if (rc == CCP_OK) {
+        rc = buf_append_cstr(&st->ev, json);
+    }
+    return ev_end(st, rc);
+}
+
+static enum ccp_err put_str(struct buf *b, const char *s, size_t n, enum ccp_err rc)
+{
+    return rc == CCP_OK ? buf_append_json_string(b, s, n) : rc;
+}
+
+static enum ccp_err put(struct buf *b, const char *s, enum ccp_err rc)
+{
+    return rc == CCP_OK ? buf_append_cstr(b, s) : rc;
+}
+
+static unsigned long input_tokens(const struct tr_stream *st)
+{
+    return st->prompt > st->cached ? st->prompt - st->cached : 0;
+}
+
+static enum ccp_err emit_message_start(struct tr_stream *st)
+{
+    enum ccp_err rc = ev_start(st, "message_start");
+
+    rc = put(&st->ev, "{\"type\":\"message_start\",\"message\":{\"id\":", rc);
+    rc = put_str(&st->ev, st->msg_id, strlen(st->msg_id), rc);
+    rc = put(&st->ev, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":", rc);
+    rc = put_str(&st->ev, st->model, strlen(st->model), rc);
+    rc = put(&st->ev, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":", rc);
+    if (rc == CCP_OK) {
+        rc = buf_appendf(&st->ev,
+                         "{\"input_tokens\":%lu,\"cache_creation_input_tokens\":0,"
+                         "\"cache_read_input_tokens\":%lu,\"output_tokens\":1}}}",
+                         input_tokens(st), st->cached);
+    }
+    rc = ev_end(st, rc);
+    if (rc == CCP_OK) {
+        rc = ev_simple(st, "ping", "{\"type\":\"ping\"}");
+    }
+    return rc;
+}
+
+/* Send message_start if not yet sent; *now tells whether this call sent it. */
+static enum ccp_err ensure_started(struct tr_stream *st, bool *now)
+{
+    enum ccp_err rc = CCP_OK;
+
+    if (now != NULL) {
+        *now = false;
+    }
+    if (!st->started) {
+        rc = emit_message_start(st);
+        if (rc == CCP_OK) {
+            st->started = true;
+            if (now != NULL) {
+                *now = true;
+            }
+        }
+    }
+    return rc;
+}
+
+static enum ccp_err emit_delta(struct tr_stream *st, const char *dtype, const char *key,
+                               const char *s, size_t n)
+{
+    enum ccp_err rc = ev_start(st, "content_block_delta");
+
+    if (rc == CCP_OK) {
+        rc = buf_appendf(
+            &st->ev,
+            "{\"type\":\"content_block_delta\",\"index\":%lu,\"delta\":{\"type\":\"%s\","
+            "\"%s\":",
+            st->index, dtype, key);
+    }
+    rc = put_str(&st->ev, s, n, rc);
+    rc = put(&st->ev, "}}", rc);
+    return ev_end(st, rc);
+}
+
+static enum ccp_err close_block(struct tr_stream *st)
+{
+    enum ccp_err rc = CCP_OK;
+
+    if (st->open == BLK_NONE) {
+        return CCP_OK;
+    }
+    if (st->open == BLK_THINKING) {
+        rc = emit_delta(st, "signature_delta", "signature", "", 0);
+    } else if (st->open == BLK_TOOL && !st->tool_args) {
+        rc = emit_delta(st, "input_json_delta", "partial_json", "{}", 2);
+    }
+    if (rc == CCP_OK) {
+        rc = ev_start(st, "content_block_stop");
+    }
+    if (rc == CCP_OK) {
+        rc = buf_appendf(&st->ev, "{\"type\":\"content_block_stop\",\"index\":%lu}", st->index);
+        rc = ev_end(st, rc);
+    }
+    if (rc == CCP_OK) {
+        st->open = BLK_NONE;
+    }
+    return rc;
+}
+
+/* Open a text or thinking block (closing another kind first). */
+static enum ccp_err open_block(struct tr_stream *st, enum blk kind)
+{
+    enum ccp_err rc;
+    const char *cb = kind == BLK_TEXT
+                         ? "{\"type\":\"text\",\"text\":\"\"}}"
+                         : "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}";
+
+    if (st->open == kind) {
+        return CCP_OK;
+    }
+    rc = close_block(st);
+    if (rc == CCP_OK) {
+        rc = ev_start(st, "content_block_start");
+    }
+    if (rc == CCP_OK) {
+        rc = buf_appendf(
+            &st->ev,
+            "{\"type\":\"content_block_start\",\"index\":%lu,\"content_block\":", st->next_index);
+        rc = put(&st->ev, cb, rc);
+        rc = ev_end(st, rc);
+    }
+    if (rc == CCP_OK) {
+        st->open = kind;
+        st->index = st->next_index++;
+    }
+    return rc;
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* Send message_start if needed, then event: error for e; the stream is then
+ * over. Returns the output buffer's result. */
+static enum ccp_err send_error(struct tr_stream *st, const struct tr_error *e)
+{
+    enum ccp_err rc;
+
+    st->failed = true;
+    st->fail_err = *e;
+    rc = ensure_started(st, NULL);
+    if (rc == CCP_OK) {
+        buf_reset(&st->ev);
+        rc = tr_error_sse(e, &st->ev);
+    }
+    if (rc == CCP_OK) {
+        rc = buf_append(st->out, st->ev.ptr, st->ev.len);
+    }
+    return rc;
+}
+
+/* send_error, returning e->code (or the buffer's error). */
+static enum ccp_err fail(struct tr_stream *st, const struct tr_error *e)
+{
+    enum ccp_err rc = send_error(st, e);
+
+    return rc != CCP_OK ? rc : e->code;
+}
+
+static enum ccp_err fail_code(struct tr_stream *st, enum ccp_err code, const char *msg)
+{
+    struct tr_error e;
+
+    tr_error_set(&e, code, "%s", msg);
+    return fail(st, &e);
+}
+
+/* ---- chunk handling ----------------------------------------------------- */
+
+static const char *get_str(struct json_object *o, const char *key, size_t *len)
+{
+    struct json_object *v;
+
+    if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)) {
+        *len = (size_t)json_object_get_string_len(v);
+        return json_object_get_string(v);
+    }
+    *len = 0;
+    return NULL;
+}
+
+static unsigned long get_ulong(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+    int64_t n;
+
+    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+        !json_object_is_type(v, json_type_int)) {
+        return 0;
+    }
+    n = json_object_get_int64(v);
+    return n > 0 ? (unsigned long)n : 0;
+}
+
+static void take_usage(struct tr_stream *st, struct json_object *chunk)
+{
+    struct json_object *u, *d;
+
+    if (!json_object_object_get_ex(chunk, "usage", &u) ||
+        !json_object_is_type(u, json_type_object)) {
+        return;
+    }
+    st->have_usage = true;
+    st->prompt = get_ulong(u, "prompt_tokens");
+    st->completion = get_ulong(u, "completion_tokens");
+    st->cached = 0;
+    if (json_object_object_get_ex(u, "prompt_tokens_details", &d) &&
+        json_object_is_type(d, json_type_object)) {
+        st->cached = get_ulong(d, "cached_tokens");
+    }
+    if (st->cached == 0) {
+        st->cached = get_ulong(u, "prompt_cache_hit_tokens"); /* DeepSeek */
+    }
+    if (st->cached > st->prompt) {
+        st->cached = st->prompt;
+    }
+}
+
+static enum ccp_err add_text(struct tr_stream *st, enum blk kind, const char *s, size_t n)
+{
+    enum ccp_err rc;
+
+    if (s == NULL || n == 0) {
+        return CCP_OK;
+    }
+    rc = open_block(st, kind);
+    if (rc == CCP_OK) {
+        rc = kind == BLK_TEXT ? emit_delta(st, "text_delta", "text", s, n)
+                              : emit_delta(st, "thinking_delta", "thinking", s, n);
+    }
+    st->gen_bytes += n;
+    return rc;
+}
+
+static bool tool_seen(const struct tr_stream *st, int64_t idx)
+{
+    size_t i;
+
+    for (i = 0; i < st->nseen; i++) {
+        if (st->seen[i] == idx) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static enum ccp_err open_tool(struct tr_stream *st, int64_t idx, struct json_object *tc)
+{
+    struct json_object *fn = NULL;
+    const char *id, *name = NULL;
+    size_t idlen, namelen = 0;
+    char gen[sizeof(st->model) + 48];
+    enum ccp_err rc;
+
+    if (st->nseen == st->capseen) {
+        size_t ncap = st->capseen ? st->capseen * 2 : 8;
+        int64_t *p = ccp_realloc(st->seen, ncap * sizeof(*p));
+        if (p == NULL) {
+            return CCP_ERR_NOMEM;
+        }
+        st->seen = p;
+        st->capseen = ncap;
+    }
+    rc = close_block(st);
+    if (rc != CCP_OK) {
+        return rc;
+    }
+    id = get_str(tc, "id", &idlen);
+    if (json_object_object_get_ex(tc, "function", &fn) &&
+        json_object_is_type(fn, json_type_object)) {
+        name = get_str(fn, "name", &namelen);
+    }
+    if (id == NULL || idlen == 0) { /* a deterministic id, unique per message */
+        int k = snprintf(gen, sizeof(gen), "toolu_%s_%lu", st->msg_id, st->next_index);
+        id = gen;
+        idlen = k > 0 && (size_t)k < sizeof(gen) ? (size_t)k : 0;
+    }
+    rc = ev_start(st, "content_block_start");
+    if (rc == CCP_OK) {
+        rc = buf_appendf(&st->ev,
+                         "{\"type\":\"content_block_start\",\"index\":%lu,\"content_block\":"
+                         "{\"type\":\"tool_use\",\"id\":",
+                         st->next_index);
+    }
+    rc = put_str(&st->ev, id, idlen, rc);
+    rc = put(&st->ev, ",\"name\":", rc);
+    rc = put_str(&st->ev, name != NULL ? name : "", namelen, rc);
+    rc = put(&st->ev, ",\"input\":{}}}", rc);
+    rc = ev_end(st, rc);
+    if (rc == CCP_OK) {
+        st->seen[st->nseen++] = idx;
+        st->open = BLK_TOOL;
+        st->tool = idx;
+        st->tool_args = false;
+        st->any_tool = true;
+        st->index = st->next_index++;
+    }
+    return rc;
+}
+
+static enum ccp_err add_tool_fragment(struct tr_stream *st, struct json_object *tc)
+{
+    struct json_object *v, *fn = NULL;
+    int64_t idx;
+    const char *args = NULL;
+    size_t alen = 0, dummy;
+    enum ccp_err rc = CCP_OK;
+
+    if (!json_object_is_type(tc, json_type_object)) {
+        return CCP_OK;
+    }
+    if (json_object_object_get_ex(tc, "function", &fn) &&
+        json_object_is_type(fn, json_type_object)) {
+        args = get_str(fn, "arguments", &alen);
+    }
+    if (json_object_object_get_ex(tc, "index", &v) && json_object_is_type(v, json_type_int)) {
+        idx = json_object_get_int64(v);
+    } else if (get_str(tc, "id", &dummy) != NULL || (fn != NULL && get_str(fn, "name", &dummy))) {
+        idx = INT64_MIN + (int64_t)st->nseen; /* no index but an id: a new call */
+    } else {
+        idx = st->open == BLK_TOOL ? st->tool : 0;
+    }
+    if (!(st->open == BLK_TOOL && st->tool == idx)) {
+        if (tool_seen(st, idx)) {
+            return fail_code(st, CCP_ERR_UPSTREAM_PROTO,
+                             "upstream interleaved the arguments of parallel tool calls");
+        }
+        rc = open_tool(st, idx, tc);
+    }
+    if (rc == CCP_OK && args != NULL && alen > 0) {
+        rc = emit_delta(st, "input_json_delta", "partial_json", args, alen);
+        st->tool_args = true;
+        st->gen_bytes += alen;
+    }
+    return rc;
+}
+
+static const char *map_finish(const char *f)
+{
+    if (strcmp(f, "length") == 0) {
+        return "max_tokens";
+    }
+    if (strcmp(f, "tool_calls") == 0 || strcmp(f, "function_call") == 0) {
+        return "tool_use";
+    }
+    if (strcmp(f, "content_filter") == 0) {
+        return "refusal";
+    }
+    return "end_turn";
+}
+
+static enum ccp_err handle_choice(struct tr_stream *st, struct json_object *ch)
+{
+    struct json_object *delta, *v;
+    const char *s;
+    size_t n, i;
+    enum ccp_err rc = CCP_OK;
+
+    if (json_object_object_get_ex(ch, "index", &v) && json_object_get_int64(v) != 0) {
+        return CCP_OK; /* n > 1 is not asked for; only the first choice counts */
+    }
+    if (json_object_object_get_ex(ch, "delta", &delta) &&
+        json_object_is_type(delta, json_type_object)) {
+        s = get_str(delta, "reasoning_content", &n);
+        if (s == NULL || n == 0) {
+            s = get_str(delta, "reasoning", &n);
+        }
+        rc = add_text(st, BLK_THINKING, s, n);
+        if (rc == CCP_OK) {
+            s = get_str(delta, "content", &n);
+            rc = add_text(st, BLK_TEXT, s, n);
+        }
+        if (rc == CCP_OK) {
+            s = get_str(delta, "refusal", &n);
+            rc = add_text(st, BLK_TEXT, s, n);
+        }
+        if (rc == CCP_OK && json_object_object_get_ex(delta, "tool_calls", &v) &&
+            json_object_is_type(v, json_type_array)) {
+            for (i = 0; rc == CCP_OK && i < json_object_array_length(v); i++) {
+                rc = add_tool_fragment(st, json_object_array_get_idx(v, i));
+            }
+        }
+    }
+    if (rc == CCP_OK && !st->failed) {
+        s = get_str(ch, "finish_reason", &n);
+        if (s != NULL) {
+            st->finish = map_finish(s);
+            st->saw_finish = true;
+        }
+    }
+    return rc;
+}
+
+static enum ccp_err finish_message(struct tr_stream *st)
+{
+    const char *reason = st->finish != NULL ? st->finish : "end_turn";
+    unsigned long out_tokens = st->have_usage ? st->completion : (st->gen_bytes + 3) / 4;
+    enum ccp_err rc = ensure_started(st, NULL);
+
+    if (st->any_tool && strcmp(reason, "end_turn") == 0) {
+        reason = "tool_use";
+    }
+    if (rc == CCP_OK) {
+        rc = close_block(st);
+    }
+    if (rc == CCP_OK) {
+        rc = ev_start(st, "message_delta");
+    }
+    if (rc == CCP_OK) {
+        rc = buf_appendf(&st->ev,
+                         "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"%s\","
+                         "\"stop_sequence\":null},\"usage\":{\"input_tokens\":%lu,"
+                         "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":%lu,"
+                         "\"output_tokens\":%lu}}",
+                         reason, input_tokens(st), st->cached, out_tokens);
+        rc = ev_end(st, rc);
+    }
+    if (rc == CCP_OK) {
+        rc = ev_simple(st, "message_stop", "{\"type\":\"message_stop\"}");
+    }
+    if (rc == CCP_OK) {
+        st->finished = true;
+    }
+    return rc;
+}
+
+static enum ccp_err handle_data(struct tr_stream *st, struct str v)
+{
+    struct json_object *chunk, *choices;
+    enum ccp_err rc;
+    size_t i;
+
+    v = str_trim(v);
+    if (v.len == 0) {
+        return CCP_OK;
+    }
+    if (str_eq_cstr(v, "[DONE]")) {
+        return finish_message(st);
+    }
+    chunk = tr_json_parse(v.ptr, v.len, st->depth);
+    if (chunk == NULL) {
+        return fail_code(st, CCP_ERR_UPSTREAM_PROTO,
+                         "upstream sent a stream event that is not JSON");
+    }
+    if (tr_is_error_doc(chunk)) {
+        struct tr_error e;
+        tr_error_from_upstream_obj(&e, chunk);
+        json_object_put(chunk);
+        return fail(st, &e);
+    }
+    if (!json_object_is_type(chunk, json_type_object)) {
+        json_object_put(chunk);
+        return fail_code(st, CCP_ERR_UPSTREAM_PROTO,
+                         "upstream sent a stream event that is not an object");
+    }
+    take_usage(st, chunk);
+    rc = ensure_started(st, NULL);
+    if (rc == CCP_OK && json_object_object_get_ex(chunk, "choices", &choices) &&
+        json_object_is_type(choices, json_type_array)) {
+        for (i = 0; rc == CCP_OK && !st->failed && i < json_object_array_length(choices); i++) {
+            struct json_object *ch = json_object_array_get_idx(choices, i);
+            if (json_object_is_type(ch, json_type_object)) {
+                rc = handle_choice(st, ch);
+            }
+        }
+    }
+    json_object_put(chunk);
+    return rc;
+}
+
+static enum ccp_err on_line(void *ctx, const struct tr_sse_line *line)
+{
+    struct tr_stream *st = ctx;
+    bool now;
+    enum ccp_err rc = CCP_OK;
+
+    if (st->failed || st->finished || line->blank) {
+        return CCP_OK;
+    }
+    if (line->comment) {
+        rc = ensure_started(st, &now);
+        if (rc == CCP_OK && !now) {
+            rc = ev_simple(st, "ping", "{\"type\":\"ping\"}");
+        }
+    } else if (str_eq_cstr(line->field, "data")) {
+        rc = handle_data(st, line->value);
+    }
+    if (rc != CCP_OK && !st->failed) {
+        /* our output (or memory) ran out: nothing more can be sent */
+        tr_error_set(&st->fail_err, rc, "could not write the translated stream");
+        st->failed = true;
+    }
+    return rc;
+}
+
+/* ---- API ---------------------------------------------------------------- */
+
+struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo *info,
+                                const char *msg_id)
+{
+    struct tr_stream *st = ccp_calloc(1, sizeof(*st));
+    size_t max = o->max_out > 0 ? o->max_out : EV_MAX_DEFAULT;
+
+    if (st == NULL) {
+        return NULL;
+    }
+    st->msg_id = ccp_strdup(msg_id != NULL ? msg_id : "");
+    if (st->msg_id == NULL) {
+        ccp_free(st);
+        return NULL;
+    }
+    tr_sse_init(&st->sse, max);
+    /* one event may be larger than its line: invalid UTF-8 grows threefold */
+    buf_init(&st->ev, max > SIZE_MAX / 4 ? SIZE_MAX / 2 : max * 3 + 4096);
+    st->depth = o->max_json_depth;
+    memcpy(st->model, info->client_model, sizeof(st->model));
+    st->model[sizeof(st->model) - 1] = '\0';
+    return st;
+}
+
+static enum ccp_err stopped(const struct tr_stream *st, struct tr_error *err)
+{
+    *err = st->fail_err;
+    return st->fail_err.code;
+}
+
+/* After a failing feed, fill *err with what went wrong. Errors from the
+ * line parser itself (a line over the cap, no memory for it) still get an
+ * error event. */
+static enum ccp_err feed_result(struct tr_stream *st, enum ccp_err rc, struct tr_error *err)
+{
+    if (rc == CCP_OK) {
+        return CCP_OK;
+    }
+    if (!st->failed) {
+        if (rc == CCP_ERR_TOO_LARGE) {
+            rc = fail_code(st, CCP_ERR_UPSTREAM_PROTO,
+                           "upstream sent an SSE line over the size limit");
+        } else {
+            rc = fail_code(st, rc, "could not buffer the upstream stream");
+        }
+    }
+    *err = st->fail_err;
+    return rc;
+}
+
+enum ccp_err tr_stream_feed(struct tr_stream *st, const char *p, size_t n, struct buf *out,
+                            struct tr_error *err)
+{
+    enum ccp_err rc;
+
+    if (st->failed) {
+        return stopped(st, err);
+    }
+    if (st->finished) {
+        return CCP_OK;
+    }
+    st->out = out;
+    rc = tr_sse_feed(&st->sse, p, n, on_line, st);
+    rc = feed_result(st, rc, err);
+    st->out = NULL;
+    return rc;
+}
+
+enum ccp_err tr_stream_finish(struct tr_stream *st, struct buf *out, struct tr_error *err)
+{
+    enum ccp_err rc = CCP_OK;
+
+    if (st->failed) {
+        return stopped(st, err);
+    }
+    st->out = out;
+    if (!st->finished) {
+        rc = tr_sse_flush(&st->sse, on_line, st);
+    }
+    if (rc == CCP_OK && !st->finished && !st->failed) {
+        if (st->saw_finish) {
+            rc = finish_message(st);
+        } else {
+            rc = fail_code(st, CCP_ERR_UPSTREAM,
+                           "upstream stream ended before the answer was complete");
+        }
+    }
+    rc = feed_result(st, rc, err);
+    st->out = NULL;
+    return rc;
+}
+
+enum ccp_err tr_stream_fail(struct tr_stream *st, const struct tr_error *err, struct buf *out)
+{
+    enum ccp_err rc;
+
+    if (st->failed || st->finished) {
+        return CCP_OK;
+    }
+    st->out = out;
+    rc = send_error(st, err);
+    st->out = NULL;
+    return rc;
+}
+
+void tr_stream_usage(const struct tr_stream *st, unsigned long *in, unsigned long *out)
+{
+    if (in != NULL) {
+        *in = st->prompt;
+    }
+    if (out != NULL) {
+        *out = st->have_usage ? st->completion : (st->gen_bytes + 3) / 4;
+    }
+}
+
+void tr_stream_free(struct tr_stream *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    tr_sse_release(&st->sse);
+    buf_release(&st->ev);
+    ccp_free(st->seen);
+    ccp_free(st->msg_id);
+    ccp_free(st);
+}

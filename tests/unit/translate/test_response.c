@@ -1,7 +1,173 @@
-/* placeholder */
+/* Tests of translate/response.c: golden OpenAI chat.completion → Anthropic
+ * Message cases (JSON-equal), failures with their client error, and the
+ * field order and limits of the output. */
 #include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "common/buf.h"
+#include "tests/unit/golden.h"
+#include "translate/translate.h"
+
+#define MAX_OUT ((size_t)64 << 20)
+#define MSG_ID "msg_test_0001"
+
+static void setup(struct tr_opts *o, struct tr_reqinfo *info, const char *dir)
+{
+    char *text = dir != NULL ? golden_read(dir, "info.json", NULL) : NULL;
+    struct json_object *j = text != NULL ? json_tokener_parse(text) : NULL, *v;
+    const char *m = "claude-sonnet-4-5-20250929";
+
+    o->big_model = "gpt-big";
+    o->small_model = "gpt-small";
+    o->max_json_depth = 64;
+    o->max_out = MAX_OUT;
+    memset(info, 0, sizeof(*info));
+    if (j != NULL && json_object_object_get_ex(j, "client_model", &v)) {
+        m = json_object_get_string(v);
+    }
+    snprintf(info->client_model, sizeof(info->client_model), "%s", m);
+    snprintf(info->upstream_model, sizeof(info->upstream_model), "gpt-big");
+    json_object_put(j);
+    free(text);
+}
+
+static void key_order(struct json_object *o, char *dst, size_t cap)
+{
+    size_t n = 0;
+
+    dst[0] = '\0';
+    json_object_object_foreach(o, k, v)
+    {
+        (void)v;
+        n += (size_t)snprintf(dst + n, n < cap ? cap - n : 0, "%s%s", n ? "," : "", k);
+    }
+}
+
+static void test_golden(void **state)
+{
+    const char *dir = *state;
+    size_t len;
+    char *in = golden_read(dir, "openai.json", &len);
+    char *want_err = golden_read(dir, "error.json", NULL);
+    struct tr_opts o;
+    struct tr_reqinfo info;
+    struct tr_error err;
+    struct buf out;
+    enum ccp_err rc;
+
+    assert_non_null(in);
+    setup(&o, &info, dir);
+    buf_init(&out, MAX_OUT);
+    assert_int_equal(buf_append_cstr(&out, "PRE"), CCP_OK);
+    rc = tr_response(&o, &info, MSG_ID, in, len, &out, &err);
+    if (want_err != NULL) {
+        struct json_object *e = json_tokener_parse(want_err), *v;
+        assert_non_null(e);
+        assert_int_not_equal(rc, CCP_OK);
+        assert_string_equal(out.ptr, "PRE"); /* output left as it was */
+        assert_true(json_object_object_get_ex(e, "status", &v));
+        assert_int_equal(err.status, json_object_get_int(v));
+        assert_true(json_object_object_get_ex(e, "type", &v));
+        assert_string_equal(err.type, json_object_get_string(v));
+        assert_true(json_object_object_get_ex(e, "message_contains", &v));
+        if (strstr(err.message, json_object_get_string(v)) == NULL) {
+            printf("message: %s\n", err.message);
+            fail();
+        }
+        json_object_put(e);
+    } else {
+        struct json_object *j, *u;
+        char keys[256];
+        assert_int_equal(rc, CCP_OK);
+        if (getenv("CCP_GOLDEN_UPDATE") != NULL) {
+            const char *s;
+            j = json_tokener_parse(out.ptr + 3);
+            s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+                                                      JSON_C_TO_STRING_NOSLASHESCAPE);
+            golden_write(dir, "anthropic.json", s, strlen(s));
+            json_object_put(j);
+        } else {
+            char *want = golden_read(dir, "anthropic.json", NULL);
+            assert_non_null(want);
+            assert_true(golden_json_equal(dir, want, out.ptr + 3));
+            free(want);
+        }
+        j = json_tokener_parse(out.ptr + 3);
+        assert_non_null(j);
+        key_order(j, keys, sizeof(keys));
+        assert_string_equal(keys, "id,type,role,model,content,stop_reason,stop_sequence,usage");
+        assert_true(json_object_object_get_ex(j, "usage", &u));
+        key_order(u, keys, sizeof(keys));
+        assert_string_equal(keys, "input_tokens,cache_creation_input_tokens,"
+                                  "cache_read_input_tokens,output_tokens");
+        json_object_put(j);
+    }
+    buf_release(&out);
+    free(in);
+    free(want_err);
+}
+
+static void test_output_cap_leaves_buffer(void **state)
+{
+    static const char body[] =
+        "{\"choices\":[{\"message\":{\"content\":\"a fairly long answer text\"},"
+        "\"finish_reason\":\"stop\"}]}";
+    struct tr_opts o;
+    struct tr_reqinfo info;
+    struct tr_error err;
+    struct buf out;
+
+    (void)state;
+    setup(&o, &info, NULL);
+    buf_init(&out, 50);
+    assert_int_equal(buf_append_cstr(&out, "x"), CCP_OK);
+    assert_int_equal(tr_response(&o, &info, MSG_ID, body, strlen(body), &out, &err),
+                     CCP_ERR_TOO_LARGE);
+    assert_string_equal(out.ptr, "x");
+    assert_int_equal(err.status, 413);
+    buf_release(&out);
+}
+
+static void test_compact_serialization(void **state)
+{
+    static const char body[] = "{\"choices\":[{\"message\":{\"content\":\"a/b\"},"
+                               "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,"
+                               "\"completion_tokens\":1}}";
+    struct tr_opts o;
+    struct tr_reqinfo info;
+    struct tr_error err;
+    struct buf out;
+
+    (void)state;
+    setup(&o, &info, NULL);
+    buf_init(&out, MAX_OUT);
+    assert_int_equal(tr_response(&o, &info, MSG_ID, body, strlen(body), &out, &err), CCP_OK);
+    assert_string_equal(out.ptr,
+                        "{\"id\":\"msg_test_0001\",\"type\":\"message\",\"role\":\"assistant\","
+                        "\"model\":\"claude-sonnet-4-5-20250929\",\"content\":[{\"type\":\"text\","
+                        "\"text\":\"a/b\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
+                        "\"usage\":{\"input_tokens\":3,\"cache_creation_input_tokens\":0,"
+                        "\"cache_read_input_tokens\":0,\"output_tokens\":1}}");
+    buf_release(&out);
+}
 
 int main(void)
 {
-    return 77;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_output_cap_leaves_buffer),
+        cmocka_unit_test(test_compact_serialization),
+    };
+    int rc = cmocka_run_group_tests_name("response", tests, NULL, NULL);
+
+    return rc + golden_run("response_golden", "response", test_golden);
 }

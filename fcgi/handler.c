@@ -1,0 +1,499 @@
+/* fcgi/handler.c: one request from start to summary log line: request id,
+ * path and method routing, the bounded body read, and answer helpers. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/str.h"
+#include "fcgi/handler.h"
+#include "fcgi/handler_int.h"
+
+#include "common/banned.h"
+
+enum route { ROUTE_NONE, ROUTE_MESSAGES, ROUTE_COUNT_TOKENS, ROUTE_MODELS, ROUTE_HEALTH };
+
+struct route_entry {
+    const char *path;
+    bool prefix; /* matches path + "/<something>" */
+    bool post;   /* POST only; otherwise GET and HEAD */
+    enum route route;
+};
+
+static const struct route_entry routes[] = {
+    {"/v1/messages", false, true, ROUTE_MESSAGES},
+    {"/v1/messages/count_tokens", false, true, ROUTE_COUNT_TOKENS},
+    {"/v1/models", false, false, ROUTE_MODELS},
+    {"/v1/models", true, false, ROUTE_MODELS},
+    {"/", false, false, ROUTE_HEALTH},
+    {"/health", false, false, ROUTE_HEALTH},
+    {"/api/hello", false, false, ROUTE_HEALTH},
+};
+
+enum ccp_err wk_worker_init(struct wk_worker *w, const struct conf *c)
+{
+    size_t big =
+        c->max_body_bytes > c->max_upstream_bytes ? c->max_body_bytes : c->max_upstream_bytes;
+
+    memset(w, 0, sizeof(*w));
+    w->conf = c;
+    w->opts.big_model = c->big_model;
+    w->opts.small_model = c->small_model;
+    w->opts.max_json_depth = c->max_json_depth;
+    w->opts.max_out = 2 * big; /* a translated body may grow (escaping, wrappers) */
+    w->up = wk_upstream_new(c);
+    if (w->up == NULL) {
+        return CCP_ERR_NOMEM;
+    }
+    return CCP_OK;
+}
+
+void wk_worker_release(struct wk_worker *w)
+{
+    wk_upstream_free(w->up);
+    w->up = NULL;
+}
+
+long wk_ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (long)(t1.tv_sec - t0->tv_sec) * 1000L + (long)(t1.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+void wk_random_hex(char *buf, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[64];
+    size_t done = 0, i;
+
+    while (done < n) {
+        size_t want = (n - done + 1) / 2;
+        ssize_t got;
+
+        if (want > sizeof(raw)) {
+            want = sizeof(raw);
+        }
+        got = getrandom(raw, want, 0);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            /* No kernel randomness (very old kernel or seccomp): ids only
+             * need to be unique, so mix the clock and an address. */
+            struct timespec ts;
+            unsigned long long x;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            x = (unsigned long long)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+                (unsigned long long)ts.tv_sec ^ (unsigned long long)(size_t)&ts;
+            for (i = 0; i < sizeof(raw); i++) {
+                x ^= x >> 33;
+                x *= 0xff51afd7ed558ccdULL;
+                raw[i] = (unsigned char)(x >> 56);
+            }
+            got = (ssize_t)want;
+        }
+        for (i = 0; i < (size_t)got && done < n; i++) {
+            buf[done++] = hex[raw[i] >> 4];
+            if (done < n) {
+                buf[done++] = hex[raw[i] & 0xf];
+            }
+        }
+    }
+    buf[n] = '\0';
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Payload Too Large";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 529:
+        return "Overloaded";
+    default:
+        return "Status";
+    }
+}
+
+int wk_send_head(struct wk_req *r, int status, const char *ctype, const char *extra)
+{
+    char head[1024];
+    int n;
+
+    CCP_ASSERT(!r->sent_head);
+    r->sent_head = true;
+    r->status = status;
+    n = snprintf(head, sizeof(head),
+                 "Status: %d %s\r\nContent-Type: %s\r\nrequest-id: %s\r\n%s\r\n", status,
+                 reason(status), ctype, r->id, extra != NULL ? extra : "");
+    if (n < 0 || (size_t)n >= sizeof(head)) {
+        return -1;
+    }
+    if (wk_io_write(r->io, head, (size_t)n) != 0) {
+        r->client_gone = true;
+        return -1;
+    }
+    return 0;
+}
+
+int wk_send_body(struct wk_req *r, const char *p, size_t n)
+{
+    if (r->head) {
+        return 0;
+    }
+    if (wk_io_write(r->io, p, n) != 0) {
+        r->client_gone = true;
+        return -1;
+    }
+    r->bytes_out += n;
+    return 0;
+}
+
+void wk_send_json(struct wk_req *r, int status, const char *extra, const char *json, size_t n)
+{
+    if (wk_send_head(r, status, "application/json", extra) != 0) {
+        return;
+    }
+    if (wk_send_body(r, json, n) != 0) {
+        return;
+    }
+    if (wk_io_flush(r->io) != 0) {
+        r->client_gone = true;
+    }
+}
+
+void wk_send_error(struct wk_req *r, const struct tr_error *err)
+{
+    static const char fallback[] =
+        "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"internal error\"}}";
+    char extra[64] = "";
+    struct buf b;
+    int status = err->status >= 400 && err->status <= 599 ? err->status : 500;
+
+    buf_init(&b, 16 * 1024);
+    if (err->retry_after[0] != '\0') {
+        snprintf(extra, sizeof(extra), "retry-after: %s\r\n", err->retry_after);
+    }
+    if (tr_error_json(err, &b) != CCP_OK) {
+        wk_send_json(r, status, extra, fallback, sizeof(fallback) - 1);
+    } else {
+        wk_send_json(r, status, extra, b.ptr, b.len);
+    }
+    buf_release(&b);
+}
+
+static void send_error_extra(struct wk_req *r, enum ccp_err code, int status, const char *type,
+                             const char *msg, const char *extra)
+{
+    struct tr_error err;
+    struct buf b;
+
+    memset(&err, 0, sizeof(err));
+    tr_error_set(&err, code, "%s", msg);
+    /* routing errors have no ccp_err of their own: set status and type */
+    if (status != 0) {
+        err.status = status;
+        err.type = type;
+    }
+    if (extra == NULL) {
+        wk_send_error(r, &err);
+        return;
+    }
+    buf_init(&b, 16 * 1024);
+    if (tr_error_json(&err, &b) == CCP_OK) {
+        wk_send_json(r, err.status, extra, b.ptr, b.len);
+    } else {
+        wk_send_error(r, &err);
+    }
+    buf_release(&b);
+}
+
+static void send_simple_error(struct wk_req *r, enum ccp_err code, int status, const char *type,
+                              const char *msg)
+{
+    send_error_extra(r, code, status, type, msg, NULL);
+}
+
+/* A client-chosen request id is kept if it is short and plain. */
+static bool id_is_sane(const char *s)
+{
+    size_t i;
+
+    if (s == NULL || s[0] == '\0') {
+        return false;
+    }
+    for (i = 0; s[i] != '\0'; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.' || c == ':';
+
+        if (!ok || i + 1 >= WK_REQ_ID_MAX) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void set_request_id(struct wk_req *r)
+{
+    const char *given = r->io->param(r->io, "HTTP_X_REQUEST_ID");
+
+    if (id_is_sane(given)) {
+        memcpy(r->id, given, strlen(given) + 1);
+    } else {
+        memcpy(r->id, "req_", 4);
+        wk_random_hex(r->id + 4, 24);
+    }
+    log_set_request_id(r->id);
+}
+
+/* Copy the path part of s (up to '?' or '#') into out. */
+static void copy_path(char *out, size_t cap, const char *s)
+{
+    size_t n = strcspn(s, "?#");
+
+    if (n >= cap) {
+        n = cap - 1;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+static const struct route_entry *find_route(const char *path)
+{
+    struct str p = str_from_cstr(path);
+    size_t i;
+
+    for (i = 0; i < CCP_ARRAY_LEN(routes); i++) {
+        const struct route_entry *e = &routes[i];
+        size_t n = strlen(e->path);
+
+        if (!e->prefix && str_eq_cstr(p, e->path)) {
+            return e;
+        }
+        if (e->prefix && p.len > n + 1 && str_starts_with(p, e->path) && p.ptr[n] == '/' &&
+            memchr(p.ptr + n + 1, '/', p.len - n - 1) == NULL) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* The routed path: REQUEST_URI without its query (we are mounted at "/"),
+ * else SCRIPT_NAME + PATH_INFO; if that is no route but PATH_INFO is, we
+ * are mounted under a prefix and PATH_INFO is the path. */
+static const struct route_entry *resolve_path(struct wk_req *r)
+{
+    const char *uri = r->io->param(r->io, "REQUEST_URI");
+    const char *script = r->io->param(r->io, "SCRIPT_NAME");
+    const char *info = r->io->param(r->io, "PATH_INFO");
+    const struct route_entry *e;
+    char joined[256];
+
+    if (uri != NULL && uri[0] != '\0') {
+        copy_path(r->path, sizeof(r->path), uri);
+    } else {
+        snprintf(joined, sizeof(joined), "%s%s", script != NULL ? script : "",
+                 info != NULL ? info : "");
+        copy_path(r->path, sizeof(r->path), joined[0] != '\0' ? joined : "/");
+    }
+    e = find_route(r->path);
+    if (e == NULL && info != NULL && info[0] == '/') {
+        e = find_route(info);
+        if (e != NULL) {
+            copy_path(r->path, sizeof(r->path), info);
+        }
+    }
+    return e;
+}
+
+/* Read the body into r->body, bounded by MAX_REQUEST_BODY_BYTES. On failure
+ * the error answer has been sent. */
+static bool read_body(struct wk_req *r)
+{
+    size_t max = r->w->conf->max_body_bytes;
+    const char *cl = r->io->param(r->io, "CONTENT_LENGTH");
+    bool known = false;
+    unsigned long long want = 0;
+    char chunk[16384];
+    char msg[160];
+
+    buf_init(&r->body, max);
+    if (cl != NULL && cl[0] != '\0') {
+        char *end = NULL;
+
+        errno = 0;
+        want = strtoull(cl, &end, 10);
+        if (errno != 0 || end == cl || *end != '\0' || cl[0] == '-') {
+            send_simple_error(r, CCP_ERR_INVALID, 0, NULL, "invalid Content-Length");
+            return false;
+        }
+        known = true;
+    } else if (r->io->req == NULL) {
+        known = true; /* CGI without CONTENT_LENGTH: no body */
+    }
+    if (known && want > (unsigned long long)max) {
+        snprintf(msg, sizeof(msg),
+                 "request body of %llu bytes is larger than the limit of %zu bytes", want, max);
+        send_simple_error(r, CCP_ERR_TOO_LARGE, 0, NULL, msg);
+        return false;
+    }
+    while (!known || r->body.len < (size_t)want) {
+        size_t ask = sizeof(chunk);
+        ssize_t got;
+        enum ccp_err rc;
+
+        if (known && (size_t)want - r->body.len < ask) {
+            ask = (size_t)want - r->body.len;
+        }
+        got = r->io->read(r->io, chunk, ask);
+        if (got < 0) {
+            send_simple_error(r, CCP_ERR_INVALID, 0, NULL, "could not read the request body");
+            return false;
+        }
+        if (got == 0) {
+            break;
+        }
+        rc = buf_append(&r->body, chunk, (size_t)got);
+        if (rc == CCP_ERR_TOO_LARGE) {
+            snprintf(msg, sizeof(msg), "request body is larger than the limit of %zu bytes", max);
+            send_simple_error(r, CCP_ERR_TOO_LARGE, 0, NULL, msg);
+            return false;
+        }
+        if (rc != CCP_OK) {
+            send_simple_error(r, rc, 0, NULL, "out of memory reading the request body");
+            return false;
+        }
+    }
+    if (known && r->body.len < (size_t)want) {
+        send_simple_error(r, CCP_ERR_INVALID, 0, NULL, "request body shorter than Content-Length");
+        return false;
+    }
+    return true;
+}
+
+static void route_health(struct wk_req *r)
+{
+    static const char ok[] = "{\"status\":\"ok\"}";
+
+    wk_send_json(r, 200, "Cache-Control: no-store\r\n", ok, sizeof(ok) - 1);
+}
+
+/* Printable, space-free copy of client-supplied text for the log line. */
+static const char *log_safe(char *out, size_t cap, const char *s)
+{
+    size_t i;
+
+    if (s == NULL || s[0] == '\0') {
+        return "-";
+    }
+    for (i = 0; s[i] != '\0' && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        out[i] = c > 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
+    }
+    out[i] = '\0';
+    return out;
+}
+
+static void log_summary(const struct wk_req *r)
+{
+    char method[16], path[128], model[96], umodel[96], tokens[64] = "";
+
+    if (r->have_tokens) {
+        snprintf(tokens, sizeof(tokens), " tokens_in=%lu tokens_out=%lu", r->tokens_in,
+                 r->tokens_out);
+    }
+    LOG_INFO("request method=%s path=%s model=%s upstream_model=%s stream=%s status=%d "
+             "upstream_ms=%ld total_ms=%ld bytes_in=%zu bytes_out=%zu%s%s",
+             log_safe(method, sizeof(method), r->method), log_safe(path, sizeof(path), r->path),
+             r->have_info ? log_safe(model, sizeof(model), r->info.client_model) : "-",
+             r->have_info ? log_safe(umodel, sizeof(umodel), r->info.upstream_model) : "-",
+             r->have_info && r->info.stream ? "true" : "false", r->status, r->upstream_ms,
+             wk_ms_since(&r->t0), r->body.len, r->bytes_out, tokens,
+             r->client_gone ? " client=gone" : "");
+}
+
+void wk_handle(struct wk_worker *w, struct wk_io *io)
+{
+    struct wk_req r;
+    const struct route_entry *e;
+    char msg[160];
+    bool is_post, is_get;
+
+    memset(&r, 0, sizeof(r));
+    clock_gettime(CLOCK_MONOTONIC, &r.t0);
+    r.w = w;
+    r.io = io;
+    buf_init(&r.body, w->conf->max_body_bytes);
+    set_request_id(&r);
+    r.method = io->param(io, "REQUEST_METHOD");
+    if (r.method == NULL) {
+        r.method = "GET";
+    }
+    is_post = strcmp(r.method, "POST") == 0;
+    r.head = strcmp(r.method, "HEAD") == 0;
+    is_get = r.head || strcmp(r.method, "GET") == 0;
+    e = resolve_path(&r);
+
+    if (e == NULL) {
+        snprintf(msg, sizeof(msg), "no route for %s %.100s", r.method, r.path);
+        send_simple_error(&r, CCP_ERR_INVALID, 404, "not_found_error", msg);
+    } else if ((e->post && !is_post) || (!e->post && !is_get)) {
+        snprintf(msg, sizeof(msg), "method %.16s is not allowed on %.100s; use %s", r.method,
+                 r.path, e->post ? "POST" : "GET or HEAD");
+        r.head = false; /* the error body goes out even for a mis-sent HEAD */
+        send_error_extra(&r, CCP_ERR_INVALID, 405, "invalid_request_error", msg,
+                         e->post ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n");
+    } else if (e->route == ROUTE_HEALTH) {
+        route_health(&r);
+    } else if (e->route == ROUTE_MODELS) {
+        wk_route_models(&r);
+    } else if (read_body(&r)) {
+        if (e->route == ROUTE_MESSAGES) {
+            wk_route_messages(&r);
+        } else {
+            wk_route_count_tokens(&r);
+        }
+    }
+    if (!r.client_gone && wk_io_flush(io) != 0) {
+        r.client_gone = true;
+    }
+    log_summary(&r);
+    buf_release(&r.body);
+    log_set_request_id(NULL);
+}

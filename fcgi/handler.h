@@ -1,0 +1,27 @@
+/* fcgi/handler.h: serve one request (routing, limits, answers) on a wk_io,
+ * the same under FastCGI and CGI. */
+#ifndef CCP_FCGI_HANDLER_H
+#define CCP_FCGI_HANDLER_H
+
+#include "common/conf.h"
+#include "fcgi/io.h"
+#include "fcgi/upstream.h"
+#include "translate/translate.h"
+
+/* What one serving thread owns. */
+struct wk_worker {
+    const struct conf *conf; /* borrowed, read-only */
+    struct tr_opts opts;     /* derived from conf by wk_worker_init */
+    struct wk_upstream *up;  /* this thread's upstream handle */
+};
+
+/* Fill w for conf c and create its upstream handle. CCP_OK or CCP_ERR_NOMEM. */
+CCP_NODISCARD enum ccp_err wk_worker_init(struct wk_worker *w, const struct conf *c);
+/* Free what wk_worker_init made. Safe on a zeroed struct. */
+void wk_worker_release(struct wk_worker *w);
+
+/* Serve the request on io completely (answer written and flushed, or the
+ * client gone). Logs one summary line. Can't fail. */
+void wk_handle(struct wk_worker *w, struct wk_io *io);
+
+#endif /* CCP_FCGI_HANDLER_H */

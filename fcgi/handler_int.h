@@ -1,0 +1,58 @@
+/* fcgi/handler_int.h: what handler.c shares with the route files
+ * (messages.c, models.c): the request being served and answer helpers. */
+#ifndef CCP_FCGI_HANDLER_INT_H
+#define CCP_FCGI_HANDLER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "fcgi/handler.h"
+#include "fcgi/io.h"
+#include "translate/translate.h"
+
+#define WK_REQ_ID_MAX 40 /* with the NUL; log lines show up to 39 characters */
+
+struct wk_req {
+    struct wk_worker *w;
+    struct wk_io *io;
+    const char *method;
+    char path[256]; /* routed path, query stripped (truncated if longer) */
+    char id[WK_REQ_ID_MAX];
+    bool head;      /* HEAD: headers only */
+    bool sent_head; /* the status line and headers went out */
+    int status;     /* status sent to the client (0: none) */
+    bool client_gone;
+    struct buf body; /* the request body (bounded by MAX_REQUEST_BODY_BYTES) */
+    /* for the summary log line */
+    struct tr_reqinfo info; /* models and stream flag, once the body parsed */
+    bool have_info;
+    long upstream_ms;
+    bool have_tokens; /* streams: usage the translation counted */
+    unsigned long tokens_in, tokens_out;
+    size_t bytes_out;
+    struct timespec t0;
+};
+
+/* Write the status line and headers: Content-Type `ctype`, request-id and
+ * `extra` (zero or more "Name: value\r\n" lines, or NULL). 0 or -1 (client
+ * gone). */
+int wk_send_head(struct wk_req *r, int status, const char *ctype, const char *extra);
+/* Write body bytes (skipped for HEAD), counted in bytes_out. 0 or -1. */
+int wk_send_body(struct wk_req *r, const char *p, size_t n);
+/* A whole JSON answer: head, body, flush. */
+void wk_send_json(struct wk_req *r, int status, const char *extra, const char *json, size_t n);
+/* An Anthropic error JSON answer for err; passes err->retry_after on. */
+void wk_send_error(struct wk_req *r, const struct tr_error *err);
+/* Fill buf with n random lower-case hex digits and a NUL (buf holds n + 1). */
+void wk_random_hex(char *buf, size_t n);
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
+long wk_ms_since(const struct timespec *t0);
+
+/* Routes. */
+void wk_route_messages(struct wk_req *r);
+void wk_route_count_tokens(struct wk_req *r);
+void wk_route_models(struct wk_req *r);
+
+#endif /* CCP_FCGI_HANDLER_INT_H */

@@ -1,0 +1,359 @@
+/* fcgi/upstream.c: libcurl transport to the OpenAI-compatible upstream. One
+ * easy handle per thread, kept across requests, so each thread reuses its
+ * own upstream connections; a CURLSH shares DNS and TLS sessions. */
+#include "config.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "fcgi/upstream.h"
+
+#include "common/banned.h"
+
+struct wk_upstream {
+    CURL *easy;
+    const struct conf *conf;
+    char *url;  /* <base>/chat/completions */
+    char *auth; /* "Authorization: Bearer <key>"; secret, never logged */
+    /* state of the call in progress */
+    const struct wk_upstream_sink *sink;
+    struct wk_upstream_result *res;
+    bool sink_aborted;
+    bool silent_too_long; /* no byte from the upstream for read_timeout_s */
+    struct timespec last_rx;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
+{
+    (void)h;
+    (void)access;
+    (void)userp;
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST) {
+        pthread_mutex_lock(&share_locks[data]);
+    }
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *userp)
+{
+    (void)h;
+    (void)userp;
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST) {
+        pthread_mutex_unlock(&share_locks[data]);
+    }
+}
+
+enum ccp_err wk_upstream_global_init(void)
+{
+    size_t i;
+
+    for (i = 0; i < CCP_ARRAY_LEN(share_locks); i++) {
+        pthread_mutex_init(&share_locks[i], NULL);
+    }
+    share = curl_share_init();
+    if (share == NULL) {
+        return CCP_ERR_NOMEM;
+    }
+    curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    /* Not CURL_LOCK_DATA_CONNECT: libcurl documents sharing connections
+     * between concurrent threads as unsupported (a known race in its
+     * connection cache, curl 7.88 included). Each handle keeps its own
+     * cache instead; pooling across threads waits for the multi-handle
+     * transport thread described in DESIGN.md. */
+    return CCP_OK;
+}
+
+void wk_upstream_global_cleanup(void)
+{
+    size_t i;
+
+    if (share == NULL) {
+        return;
+    }
+    curl_share_cleanup(share);
+    share = NULL;
+    for (i = 0; i < CCP_ARRAY_LEN(share_locks); i++) {
+        pthread_mutex_destroy(&share_locks[i]);
+    }
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (long)(t1.tv_sec - t0->tv_sec) * 1000L + (long)(t1.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* Body bytes: hand them to the sink with the final status. */
+static size_t on_body(char *p, size_t size, size_t nmemb, void *userp)
+{
+    struct wk_upstream *u = userp;
+    size_t n = size * nmemb;
+    long status = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &u->last_rx);
+    curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);
+    u->res->status = (int)status;
+    u->res->bytes_in += n;
+    if (!u->sink->data(u->sink->ctx, (int)status, p, n)) {
+        u->sink_aborted = true;
+        return 0; /* CURLE_WRITE_ERROR: stop the transfer now */
+    }
+    return n;
+}
+
+/* Header lines: remember retry-after of the final response. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *userp)
+{
+    struct wk_upstream *u = userp;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+    size_t nl = sizeof(name) - 1;
+    size_t i, o = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &u->last_rx);
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        u->res->retry_after[0] = '\0'; /* a new response (after 100 or a 1xx) */
+        return n;
+    }
+    if (n > nl && strncasecmp(p, name, nl) == 0) {
+        for (i = nl; i < n && o + 1 < sizeof(u->res->retry_after); i++) {
+            unsigned char c = (unsigned char)p[i];
+
+            if (c == ' ' || c == '\t') {
+                if (o == 0) {
+                    continue;
+                }
+            }
+            if (c == '\r' || c == '\n' || c < 0x20 || c > 0x7e) {
+                break;
+            }
+            u->res->retry_after[o++] = (char)c;
+        }
+        while (o > 0 && (u->res->retry_after[o - 1] == ' ' || u->res->retry_after[o - 1] == '\t')) {
+            o--;
+        }
+        u->res->retry_after[o] = '\0';
+    }
+    return n;
+}
+
+static int on_progress(void *userp, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
+{
+    struct wk_upstream *u = userp;
+
+    (void)dlt;
+    (void)dln;
+    (void)ult;
+    (void)uln;
+    /* LOW_SPEED_TIME averages over a window that still holds the request
+     * upload, so it fires seconds late; this is the exact silence limit. */
+    if ((double)ms_since(&u->last_rx) > u->conf->read_timeout_s * 1000.0) {
+        u->silent_too_long = true;
+        return 1;
+    }
+    if (u->sink->alive != NULL && !u->sink->alive(u->sink->ctx)) {
+        u->sink_aborted = true;
+        return 1; /* CURLE_ABORTED_BY_CALLBACK */
+    }
+    return 0;
+}
+
+/* Options that stay the same for every request of this handle. */
+static void set_static_opts(struct wk_upstream *u)
+{
+    const struct conf *c = u->conf;
+    CURL *e = u->easy;
+    long low_speed_time = (long)ceil(c->read_timeout_s);
+
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_SHARE, share);
+    curl_easy_setopt(e, CURLOPT_URL, u->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     c->http2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 60L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 30L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->connect_timeout_s * 1000.0));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, c->max_stream_seconds);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, low_speed_time > 0 ? low_speed_time : 1L);
+    curl_easy_setopt(e, CURLOPT_MAXCONNECTS, c->pool_max_connections);
+    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, c->pool_keepalive_s);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every decoder curl has: gzip, br, zstd */
+    curl_easy_setopt(e, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, u);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, u);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, u);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, u->errbuf);
+}
+
+struct wk_upstream *wk_upstream_new(const struct conf *c)
+{
+    struct wk_upstream *u = NULL;
+    struct buf b;
+    enum ccp_err rc;
+
+    buf_init(&b, 64 * 1024);
+    u = ccp_calloc(1, sizeof(*u));
+    if (u == NULL) {
+        goto fail;
+    }
+    u->conf = c;
+    rc = buf_appendf(&b, "%s/chat/completions", c->openai_base_url);
+    if (rc != CCP_OK) {
+        goto fail;
+    }
+    u->url = buf_take(&b, NULL);
+    if (u->url == NULL) {
+        goto fail;
+    }
+    rc = buf_appendf(&b, "Authorization: Bearer %s",
+                     c->openai_api_key != NULL ? c->openai_api_key : "");
+    if (rc != CCP_OK) {
+        goto fail;
+    }
+    u->auth = buf_take(&b, NULL);
+    if (u->auth == NULL) {
+        goto fail;
+    }
+    u->easy = curl_easy_init();
+    if (u->easy == NULL) {
+        goto fail;
+    }
+    set_static_opts(u);
+    return u;
+
+fail:
+    buf_release(&b);
+    wk_upstream_free(u);
+    return NULL;
+}
+
+void wk_upstream_free(struct wk_upstream *u)
+{
+    if (u == NULL) {
+        return;
+    }
+    if (u->easy != NULL) {
+        curl_easy_cleanup(u->easy);
+    }
+    if (u->auth != NULL) {
+        explicit_bzero(u->auth, strlen(u->auth));
+    }
+    CCP_FREE(u->auth);
+    CCP_FREE(u->url);
+    ccp_free(u);
+}
+
+static void set_result_error(struct wk_upstream *u, CURLcode cc)
+{
+    struct wk_upstream_result *res = u->res;
+    const char *detail = u->errbuf[0] != '\0' ? u->errbuf : curl_easy_strerror(cc);
+
+    if (u->silent_too_long) {
+        res->err = CCP_ERR_TIMEOUT;
+        snprintf(res->message, sizeof(res->message),
+                 "upstream timed out: nothing received for %.0f s (HTTP_READ_TIMEOUT)",
+                 u->conf->read_timeout_s);
+        return;
+    }
+    if (u->sink_aborted) {
+        res->err = CCP_DECLINED;
+        snprintf(res->message, sizeof(res->message), "transfer stopped by the proxy");
+        return;
+    }
+    switch (cc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        res->err = CCP_ERR_TIMEOUT;
+        snprintf(res->message, sizeof(res->message), "upstream timed out: %.200s", detail);
+        break;
+    default:
+        res->err = CCP_ERR_UPSTREAM;
+        snprintf(res->message, sizeof(res->message), "upstream connection failed: %.200s", detail);
+        break;
+    }
+}
+
+void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool stream,
+                      const struct wk_upstream_sink *sink, struct wk_upstream_result *res)
+{
+    struct curl_slist *hdrs = NULL, *h;
+    struct timespec t0;
+    CURLcode cc;
+    long status = 0;
+
+    memset(res, 0, sizeof(*res));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    u->sink = sink;
+    u->res = res;
+    u->sink_aborted = false;
+    u->silent_too_long = false;
+    u->last_rx = t0;
+    u->errbuf[0] = '\0';
+
+    /* Only these headers go upstream: nothing of the client's is forwarded
+     * (no anthropic-*, x-api-key or client Authorization). */
+    h = curl_slist_append(hdrs, u->auth);
+    if (h != NULL) {
+        hdrs = h;
+        h = curl_slist_append(hdrs, "Content-Type: application/json");
+    }
+    if (h != NULL) {
+        h = curl_slist_append(hdrs,
+                              stream ? "Accept: text/event-stream" : "Accept: application/json");
+    }
+    if (h != NULL) {
+        h = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
+    }
+    if (h == NULL) {
+        res->err = CCP_ERR_NOMEM;
+        snprintf(res->message, sizeof(res->message), "out of memory");
+        goto out;
+    }
+    curl_easy_setopt(u->easy, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(u->easy, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(u->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+
+    cc = curl_easy_perform(u->easy);
+    curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);
+    res->status = (int)status;
+    if (cc == CURLE_OK) {
+        res->err = CCP_OK;
+    } else {
+        set_result_error(u, cc);
+    }
+
+out:
+    curl_easy_setopt(u->easy, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(u->easy, CURLOPT_POSTFIELDS, NULL);
+    curl_slist_free_all(hdrs);
+    res->ms = ms_since(&t0);
+    u->sink = NULL;
+    u->res = NULL;
+}

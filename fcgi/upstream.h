@@ -1,0 +1,55 @@
+/* fcgi/upstream.h: the upstream transport (libcurl). One handle per worker
+ * thread, reused across requests (and with it the thread's upstream
+ * connections); DNS and TLS sessions are shared by all threads. */
+#ifndef CCP_FCGI_UPSTREAM_H
+#define CCP_FCGI_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/compiler.h"
+#include "common/conf.h"
+#include "common/err.h"
+
+struct wk_upstream;
+
+/* Where the response body goes, chunk by chunk, as it arrives (already
+ * decoded from gzip/br/zstd). */
+struct wk_upstream_sink {
+    /* Called for each chunk with the final HTTP status. Return false to
+     * abort the transfer at once (the result then says CCP_DECLINED). */
+    bool (*data)(void *ctx, int status, const char *p, size_t n);
+    /* Optional: called while waiting; return false to abort (client gone). */
+    bool (*alive)(void *ctx);
+    void *ctx;
+};
+
+struct wk_upstream_result {
+    int status;           /* upstream HTTP status, 0 if none was received */
+    enum ccp_err err;     /* CCP_OK (a response arrived, any status),
+                             CCP_ERR_UPSTREAM (connect/transport failure),
+                             CCP_ERR_TIMEOUT, CCP_DECLINED (the sink aborted) */
+    char message[256];    /* what failed, for logs and the client; no secrets */
+    char retry_after[32]; /* the upstream's retry-after header, or "" */
+    long ms;              /* duration of the call */
+    size_t bytes_in;      /* decoded body bytes received */
+};
+
+/* Process-wide set-up of the cache shared by all handles. Call once after
+ * curl_global_init and before any thread starts. CCP_OK or CCP_ERR_NOMEM. */
+CCP_NODISCARD enum ccp_err wk_upstream_global_init(void);
+/* Undo wk_upstream_global_init after every handle is freed. */
+void wk_upstream_global_cleanup(void);
+
+/* A handle for one thread. `c` is borrowed and must outlive it. NULL on
+ * allocation failure. */
+struct wk_upstream *wk_upstream_new(const struct conf *c);
+void wk_upstream_free(struct wk_upstream *u);
+
+/* POST `body` (a Chat Completions request) to <OPENAI_BASE_URL>/chat/completions
+ * and pass the answer to `sink`. Never follows redirects, never retries:
+ * a retry loop can wrap this call. Fills *res; can't fail otherwise. */
+void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool stream,
+                      const struct wk_upstream_sink *sink, struct wk_upstream_result *res);
+
+#endif /* CCP_FCGI_UPSTREAM_H */

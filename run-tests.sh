@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Run every CCProxy test suite on this machine and end with one line:
+#   N passed, N failed
+# Installs what is missing (Debian 12, as root), builds with --enable-werror in
+# build/, then runs: unit + golden tests (cmocka, `make check`), build checks
+# (purity, .env.example), integration tests (real lighttpd + worker + mock
+# upstream) and end-to-end tests (the real Claude Code CLI from npm).
+#
+# Options: --unit (only unit tests and build checks), --no-e2e, --keep (keep
+# per-test temp dirs). Environment: CCP_BUILD_DIR (default build/), JOBS.
+set -u
+top=$(cd "$(dirname "$0")" && pwd)
+cd "$top" || exit 2
+
+only_unit=0
+no_e2e=0
+for a in "$@"; do
+    case "$a" in
+    --unit) only_unit=1 ;;
+    --no-e2e) no_e2e=1 ;;
+    --keep) export CCP_KEEP_TMP=1 ;;
+    -h | --help)
+        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "run-tests.sh: unknown option $a" >&2
+        exit 2
+        ;;
+    esac
+done
+
+# shellcheck source=scripts/deps.sh
+. "$top/scripts/deps.sh"
+ccp_install_deps test || exit 2
+
+build=${CCP_BUILD_DIR:-$top/build}
+export CCP_BUILD_DIR="$build"
+jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+results=$(mktemp -d "${TMPDIR:-/tmp}/ccp-results.XXXXXX")
+trap 'rm -rf "$results"' EXIT
+passed=0
+failed=0
+
+# record NAME PASSED FAILED
+record() {
+    passed=$((passed + $2))
+    failed=$((failed + $3))
+    printf '%-28s %5d passed, %5d failed\n' "$1" "$2" "$3" >>"$results/summary"
+}
+
+step() { printf '\n==== %s\n' "$*"; }
+
+# ---- build ------------------------------------------------------------------
+step "build (gcc, --enable-werror) in $build"
+if ! { [ -x "$top/configure" ] || autoreconf -fi; } ||
+    ! mkdir -p "$build" ||
+    ! (cd "$build" && { [ -f Makefile ] || "$top/configure" --enable-werror -q; } && make -j"$jobs"); then
+    record build 0 1
+    echo
+    cat "$results/summary"
+    echo "$passed passed, $failed failed"
+    exit 1
+fi
+record build 1 0
+
+# ---- unit and golden tests (cmocka) -----------------------------------------
+step "unit and golden tests (make check)"
+(cd "$build" && make -j"$jobs" check >"$results/check.out" 2>&1)
+tail -n 15 "$results/check.out"
+u_pass=0
+u_fail=0
+for trs in $(find "$build/tests" -name '*.trs' | sort); do
+    log=${trs%.trs}.log
+    res=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+    case "$res" in
+    PASS) u_pass=$((u_pass + (p > 0 ? p : 1))) ;;
+    SKIP) ;;
+    *)
+        # a crash or a failed group: count its failures, at least one
+        u_pass=$((u_pass + p))
+        u_fail=$((u_fail + (f > 0 ? f : 1)))
+        echo "---- $log"
+        tail -n 40 "$log"
+        ;;
+    esac
+done
+record "unit+golden (cmocka)" "$u_pass" "$u_fail"
+
+# ---- build checks -----------------------------------------------------------
+step "build checks"
+if (cd "$build" && make -s check-purity); then record check-purity 1 0; else record check-purity 0 1; fi
+if "$build/ccproxy-fcgi" --print-env-example | diff -u "$top/.env.example" - >"$results/envdiff"; then
+    echo ".env.example matches the configuration table"
+    record env-example 1 0
+else
+    echo ".env.example differs from 'ccproxy-fcgi --print-env-example':"
+    cat "$results/envdiff"
+    record env-example 0 1
+fi
+
+# ---- pytest suites ----------------------------------------------------------
+# run_pytest NAME DIR...: counts come from the junit XML report
+run_pytest() {
+    local name=$1 xml="$results/$1.xml"
+    shift
+    step "$name"
+    /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider --junitxml="$xml" "$@"
+    local rc=$?
+    if [ -f "$xml" ]; then
+        read -r t f e s < <(/usr/bin/python3 - "$xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+suites = [r] if r.tag == "testsuite" else list(r)
+t = f = e = s = 0
+for x in suites:
+    t += int(x.get("tests", 0)); f += int(x.get("failures", 0))
+    e += int(x.get("errors", 0)); s += int(x.get("skipped", 0))
+print(t, f, e, s)
+PY
+        )
+        record "$name" $((t - f - e - s)) $((f + e))
+    elif [ $rc -ne 0 ] && [ $rc -ne 5 ]; then
+        record "$name" 0 1
+    fi
+}
+
+if [ $only_unit -eq 0 ]; then
+    [ -d "$top/tests/integration" ] && run_pytest integration "$top/tests/integration"
+    if [ $no_e2e -eq 0 ] && [ -d "$top/tests/e2e" ]; then
+        run_pytest e2e "$top/tests/e2e"
+    fi
+fi
+
+echo
+echo "==== summary"
+cat "$results/summary"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

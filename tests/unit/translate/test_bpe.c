@@ -1,0 +1,285 @@
+/* Unit tests of translate/bpe.c: ids equal tiktoken's (the shared vectors and
+ * fixed cases), any bytes round-trip, long pieces stay fast, bad tables fail. */
+#include "config.h"
+
+#include <json-c/json.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "common/alloc.h"
+#include "common/vocab.h"
+#include "translate/bpe.h"
+#include "common/banned.h"
+
+struct fixture {
+    struct vocab_map map[2];
+    struct tr_bpe *enc[2];
+    struct tr_bpe_scratch *st;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    for (int e = 0; e < 2; e++) {
+        assert_int_equal(vocab_map_file(CCP_SRCDATADIR, tr_bpe_table_name(e), &f->map[e]), CCP_OK);
+        assert_int_equal(tr_bpe_new(e, f->map[e].ptr, f->map[e].len, &f->enc[e]), CCP_OK);
+    }
+    assert_int_equal(tr_bpe_scratch_new(&f->st), CCP_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    tr_bpe_scratch_free(f->st);
+    for (int e = 0; e < 2; e++) {
+        tr_bpe_free(f->enc[e]);
+        vocab_unmap(&f->map[e]);
+    }
+    free(f);
+    return 0;
+}
+
+/* Encode s[0..n) with encoding e; check the count and the decoded bytes. */
+static void encode(struct fixture *f, int e, const char *s, size_t n, struct tr_bpe_ids *ids)
+{
+    ids->len = 0;
+    assert_int_equal(tr_bpe_encode(f->enc[e], f->st, s, n, ids), CCP_OK);
+    size_t count = 0, at = 0;
+    assert_int_equal(tr_bpe_count_with(f->enc[e], f->st, s, n, &count), CCP_OK);
+    assert_int_equal(count, ids->len);
+    for (size_t i = 0; i < ids->len; i++) {
+        size_t len = 0;
+        const unsigned char *tok = tr_bpe_token(f->enc[e], ids->ids[i], &len);
+        assert_non_null(tok);
+        assert_true(at + len <= n);
+        assert_memory_equal(tok, s + at, len);
+        at += len;
+    }
+    assert_int_equal(at, n);
+}
+
+static void expect_ids(struct fixture *f, int e, const char *s, const uint32_t *want, size_t nwant)
+{
+    struct tr_bpe_ids ids = {NULL, 0, 0};
+    encode(f, e, s, strlen(s), &ids);
+    assert_int_equal(ids.len, nwant);
+    for (size_t i = 0; i < nwant; i++) {
+        assert_int_equal(ids.ids[i], want[i]);
+    }
+    tr_bpe_ids_release(&ids);
+}
+
+static void test_vectors(void **state)
+{
+    struct fixture *f = *state;
+    /* $CCP_SHARED_DIR, else ../shared beside the source tree (a checkout in
+     * /work/<repo>), else ../../shared (a worktree in /work/wt/<name>) */
+    const char *env = getenv("CCP_SHARED_DIR");
+    const char *dirs[] = {env != NULL && env[0] != '\0' ? env : CCP_DEFAULT_SHARED_DIR,
+                          CCP_SRCDATADIR "/../../../shared"};
+    char path[4096];
+    FILE *fp = NULL;
+    for (size_t i = 0; i < 2 && fp == NULL; i++) {
+        snprintf(path, sizeof(path), "%s/tokenizer/vectors-public.jsonl", dirs[i]);
+        fp = fopen(path, "r");
+        if (env != NULL && env[0] != '\0') {
+            break; /* an explicit directory is not second-guessed */
+        }
+    }
+    if (fp == NULL) {
+        fail_msg("cannot open %s (set CCP_SHARED_DIR)", path);
+    }
+    char *line = NULL;
+    size_t cap = 0, cases[2] = {0, 0};
+    struct tr_bpe_ids ids = {NULL, 0, 0};
+    while (getline(&line, &cap, fp) > 0) {
+        struct json_tokener *tok = json_tokener_new_ex(64);
+        assert_non_null(tok);
+        struct json_object *c = json_tokener_parse_ex(tok, line, (int)strlen(line));
+        json_tokener_free(tok);
+        assert_non_null(c);
+        struct json_object *jenc, *jtext, *jids, *jcase;
+        assert_true(json_object_object_get_ex(c, "encoding", &jenc));
+        assert_true(json_object_object_get_ex(c, "text", &jtext));
+        assert_true(json_object_object_get_ex(c, "ids", &jids));
+        assert_true(json_object_object_get_ex(c, "case", &jcase));
+        enum tr_bpe_encoding e;
+        assert_int_equal(tr_bpe_encoding_parse(json_object_get_string(jenc), &e), CCP_OK);
+        encode(f, (int)e, json_object_get_string(jtext), (size_t)json_object_get_string_len(jtext),
+               &ids);
+        size_t nwant = json_object_array_length(jids);
+        if (ids.len != nwant) {
+            fail_msg("%s %s: %zu ids, tiktoken %zu", json_object_get_string(jcase),
+                     tr_bpe_encoding_name(e), ids.len, nwant);
+        }
+        for (size_t i = 0; i < nwant; i++) {
+            uint32_t want = (uint32_t)json_object_get_int64(json_object_array_get_idx(jids, i));
+            if (ids.ids[i] != want) {
+                fail_msg("%s %s: id %zu is %u, tiktoken %u", json_object_get_string(jcase),
+                         tr_bpe_encoding_name(e), i, (unsigned)ids.ids[i], (unsigned)want);
+            }
+        }
+        cases[e]++;
+        json_object_put(c);
+    }
+    free(line);
+    fclose(fp);
+    tr_bpe_ids_release(&ids);
+    assert_true(cases[TR_BPE_O200K_BASE] >= 20);
+    assert_true(cases[TR_BPE_CL100K_BASE] >= 20);
+}
+
+static void test_empty(void **state)
+{
+    struct fixture *f = *state;
+    for (int e = 0; e < 2; e++) {
+        struct tr_bpe_ids ids = {NULL, 0, 0};
+        encode(f, e, "", 0, &ids);
+        assert_int_equal(ids.len, 0);
+        size_t n = 99;
+        assert_int_equal(tr_bpe_count(f->enc[e], "", 0, &n), CCP_OK);
+        assert_int_equal(n, 0);
+        tr_bpe_ids_release(&ids);
+    }
+}
+
+static void test_invalid_utf8(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const inputs[] = {
+        "\xff", "\xc3(", "abc\xff\xfe def", "\xe4\xb8", "caf\xc3", "\xed\xa0\x80 surrogate",
+        "\xf4\x90\x80\x80 too big", "ok \xc0\xaf overlong \x80\x80\x80",
+    };
+    for (int e = 0; e < 2; e++) {
+        for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+            struct tr_bpe_ids ids = {NULL, 0, 0};
+            encode(f, e, inputs[i], strlen(inputs[i]), &ids); /* round-trips */
+            assert_true(ids.len >= 1);
+            tr_bpe_ids_release(&ids);
+        }
+    }
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One long pre-token each; counts from tiktoken 1.0.22. A merge that rescans
+ * the piece would take minutes here; we allow 2 s a case. */
+static void test_long_runs(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *unit;
+        size_t reps;
+        const char *tail;
+        size_t want;
+    } cases[] = {
+        {"a", 100000, "", 12500}, {"A", 100000, "", 12500}, {" ", 100000, "x", 783},
+        {"\xe4\xb8\xad", 50000, "", 50000}, {"7", 99999, "", 33333},
+    };
+    for (int e = 0; e < 2; e++) {
+        for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+            size_t ul = strlen(cases[c].unit), tl = strlen(cases[c].tail);
+            size_t n = ul * cases[c].reps + tl;
+            char *s = malloc(n + 1);
+            assert_non_null(s);
+            for (size_t i = 0; i < cases[c].reps; i++) {
+                memcpy(s + i * ul, cases[c].unit, ul);
+            }
+            memcpy(s + n - tl, cases[c].tail, tl + 1);
+            struct tr_bpe_ids ids = {NULL, 0, 0};
+            double t0 = now();
+            encode(f, e, s, n, &ids);
+            double dt = now() - t0;
+            if (dt > 2.0) {
+                fail_msg("%s x %zu: %.2f s", cases[c].unit, cases[c].reps, dt);
+            }
+            assert_int_equal(ids.len, cases[c].want);
+            tr_bpe_ids_release(&ids);
+            free(s);
+        }
+    }
+}
+
+static const char cjk[] = "東京都は日本の首都です。今日はいい天気ですね！我们正在测试分词器，"
+                          "中文没有空格。한국어 문장도 있습니다.";
+
+static void test_cjk(void **state)
+{
+    static const uint32_t o200k[] = {
+        123558, 5205,  9048,  3385,   15425, 12232, 15121, 788,  170411, 64170, 867,
+        25717,  131656, 3393, 24809,  70104, 82843, 2957,  31892, 13837, 979,   10667,
+        23714,  16207, 13511, 788,    114854, 5959, 26387, 7681, 5827,  25824, 13};
+    static const uint32_t cl100k[] = {
+        14276, 109,   47653, 72368, 15682, 9080,  22656, 16144, 61075, 72368, 38641, 1811,
+        37271, 9080,  15682, 16995, 16995, 36827, 95221, 38641, 2243,  255,   6447,  98739,
+        97655, 82805, 17620, 6744,  235,   32648, 3922,  16325, 17161, 81543, 35894, 35083,
+        1811,  24486, 89059, 255,   32179, 54535, 41953, 49085, 36439, 39331, 13};
+    expect_ids(*state, TR_BPE_O200K_BASE, cjk, o200k, sizeof(o200k) / sizeof(o200k[0]));
+    expect_ids(*state, TR_BPE_CL100K_BASE, cjk, cl100k, sizeof(cl100k) / sizeof(cl100k[0]));
+}
+
+/* A 96-byte word: merged on the heap path; ids from tiktoken 1.0.22. */
+static void test_long_word(void **state)
+{
+    static const char word[] = "qwxzvbnmlkjhgfdsapoiuytrewqzxcvbnmasdfghjklpoiuytrewqmnbvcxzlkjh"
+                               "gfdsaqwertyuiopzxcvbnmlkjhgfdsa";
+    static const uint32_t o200k[] = {
+        80,     43176,  89,    85,     22040, 1560,  38076,  71,    68187, 8559,   403,
+        3412,   3731,   4086,  86,     80,    89,    19115,  85,    22040, 4227,   4750,
+        956,    73,     4586,  121363, 3731,  4086,  86,     120289, 7291, 11983,  174377,
+        31466,  73,     115323, 13073, 4578,  80,    21773,  88,    1866,  467,    89,
+        19115,  85,     22040, 1560,   38076, 115323, 13073, 4578};
+    static const uint32_t cl100k[] = {
+        80,    21659, 89,    85,    11328, 1029,  74,    75406, 46224, 5469,  391,   6870,
+        4168,  83,    4361,  80,    89,    8311,  85,    11328, 7044,  3013,  876,   73,
+        10784, 83363, 4168,  83,    4361,  78498, 18571, 7513,  94055, 42848, 75406, 46224,
+        5469,  37406, 86,    1368,  2005,  454,   89,    8311,  85,    11328, 1029,  74,
+        75406, 46224, 97880};
+    expect_ids(*state, TR_BPE_O200K_BASE, word, o200k, sizeof(o200k) / sizeof(o200k[0]));
+    expect_ids(*state, TR_BPE_CL100K_BASE, word, cl100k, sizeof(cl100k) / sizeof(cl100k[0]));
+    /* the same scratch, back to the first encoding: its caches must not leak */
+    expect_ids(*state, TR_BPE_O200K_BASE, word, o200k, sizeof(o200k) / sizeof(o200k[0]));
+}
+
+static void test_bad_tables(void **state)
+{
+    struct fixture *f = *state;
+    struct tr_bpe *v = NULL;
+    const struct vocab_map *m = &f->map[0];
+    assert_int_equal(tr_bpe_new(TR_BPE_O200K_BASE, m->ptr, m->len - 1, &v), CCP_ERR_INVALID);
+    assert_int_equal(tr_bpe_new(TR_BPE_O200K_BASE, m->ptr, 16, &v), CCP_ERR_INVALID);
+    uint32_t *junk = calloc(1, m->len);
+    assert_non_null(junk);
+    assert_int_equal(tr_bpe_new(TR_BPE_O200K_BASE, junk, m->len, &v), CCP_ERR_INVALID);
+    free(junk);
+    assert_null(v);
+    enum tr_bpe_encoding e;
+    assert_int_equal(tr_bpe_encoding_parse("p50k_base", &e), CCP_ERR_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vectors),   cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_long_runs),
+        cmocka_unit_test(test_cjk),       cmocka_unit_test(test_long_word),
+        cmocka_unit_test(test_bad_tables),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
