@@ -137,6 +137,9 @@ class Proxy:
             pytest.fail("no worker binary at %s: build first or set CCP_BUILD_DIR" % worker)
         self.run_dir = run_dir
         last_error = ""
+        # An empty env file: the worker must not pick up a .env from elsewhere.
+        env_file = run_dir / "test.env"
+        env_file.write_text("")
         for _attempt in range(3):  # the free port may be taken in between: retry
             self.port = free_port()
             env = {
@@ -147,7 +150,7 @@ class Proxy:
                 "CCPROXY_BIND": "127.0.0.1",
                 "PORT": str(self.port),
                 "CCPROXY_PROCS": "2",
-                "CCPROXY_ENV_FILE": str(run_dir / "absent.env"),
+                "CCPROXY_ENV_FILE": str(env_file),
                 "OPENAI_API_KEY": UPSTREAM_KEY,
                 "OPENAI_BASE_URL": mock_base_url,
                 "BIG_MODEL_NAME": BIG_MODEL,

