@@ -3,6 +3,7 @@ the mock OpenAI upstream (auto mode). With
 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1, `claude -p` sends one request per
 turn, so the mock's request count proves there were no retries or fallbacks."""
 
+import json
 import os
 
 from harness import BIG_MODEL
@@ -21,7 +22,8 @@ def test_text_answer(run_claude, mock):
     body = reqs[0]["body"]
     assert body["model"] == BIG_MODEL
     assert body["stream"] is True
-    assert "Say hello in five words." in str(body["messages"][-1]["content"])
+    user = [m for m in body["messages"] if m["role"] == "user"]
+    assert "Say hello in five words." in json.dumps(user[-1]["content"])
 
 
 def test_bash_tool_loop(run_claude, mock):

@@ -36,7 +36,8 @@ def test_auto_tool_loop(mock):
                                  "stream_options": {"include_usage": True},
                                  "messages": [{"role": "user", "content": [
                                      {"type": "text", "text": "<reminder>x</reminder>"},
-                                     {"type": "text", "text": "go RUN_BASH:echo hi there"}]}]})
+                                     {"type": "text", "text": "go RUN_BASH:echo hi there"}]},
+                                     {"role": "system", "content": "environment"}]})
     assert status == 200
     chunks = sse_chunks(raw)
     assert chunks[-1] == "[DONE]"

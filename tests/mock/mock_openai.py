@@ -98,9 +98,15 @@ def tool_names(body):
 
 
 def auto_reply(body, seq):
-    """The reply when no script is pending: the tool-loop behaviour Claude Code needs."""
-    messages = body.get("messages") or []
-    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    """The reply when no script is pending: the tool-loop behaviour Claude Code needs.
+    Last turn a tool result -> "The command printed: <result>"; last user text
+    with RUN_BASH:<cmd> -> a call of the Bash tool (or the first tool) with
+    {"command": "<cmd>"}; else DEFAULT_TEXT."""
+    # Claude Code puts a role "system" message (its environment) after the
+    # user's turn: look at the last message that is not a system message.
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    turns = [m for m in messages if m.get("role") not in ("system", "developer")]
+    last = turns[-1] if turns else {}
     role = last.get("role")
     if role == "tool":
         return {"kind": "text", "text": "The command printed: " + message_text(last).strip()}
