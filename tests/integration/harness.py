@@ -157,7 +157,6 @@ class Proxy:
                 "SMALL_MODEL_NAME": SMALL_MODEL,
                 "LOG_LEVEL": "DEBUG",
                 "WORKER_THREADS": "4",
-                "PROVIDER_MAX_RETRIES": "0",
             }
             env.update(extra_env or {})
             self.proc = Proc(["lighttpd", "-D", "-f", str(LIGHTTPD_CONF)], env,
