@@ -123,6 +123,7 @@ fi
 
 # ---- 4. processes ---------------------------------------------------------
 PIDS=()
+# shellcheck disable=SC2317 # called from the traps below
 stop_all() {
     local pid
     trap - INT TERM EXIT
@@ -139,8 +140,8 @@ trap 'stop_all' EXIT
 
 # Wait (bounded) until something accepts connections on host:port.
 wait_port() {
-    local host=$1 port=$2 pid=$3 i
-    for i in $(seq 1 100); do
+    local host=$1 port=$2 pid=$3 _
+    for _ in $(seq 1 100); do
         if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
             return 0
         fi

@@ -4,7 +4,6 @@ tests/data/translate/stream gives the client exactly its anthropic.sse bytes
 openai.sse in 97-byte HTTP chunks."""
 
 import re
-from pathlib import Path
 
 import pytest
 

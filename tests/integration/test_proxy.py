@@ -521,3 +521,27 @@ def test_stream_interleaved_tool_calls_never_wrong(proxy, mock):
             blocks[d["index"]][1] += d["delta"]["partial_json"]
     assert sorted((i, json.loads(j)) for i, j in blocks.values()) == [("call_one", a),
                                                                       ("call_two", b)]
+
+
+def test_stalled_clients_do_not_block_others(proxy, mock):
+    """D6: clients that stop reading long streams hold their own request only."""
+    stalled = []
+    try:
+        for _ in range(3):
+            mock.script({"kind": "text", "count": 20000})
+            body = json.dumps(user_turn("long", stream=True)).encode()
+            sock = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(("POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                          % len(body)).encode() + body)
+            stalled.append(sock)
+        wait_until(lambda: len(mock.requests()) == 3, 5, "the stalled streams to start")
+        t0 = time.monotonic()
+        for _ in range(5):
+            status, _, raw = proxy.messages(user_turn("quick"))
+            assert status == 200, raw
+        assert time.monotonic() - t0 < 3
+    finally:
+        for sock in stalled:
+            sock.close()
