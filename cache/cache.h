@@ -173,8 +173,7 @@ struct cache_store_stats {
  * here; servers that are down only cause misses later. *out written on
  * CCP_OK; free with cache_store_free. */
 CCP_NODISCARD enum ccp_err cache_store_new(const struct cache_store_opts *opts,
-                                           struct cache_store **out, char *errmsg,
-                                           size_t errlen);
+                                           struct cache_store **out, char *errmsg, size_t errlen);
 /* Free the store and its connections. NULL is a no-op. */
 void cache_store_free(struct cache_store *st);
 

@@ -15,7 +15,7 @@
 
 /* One entry, one allocation: key bytes, then value bytes and a NUL. */
 struct lru_node {
-    struct lru_node *hnext;      /* bucket chain */
+    struct lru_node *hnext;       /* bucket chain */
     struct lru_node *prev, *next; /* recency list; head.next is the newest */
     uint64_t hash;
     uint64_t expires_ms; /* 0: never */

@@ -193,20 +193,17 @@ static bool set_behaviors(memcached_st *mc, const struct cache_store_opts *o)
 
     return !memcached_failed(memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NO_BLOCK, 1)) &&
            !memcached_failed(memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1)) &&
-           !memcached_failed(
-               memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_DISTRIBUTION,
-                                      MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA)) &&
+           !memcached_failed(memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_DISTRIBUTION,
+                                                    MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA)) &&
            !memcached_failed(
                memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_KETAMA_HASH, MEMCACHED_HASH_MD5)) &&
-           !memcached_failed(
-               memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, ms)) &&
+           !memcached_failed(memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, ms)) &&
            !memcached_failed(memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, ms)) &&
            !memcached_failed(
                memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT, ms * 1000u)) &&
            !memcached_failed(
                memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, ms * 1000u)) &&
-           !memcached_failed(
-               memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, retry)) &&
+           !memcached_failed(memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, retry)) &&
            !memcached_failed(memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL,
                                                     o->binary_protocol ? 1 : 0));
 }
@@ -378,8 +375,7 @@ out:
     if (mc != NULL) {
         give_back(st, mc);
     }
-    atomic_fetch_add_explicit(rc == CCP_OK ? &st->c.hits : &st->c.misses, 1,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(rc == CCP_OK ? &st->c.hits : &st->c.misses, 1, memory_order_relaxed);
     return rc;
 }
 

@@ -31,7 +31,7 @@ enum conf_type {
     CT_DOUBLE,
     CT_SIZE,
     CT_LOGLEVEL,
-    CT_INERT,   /* accepted for compatibility; no effect */
+    CT_INERT,  /* accepted for compatibility; no effect */
     CT_STR_OPT /* string; empty is allowed even when the default is not */
 };
 

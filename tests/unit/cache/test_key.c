@@ -169,9 +169,13 @@ static void test_strings_with_nul_and_invalid_utf8_stay_distinct(void **state)
 
 static void test_canonical_reparses_to_same_key(void **state)
 {
-    static const char *const docs[] = {
-        req_a, "[]", "{}", "\"\\u00e9\\ud83d\\ude00\"", "[1e5,-2.5E-3,0.1,true,false,null]",
-        "{\"\":{\"\":[{}]}}", "{\"k\\\"ey\":\"v\\\\al\\n\"}"};
+    static const char *const docs[] = {req_a,
+                                       "[]",
+                                       "{}",
+                                       "\"\\u00e9\\ud83d\\ude00\"",
+                                       "[1e5,-2.5E-3,0.1,true,false,null]",
+                                       "{\"\":{\"\":[{}]}}",
+                                       "{\"k\\\"ey\":\"v\\\\al\\n\"}"};
     size_t i;
 
     (void)state;

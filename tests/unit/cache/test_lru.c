@@ -129,7 +129,7 @@ static void test_ttl_uses_callers_clock(void **state)
     struct cache_lru_stats st;
 
     (void)state;
-    put(l, "short", "v", 1000, 500);  /* expires at 1500 */
+    put(l, "short", "v", 1000, 500); /* expires at 1500 */
     put(l, "forever", "v", 1000, 0);
     assert_true(has(l, "short", "v", 1499));
     assert_false(has(l, "short", "v", 1500));

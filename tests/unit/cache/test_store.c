@@ -99,7 +99,7 @@ static bool mc_start(struct mc_server *s, unsigned port)
         return false;
     }
     if (pid == 0) {
-        const char *argv[] = {TIMEOUT_BIN, "300", MEMCACHED_BIN, "-U", "0",   "-l",
+        const char *argv[] = {TIMEOUT_BIN, "300", MEMCACHED_BIN, "-U", "0",  "-l",
                               "127.0.0.1", "-p",  portstr,       "-m", "64", "-I",
                               "1m",        "-t",  "1",           NULL, NULL, NULL};
         if (geteuid() == 0) {
@@ -330,9 +330,9 @@ static void test_too_large_is_skipped(void **state)
 
 static void test_config_errors(void **state)
 {
-    static const char *const bad[] = {"",          ",",          "host:",    "host:0",
+    static const char *const bad[] = {"",           ",",         "host:",    "host:0",
                                       "host:65536", "host:12ab", "a:1:2",    "[::1",
-                                      "[]:11211",   "[::1]x",     "h:1,,h:2", " , "};
+                                      "[]:11211",   "[::1]x",    "h:1,,h:2", " , "};
     struct cache_store_opts o;
     struct cache_store *st = NULL;
     char err[256];
