@@ -31,12 +31,13 @@ struct cache_key {
 /* Append the canonical form of obj to out: object members sorted by key
  * (bytewise, recursively), no whitespace, strings escaped minimally (only '"',
  * '\\' and bytes below 0x20; other bytes, valid UTF-8 or not, are copied, so
- * distinct strings stay distinct), numbers as json-c prints them (a double
- * parsed from text keeps its original text). The result parses back to an
- * equal document, and canonicalising that gives the same bytes.
+ * distinct strings stay distinct), integers as parsed (json-c int64/uint64),
+ * doubles in the shortest %g form that reads back exactly (1.50 -> 1.5,
+ * 1.0 -> 1, -0.0 -> 0; NaN, Infinity, -Infinity as json-c spells them). The
+ * result parses back to a document whose canonical form is the same bytes.
  * CCP_OK, CCP_ERR_NOMEM, CCP_ERR_TOO_LARGE (out's max or nesting depth); on
  * failure out keeps its previous contents. obj is not changed, except that
- * json-c may cache a number's text inside it. */
+ * json-c caches an integer's text inside it. */
 CCP_NODISCARD enum ccp_err cache_canonical_json(struct json_object *obj, struct buf *out);
 
 /* The tenant of a client: SHA-256 over a fixed namespace and the client's API

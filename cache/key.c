@@ -2,6 +2,8 @@
  * the response cache and the token-count cache. Pure: no I/O, clock or logs. */
 #include "config.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,7 +143,7 @@ static enum ccp_err write_object(struct sink *s, struct json_object *o, int dept
     }
     rc = sink_write(s, "{", 1);
     for (n = 0; n < i && rc == CCP_OK; n++) {
-        struct json_object *v = NULL;
+        struct json_object *val = NULL;
         if (n > 0) {
             rc = sink_write(s, ",", 1);
             if (rc != CCP_OK) {
@@ -153,8 +155,8 @@ static enum ccp_err write_object(struct sink *s, struct json_object *o, int dept
             rc = sink_write(s, ":", 1);
         }
         if (rc == CCP_OK) {
-            (void)json_object_object_get_ex(o, keys[n], &v);
-            rc = write_value(s, v, depth + 1);
+            (void)json_object_object_get_ex(o, keys[n], &val);
+            rc = write_value(s, val, depth + 1);
         }
     }
     if (rc == CCP_OK) {
@@ -162,6 +164,36 @@ static enum ccp_err write_object(struct sink *s, struct json_object *o, int dept
     }
     ccp_free(keys);
     return rc;
+}
+
+/* A double in its shortest "%.*g" form that reads back as the same value.
+ * The text json-c kept from parsing is not used: json-c accepts forms such as
+ * "0672e" that would not reparse to the same number. Zero (also -0) is "0";
+ * non-finite values use json-c's spellings NaN, Infinity and -Infinity. */
+static enum ccp_err write_double(struct sink *s, double d)
+{
+    char t[40];
+    int n = 0, prec;
+
+    if (isnan(d)) {
+        return sink_cstr(s, "NaN");
+    }
+    if (isinf(d)) {
+        return sink_cstr(s, d > 0 ? "Infinity" : "-Infinity");
+    }
+    if (d == 0) {
+        return sink_cstr(s, "0");
+    }
+    for (prec = 15; prec <= 17; prec++) {
+        n = snprintf(t, sizeof(t), "%.*g", prec, d);
+        if (n > 0 && (size_t)n < sizeof(t) && strtod(t, NULL) == d) {
+            break;
+        }
+    }
+    if (n <= 0 || (size_t)n >= sizeof(t)) {
+        return CCP_ERR_INTERNAL;
+    }
+    return sink_write(s, t, (size_t)n);
 }
 
 static enum ccp_err write_value(struct sink *s, struct json_object *o, int depth)
@@ -177,8 +209,9 @@ static enum ccp_err write_value(struct sink *s, struct json_object *o, int depth
         return sink_cstr(s, "null");
     case json_type_boolean:
         return sink_cstr(s, json_object_get_boolean(o) ? "true" : "false");
-    case json_type_int:
-    case json_type_double: {
+    case json_type_double:
+        return write_double(s, json_object_get_double(o));
+    case json_type_int: {
         size_t len = 0;
         const char *t = json_object_to_json_string_length(
             o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);

@@ -16,7 +16,7 @@
 /* One entry, one allocation: key bytes, then value bytes and a NUL. */
 struct lru_node {
     struct lru_node *hnext;       /* bucket chain */
-    struct lru_node *prev, *next; /* recency list; head.next is the newest */
+    struct lru_node *prev, *next; /* recency list: prev is newer, next older */
     uint64_t hash;
     uint64_t expires_ms; /* 0: never */
     size_t keylen, vallen;
@@ -27,7 +27,7 @@ struct cache_lru {
     pthread_mutex_t mu;
     struct lru_node **buckets;
     size_t nbuckets; /* a power of two */
-    struct lru_node head;
+    struct lru_node *newest, *oldest;
     size_t max_entries, max_bytes;
     struct cache_lru_stats st;
 };
@@ -72,8 +72,6 @@ struct cache_lru *cache_lru_new(size_t max_entries, size_t max_bytes)
         return NULL;
     }
     lru->nbuckets = nb;
-    lru->head.next = &lru->head;
-    lru->head.prev = &lru->head;
     lru->max_entries = max_entries;
     lru->max_bytes = max_bytes;
     return lru;
@@ -86,7 +84,7 @@ void cache_lru_free(struct cache_lru *lru)
     if (lru == NULL) {
         return;
     }
-    for (n = lru->head.next; n != &lru->head; n = next) {
+    for (n = lru->newest; n != NULL; n = next) {
         next = n->next;
         ccp_free(n);
     }
@@ -111,18 +109,32 @@ static struct lru_node **find_slot(struct cache_lru *lru, const void *key, size_
     return pp;
 }
 
-static void list_unlink(struct lru_node *n)
+static void list_unlink(struct cache_lru *lru, struct lru_node *n)
 {
-    n->prev->next = n->next;
-    n->next->prev = n->prev;
+    if (n->prev != NULL) {
+        n->prev->next = n->next;
+    } else {
+        lru->newest = n->next;
+    }
+    if (n->next != NULL) {
+        n->next->prev = n->prev;
+    } else {
+        lru->oldest = n->prev;
+    }
+    n->prev = NULL;
+    n->next = NULL;
 }
 
 static void list_push_front(struct cache_lru *lru, struct lru_node *n)
 {
-    n->next = lru->head.next;
-    n->prev = &lru->head;
-    lru->head.next->prev = n;
-    lru->head.next = n;
+    n->prev = NULL;
+    n->next = lru->newest;
+    if (lru->newest != NULL) {
+        lru->newest->prev = n;
+    } else {
+        lru->oldest = n;
+    }
+    lru->newest = n;
 }
 
 /* Take n out of the table and the list; the caller frees it. */
@@ -132,7 +144,7 @@ static void node_remove(struct cache_lru *lru, struct lru_node *n)
 
     CCP_ASSERT(*pp == n);
     *pp = n->hnext;
-    list_unlink(n);
+    list_unlink(lru, n);
     lru->st.entries--;
     lru->st.bytes -= node_cost(n->keylen, n->vallen);
 }
@@ -165,7 +177,7 @@ enum ccp_err cache_lru_get(struct cache_lru *lru, const void *key, size_t keylen
     memcpy(copy, n->data + n->keylen, n->vallen + 1);
     *val = copy;
     *len = n->vallen;
-    list_unlink(n);
+    list_unlink(lru, n);
     list_push_front(lru, n);
     lru->st.hits++;
     rc = CCP_OK;
@@ -223,8 +235,8 @@ enum ccp_err cache_lru_set(struct cache_lru *lru, const void *key, size_t keylen
     lru->st.sets++;
     /* the new node is never evicted: it alone fits both limits */
     while (lru->st.entries > lru->max_entries || lru->st.bytes > lru->max_bytes) {
-        old = lru->head.prev;
-        CCP_ASSERT(old != n);
+        old = lru->oldest;
+        CCP_ASSERT(old != NULL && old != n);
         node_remove(lru, old);
         lru->st.evictions++;
         old->hnext = dead;

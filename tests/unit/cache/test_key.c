@@ -17,7 +17,8 @@ static struct json_object *parse(const char *text)
     struct json_object *o;
 
     assert_non_null(tok);
-    o = json_tokener_parse_ex(tok, text, (int)strlen(text));
+    /* the NUL is passed too, so a number at the very end is complete */
+    o = json_tokener_parse_ex(tok, text, (int)strlen(text) + 1);
     assert_int_equal(json_tokener_get_error(tok), json_tokener_success);
     json_tokener_free(tok);
     return o;
@@ -66,7 +67,7 @@ static void test_canonical_form_is_sorted_and_compact(void **state)
              " \"d\": 1.50, \"e\": -0, \"f\": 12345678901234567890 }",
              &b);
     assert_string_equal(b.ptr, "{\"a\":\"x\\u0001/y\",\"b\":[3,{\"a\":null,\"z\":1}],\"c\":true,"
-                               "\"d\":1.50,\"e\":0,\"f\":12345678901234567890}");
+                               "\"d\":1.5,\"e\":0,\"f\":12345678901234567890}");
     buf_release(&b);
 }
 
@@ -135,6 +136,22 @@ static void test_key_separates_what_matters(void **state)
     assert_string_not_equal(base.hex, k.hex);
 }
 
+static void test_doubles_are_normalised(void **state)
+{
+    struct cache_key k1, k2;
+    struct buf b;
+
+    (void)state;
+    canon_of("[1.50,1.0,-0.0,0.1,2.5E-3,1e400,-1e400,NaN,123456789.125]", &b);
+    assert_string_equal(b.ptr, "[1.5,1,0,0.1,0.0025,Infinity,-Infinity,NaN,123456789.125]");
+    buf_release(&b);
+    key_of("{\"temperature\":0.70}", "t", false, &k1);
+    key_of("{\"temperature\":7e-1}", "t", false, &k2);
+    assert_string_equal(k1.hex, k2.hex);
+    key_of("{\"temperature\":0.71}", "t", false, &k2);
+    assert_string_not_equal(k1.hex, k2.hex);
+}
+
 static void test_tenant_boundary_is_unambiguous(void **state)
 {
     struct cache_key k1, k2;
@@ -169,13 +186,12 @@ static void test_strings_with_nul_and_invalid_utf8_stay_distinct(void **state)
 
 static void test_canonical_reparses_to_same_key(void **state)
 {
-    static const char *const docs[] = {req_a,
-                                       "[]",
-                                       "{}",
-                                       "\"\\u00e9\\ud83d\\ude00\"",
-                                       "[1e5,-2.5E-3,0.1,true,false,null]",
-                                       "{\"\":{\"\":[{}]}}",
-                                       "{\"k\\\"ey\":\"v\\\\al\\n\"}"};
+    static const char *const docs[] = {
+        req_a, "[]", "{}", "\"\\u00e9\\ud83d\\ude00\"", "[1e5,-2.5E-3,0.1,true,false,null]",
+        "{\"\":{\"\":[{}]}}", "{\"k\\\"ey\":\"v\\\\al\\n\"}",
+        /* found by fuzz_cache_key: json-c keeps "0672" as a
+         * double's text, which reparses as the integer 672 */
+        "0672ec58", "[0672e5,00.5]", "[1.50,-0.0,1e400,-1e400,NaN,0.1,1e-320]", "7"};
     size_t i;
 
     (void)state;
@@ -257,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_key_ignores_order_and_whitespace),
         cmocka_unit_test(test_key_is_stable),
         cmocka_unit_test(test_key_separates_what_matters),
+        cmocka_unit_test(test_doubles_are_normalised),
         cmocka_unit_test(test_tenant_boundary_is_unambiguous),
         cmocka_unit_test(test_strings_with_nul_and_invalid_utf8_stay_distinct),
         cmocka_unit_test(test_canonical_reparses_to_same_key),

@@ -244,6 +244,31 @@ static void test_set_get_round_trip_and_miss(void **state)
     cache_store_free(NULL);
 }
 
+static void test_binary_protocol(void **state)
+{
+    struct cache_store_opts o;
+    struct cache_store *st = NULL;
+    struct cache_store_stats s;
+    char servers[64], err[256];
+
+    (void)state;
+    snprintf(servers, sizeof(servers), "127.0.0.1:%u", srv.port);
+    memset(&o, 0, sizeof(o));
+    o.servers = servers;
+    o.timeout_ms = 100;
+    o.max_item_bytes = 1048576;
+    o.binary_protocol = true;
+    assert_int_equal(cache_store_new(&o, &st, err, sizeof(err)), CCP_OK);
+    assert_int_equal(cache_store_set(st, "bin-key", "bin value", 9, 60), CCP_OK);
+    assert_true(get_is(st, "bin-key", "bin value"));
+    assert_false(get_is(st, "bin-missing", NULL));
+    cache_store_get_stats(st, &s);
+    assert_int_equal(s.hits, 1);
+    assert_int_equal(s.misses, 1);
+    assert_int_equal(s.errors, 0);
+    cache_store_free(st);
+}
+
 static void test_bad_keys_are_misses(void **state)
 {
     struct cache_store *st = open_default();
@@ -508,6 +533,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_get_round_trip_and_miss),
+        cmocka_unit_test(test_binary_protocol),
         cmocka_unit_test(test_bad_keys_are_misses),
         cmocka_unit_test(test_ttl_expires),
         cmocka_unit_test(test_too_large_is_skipped),
