@@ -141,7 +141,8 @@ void cache_lru_get_stats(struct cache_lru *lru, struct cache_lru_stats *out);
 
 /* A memcached cluster client. Thread-safe: it keeps a small pool of
  * memcached_st handles and each call borrows one, so at most one handle per
- * concurrently calling thread exists (up to max_handles). Every failure is a
+ * concurrently calling thread exists (up to max_handles; a caller finding
+ * none free waits up to timeout_ms, then has a miss). Every failure is a
  * miss plus a counter, never an error for the caller; repeated identical
  * failures are logged at most once per 10 s with a count.
  *
@@ -160,7 +161,7 @@ struct cache_store_opts {
     long timeout_ms;       /* connect, poll, send and receive timeout (1..60000) */
     size_t max_item_bytes; /* the servers' item size limit (memcached -I), 1 MiB */
     bool binary_protocol;  /* false: ASCII protocol */
-    unsigned max_handles;  /* concurrent callers; more are misses. 0: 64 */
+    unsigned max_handles;  /* connections per server; 0: 64 (set >= WORKER_THREADS) */
     unsigned retry_s;      /* seconds a failed server is left alone. 0: 2 */
 };
 

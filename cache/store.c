@@ -32,9 +32,11 @@ struct store_counters {
 struct cache_store {
     memcached_st *proto; /* configured, never used for I/O; handles are clones */
     pthread_mutex_t mu;
-    memcached_st **idle; /* handles not in use */
+    pthread_cond_t freed; /* a handle came back */
+    memcached_st **idle;  /* handles not in use */
     unsigned nidle, nlive, max_handles;
     size_t max_item_bytes;
+    long timeout_ms;
     struct store_counters c;
 };
 
@@ -213,7 +215,8 @@ enum ccp_err cache_store_new(const struct cache_store_opts *opts, struct cache_s
 {
     struct cache_store *st = NULL;
     enum ccp_err rc = CCP_OK;
-    bool mu_init = false;
+    bool mu_init = false, cond_init = false;
+    pthread_condattr_t ca;
 
     if (errlen > 0) {
         errmsg[0] = '\0';
@@ -233,6 +236,7 @@ enum ccp_err cache_store_new(const struct cache_store_opts *opts, struct cache_s
     }
     st->max_handles = opts->max_handles != 0 ? opts->max_handles : STORE_DEFAULT_HANDLES;
     st->max_item_bytes = opts->max_item_bytes;
+    st->timeout_ms = opts->timeout_ms;
     st->idle = ccp_calloc(st->max_handles, sizeof(*st->idle));
     if (st->idle == NULL) {
         rc = CCP_ERR_NOMEM;
@@ -243,6 +247,17 @@ enum ccp_err cache_store_new(const struct cache_store_opts *opts, struct cache_s
         goto out;
     }
     mu_init = true;
+    if (pthread_condattr_init(&ca) != 0) {
+        rc = CCP_ERR_INTERNAL;
+        goto out;
+    }
+    cond_init = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+                pthread_cond_init(&st->freed, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!cond_init) {
+        rc = CCP_ERR_INTERNAL;
+        goto out;
+    }
     st->proto = memcached_create(NULL);
     if (st->proto == NULL) {
         rc = CCP_ERR_NOMEM;
@@ -264,6 +279,9 @@ out:
     if (st != NULL) {
         if (st->proto != NULL) {
             memcached_free(st->proto);
+        }
+        if (cond_init) {
+            pthread_cond_destroy(&st->freed);
         }
         if (mu_init) {
             pthread_mutex_destroy(&st->mu);
@@ -289,18 +307,32 @@ void cache_store_free(struct cache_store *st)
         memcached_free(st->idle[i]);
     }
     memcached_free(st->proto);
+    pthread_cond_destroy(&st->freed);
     pthread_mutex_destroy(&st->mu);
     ccp_free(st->idle);
     ccp_free(st);
 }
 
-/* Borrow a handle: an idle one, or a new clone while under max_handles.
- * NULL (counted) if all are busy or the clone fails. */
+/* Borrow a handle: an idle one, or a new clone while under max_handles, or
+ * one given back within timeout_ms. NULL (counted) if none came or the clone
+ * failed. */
 static memcached_st *borrow(struct cache_store *st)
 {
     memcached_st *mc = NULL;
+    struct timespec deadline;
+    int wrc = 0;
 
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += st->timeout_ms / 1000;
+    deadline.tv_nsec += (st->timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&st->mu);
+    while (st->nidle == 0 && st->nlive >= st->max_handles && wrc == 0) {
+        wrc = pthread_cond_timedwait(&st->freed, &st->mu, &deadline);
+    }
     if (st->nidle > 0) {
         mc = st->idle[--st->nidle];
     } else if (st->nlive < st->max_handles) {
@@ -321,6 +353,7 @@ static void give_back(struct cache_store *st, memcached_st *mc)
     pthread_mutex_lock(&st->mu);
     CCP_ASSERT(st->nidle < st->max_handles);
     st->idle[st->nidle++] = mc;
+    pthread_cond_signal(&st->freed);
     pthread_mutex_unlock(&st->mu);
 }
 

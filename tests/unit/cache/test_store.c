@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -444,6 +445,72 @@ static unsigned count_lines(int fd, const char *needle)
     return count;
 }
 
+static struct cache_store *shared;
+
+static void *worker(void *arg)
+{
+    unsigned id = (unsigned)(uintptr_t)arg, i, hits = 0;
+    char key[32], val[32];
+
+    for (i = 0; i < 200; i++) {
+        struct buf b;
+        snprintf(key, sizeof(key), "thr-%u-%u", id, i % 10);
+        snprintf(val, sizeof(val), "v-%u-%u", id, i % 10);
+        (void)cache_store_set(shared, key, val, strlen(val), 60);
+        buf_init(&b, 64);
+        if (cache_store_get(shared, key, &b) == CCP_OK) {
+            if (strcmp(b.ptr, val) != 0) {
+                buf_release(&b);
+                return (void *)1; /* another thread's value: handles mixed up */
+            }
+            hits++;
+        }
+        buf_release(&b);
+    }
+    return hits > 0 ? NULL : (void *)2;
+}
+
+/* Threads share one store with fewer handles than threads: no mixed-up
+ * replies, and callers wait for a free handle instead of missing. */
+static void test_threads_share_a_store(void **state)
+{
+    struct cache_store_opts o;
+    struct cache_store_stats s;
+    char servers[64], err[256];
+    pthread_t t[6];
+    uintptr_t i, rcs[6];
+    void *res;
+
+    (void)state;
+    snprintf(servers, sizeof(servers), "127.0.0.1:%u", srv.port);
+    memset(&o, 0, sizeof(o));
+    o.servers = servers;
+    o.timeout_ms = 500;
+    o.max_item_bytes = 1048576;
+    o.max_handles = 3;
+    assert_int_equal(cache_store_new(&o, &shared, err, sizeof(err)), CCP_OK);
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, worker, (void *)i), 0);
+    }
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(pthread_join(t[i], &res), 0);
+        rcs[i] = (uintptr_t)res;
+    }
+    cache_store_get_stats(shared, &s);
+    printf("# hits %llu misses %llu sets %llu errors %llu busy %llu\n", (unsigned long long)s.hits,
+           (unsigned long long)s.misses, (unsigned long long)s.sets, (unsigned long long)s.errors,
+           (unsigned long long)s.skipped_busy);
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(rcs[i], 0);
+    }
+    assert_int_equal(s.errors, 0);
+    assert_int_equal(s.skipped_busy, 0);
+    assert_int_equal(s.hits + s.misses, 1200);
+    assert_true(s.hits > 0);
+    cache_store_free(shared);
+    shared = NULL;
+}
+
 static void test_server_down_then_back(void **state)
 {
     struct cache_store *st = open_default();
@@ -540,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_silent_server_times_out),
         cmocka_unit_test(test_keys_spread_over_servers),
+        cmocka_unit_test(test_threads_share_a_store),
         cmocka_unit_test(test_server_down_then_back),
     };
 
