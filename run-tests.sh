@@ -101,6 +101,17 @@ else
     record env-example 0 1
 fi
 
+if "$top/scripts/config-table.sh" "$build" >"$results/table" &&
+    awk '/<!-- config-table:begin -->/{f=1;next} /<!-- config-table:end -->/{f=0} f' "$top/README.md" |
+    diff -u - "$results/table" >"$results/tablediff"; then
+    echo "README configuration table matches"
+    record readme-config-table 1 0
+else
+    echo "README configuration table is stale; run scripts/config-table.sh $build --update:"
+    cat "$results/tablediff"
+    record readme-config-table 0 1
+fi
+
 # ---- pytest suites ----------------------------------------------------------
 # run_pytest NAME DIR...: counts come from the junit XML report
 run_pytest() {

@@ -31,7 +31,8 @@ enum conf_type {
     CT_DOUBLE,
     CT_SIZE,
     CT_LOGLEVEL,
-    CT_INERT /* accepted for compatibility; no effect */
+    CT_INERT,  /* accepted for compatibility; no effect */
+    CT_STR_OPT /* string; empty is allowed even when the default is not */
 };
 
 struct conf_var {
@@ -91,6 +92,21 @@ static const struct conf_var conf_vars[] = {
      OFF(max_upstream_bytes), "Largest non-streaming upstream answer accepted."},
     {"LOG_LEVEL", CT_LOGLEVEL, "INFO", 0, 0, OFF(log_level),
      "DEBUG, INFO, WARNING or ERROR. Lines go to stderr (the web server's error log)."},
+    {"MEMCACHED_SERVERS", CT_STR_OPT, "127.0.0.1:11211", 0, 0, OFF(memcached_servers),
+     "memcached servers, host:port[,host:port...] (consistent hashing); empty disables "
+     "memcached. A server that is down only causes cache misses."},
+    {"MEMCACHED_TIMEOUT_MS", CT_LONG, "100", 1, 60000, OFF(memcached_timeout_ms),
+     "Milliseconds allowed for each memcached connect, send and receive; a slower cache "
+     "counts as a miss."},
+    {"RESPONSE_CACHE_ENABLED", CT_BOOL, "true", 0, 0, OFF(response_cache_enabled),
+     "Answer an identical non-streaming request (same translated request, same client "
+     "API key) from the cache. Keys include a hash of the client key, so clients never "
+     "share entries; set false if repeated identical requests must reach the upstream."},
+    {"RESPONSE_CACHE_TTL_S", CT_LONG, "3600", 1, 2592000, OFF(response_cache_ttl_s),
+     "Seconds a cached response is kept."},
+    {"RESPONSE_CACHE_MAX_ITEM_BYTES", CT_SIZE, "1048576", 1024, 134217728.0,
+     OFF(response_cache_max_item),
+     "memcached item size limit (memcached -I); larger responses are served but not cached."},
     /* accepted from the original service's .env; no effect in this build */
     {"LOG_PRETTY_CONSOLE", CT_INERT, "True", 0, 0, NOFF, "No effect: log lines are plain text."},
     {"ERROR_LOG_FILE_PATH", CT_INERT, "error.jsonl", 0, 0, NOFF,
@@ -112,9 +128,12 @@ static const struct conf_var conf_vars[] = {
     {"ALLOWED_BASE_URL_HOSTS", CT_INERT, "", 0, 0, NOFF, "Not yet implemented; no effect."},
     {"REDACT_LOG_FIELDS", CT_INERT, "openai_api_key,authorization", 0, 0, NOFF,
      "No effect: keys and Authorization are never logged."},
-    {"CACHE_TOKEN_COUNTS_ENABLED", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented."},
-    {"CACHE_TOKEN_COUNTS_TTL_S", CT_INERT, "300", 0, 0, NOFF, "Not yet implemented."},
-    {"CACHE_TOKEN_COUNTS_MAX", CT_INERT, "2048", 0, 0, NOFF, "Not yet implemented."},
+    {"CACHE_TOKEN_COUNTS_ENABLED", CT_BOOL, "true", 0, 0, OFF(token_counts_cache_enabled),
+     "Cache count_tokens results per content block (in-process LRU, then memcached)."},
+    {"CACHE_TOKEN_COUNTS_TTL_S", CT_LONG, "300", 1, 2592000, OFF(token_counts_ttl_s),
+     "Seconds a cached token count is kept."},
+    {"CACHE_TOKEN_COUNTS_MAX", CT_LONG, "2048", 1, 10000000, OFF(token_counts_max),
+     "Most token counts kept in each worker process's in-process cache."},
     {"CACHE_CONVERTERS_ENABLED", CT_INERT, "true", 0, 0, NOFF,
      "No effect: translation is cheaper than a cache lookup."},
     {"CACHE_CONVERTERS_MAX", CT_INERT, "256", 0, 0, NOFF, "No effect."},
@@ -317,6 +336,7 @@ static enum ccp_err set_value(struct conf *c, const struct conf_var *v, const ch
         }
         /* fall through */
     case CT_STR:
+    case CT_STR_OPT:
     case CT_SECRET: {
         size_t n = strlen(s);
         if (v->type == CT_URL) {
@@ -324,7 +344,8 @@ static enum ccp_err set_value(struct conf *c, const struct conf_var *v, const ch
                 n--;
             }
         }
-        if (v->type != CT_SECRET && n == 0 && v->def != NULL && v->def[0] != '\0') {
+        if (v->type != CT_SECRET && v->type != CT_STR_OPT && n == 0 && v->def != NULL &&
+            v->def[0] != '\0') {
             snprintf(errmsg, errlen, "%s must not be empty", v->name);
             return CCP_ERR_INVALID;
         }
@@ -527,6 +548,7 @@ void conf_release(struct conf *c)
     CCP_FREE(c->big_model);
     CCP_FREE(c->small_model);
     CCP_FREE(c->inert_set);
+    CCP_FREE(c->memcached_servers);
 }
 
 static enum ccp_err describe_one(const struct conf *c, const struct conf_var *v, struct buf *out)
@@ -542,6 +564,7 @@ static enum ccp_err describe_one(const struct conf *c, const struct conf_var *v,
                            s != NULL && s[0] != '\0' ? "(set, redacted)" : "(empty)");
     }
     case CT_STR:
+    case CT_STR_OPT:
     case CT_URL:
         return buf_appendf(out, "%s=%s\n", v->name, *(char *const *)field);
     case CT_BOOL:

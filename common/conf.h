@@ -35,6 +35,15 @@ struct conf {
     size_t max_upstream_bytes; /* MAX_UPSTREAM_RESPONSE_BYTES (non-stream body) */
     int log_level;             /* LOG_LEVEL, an enum log_level */
     char *inert_set;           /* "A,B": variables that were set but have no effect here */
+    /* caches */
+    char *memcached_servers;         /* MEMCACHED_SERVERS: "host:port,..."; empty: no memcached */
+    long memcached_timeout_ms;       /* MEMCACHED_TIMEOUT_MS: connect/poll/send/recv timeout */
+    bool response_cache_enabled;     /* RESPONSE_CACHE_ENABLED */
+    long response_cache_ttl_s;       /* RESPONSE_CACHE_TTL_S */
+    size_t response_cache_max_item;  /* RESPONSE_CACHE_MAX_ITEM_BYTES: memcached item limit */
+    bool token_counts_cache_enabled; /* CACHE_TOKEN_COUNTS_ENABLED */
+    long token_counts_ttl_s;         /* CACHE_TOKEN_COUNTS_TTL_S */
+    long token_counts_max;           /* CACHE_TOKEN_COUNTS_MAX: in-process entries */
 };
 
 /* Load the configuration. `env_file` is read first if it exists (NULL: the

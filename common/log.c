@@ -79,7 +79,7 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
     base = base != NULL ? base + 1 : file;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    n = snprintf(out, sizeof(out), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ccproxy[%d] %s%s%s %s:%d ",
+    n = snprintf(out, sizeof(out), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ccproxy[%d] %s%s%s%s:%d ",
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  ts.tv_nsec / 1000000L, (int)getpid(), log_reqid[0] != '\0' ? "req=" : "",
                  log_reqid, log_reqid[0] != '\0' ? " " : "", base, line);

@@ -299,7 +299,7 @@ int main(int argc, char **argv)
 {
     struct conf c;
     char errmsg[512];
-    bool check = false;
+    bool check = false, cgi;
     int status = 1;
 
     memset(&c, 0, sizeof(c));
@@ -340,16 +340,20 @@ int main(int argc, char **argv)
         goto out;
     }
     log_init((enum log_level)c.log_level, 2);
-    log_config(&c);
+    /* plain CGI starts a process per request: keep its start-up quiet */
+    cgi = FCGX_IsCGI();
+    if (!cgi || log_get_level() >= LOG_LEVEL_DEBUG) {
+        log_config(&c);
+    }
     signal(SIGPIPE, SIG_IGN); /* a client that left must give EPIPE, not kill us */
-    if (c.openai_api_key == NULL || c.openai_api_key[0] == '\0') {
+    if (!cgi && (c.openai_api_key == NULL || c.openai_api_key[0] == '\0')) {
         LOG_WARN("OPENAI_API_KEY is not set: /v1/messages will answer errors until it is");
     }
     if (wk_upstream_global_init() != CCP_OK) {
         LOG_ERROR("out of memory at start-up");
         goto out;
     }
-    if (FCGX_IsCGI()) {
+    if (cgi) {
         status = serve_cgi(&c);
     } else {
         status = serve_fastcgi(&c);

@@ -160,6 +160,62 @@ static void test_example_lists_every_original_variable(void **state)
     buf_release(&b);
 }
 
+static void test_cache_variables(void **state)
+{
+    struct conf c;
+    struct buf b;
+    char err[256];
+    const char *none[] = {NULL};
+    const char *set[] = {"MEMCACHED_SERVERS=", "MEMCACHED_TIMEOUT_MS=250",
+                         "RESPONSE_CACHE_ENABLED=false", "RESPONSE_CACHE_TTL_S=60",
+                         "RESPONSE_CACHE_MAX_ITEM_BYTES=2097152",
+                         "CACHE_TOKEN_COUNTS_ENABLED=no", "CACHE_TOKEN_COUNTS_TTL_S=30",
+                         "CACHE_TOKEN_COUNTS_MAX=10", NULL};
+    const char *bad1[] = {"MEMCACHED_TIMEOUT_MS=0", NULL};
+    const char *bad2[] = {"CACHE_TOKEN_COUNTS_TTL_S=soon", NULL};
+    const char *bad3[] = {"RESPONSE_CACHE_MAX_ITEM_BYTES=12", NULL};
+    const char *bad4[] = {"CACHE_TOKEN_COUNTS_ENABLED=perhaps", NULL};
+
+    (void)state;
+    assert_int_equal(conf_load_from(&c, NULL, none, err, sizeof(err)), CCP_OK);
+    assert_string_equal(c.memcached_servers, "127.0.0.1:11211");
+    assert_int_equal(c.memcached_timeout_ms, 100);
+    assert_true(c.response_cache_enabled);
+    assert_int_equal(c.response_cache_ttl_s, 3600);
+    assert_int_equal(c.response_cache_max_item, 1048576);
+    assert_true(c.token_counts_cache_enabled);
+    assert_int_equal(c.token_counts_ttl_s, 300);
+    assert_int_equal(c.token_counts_max, 2048);
+    conf_release(&c);
+
+    assert_int_equal(conf_load_from(&c, NULL, set, err, sizeof(err)), CCP_OK);
+    assert_string_equal(c.memcached_servers, ""); /* empty turns memcached off */
+    assert_int_equal(c.memcached_timeout_ms, 250);
+    assert_false(c.response_cache_enabled);
+    assert_int_equal(c.response_cache_ttl_s, 60);
+    assert_int_equal(c.response_cache_max_item, 2097152);
+    assert_false(c.token_counts_cache_enabled);
+    assert_int_equal(c.token_counts_ttl_s, 30);
+    assert_int_equal(c.token_counts_max, 10);
+    assert_null(c.inert_set); /* the token-count variables now have an effect */
+    buf_init(&b, 1 << 16);
+    assert_int_equal(conf_describe(&c, &b), CCP_OK);
+    assert_non_null(strstr(b.ptr, "\nMEMCACHED_SERVERS=\n"));
+    assert_non_null(strstr(b.ptr, "\nCACHE_TOKEN_COUNTS_TTL_S=30\n"));
+    assert_non_null(strstr(b.ptr, "\nRESPONSE_CACHE_ENABLED=false\n"));
+    buf_release(&b);
+    conf_release(&c);
+
+    assert_int_equal(conf_load_from(&c, NULL, bad1, err, sizeof(err)), CCP_ERR_INVALID);
+    assert_non_null(strstr(err, "MEMCACHED_TIMEOUT_MS"));
+    assert_int_equal(conf_load_from(&c, NULL, bad2, err, sizeof(err)), CCP_ERR_INVALID);
+    assert_non_null(strstr(err, "CACHE_TOKEN_COUNTS_TTL_S"));
+    assert_int_equal(conf_load_from(&c, NULL, bad3, err, sizeof(err)), CCP_ERR_INVALID);
+    assert_non_null(strstr(err, "RESPONSE_CACHE_MAX_ITEM_BYTES"));
+    assert_int_equal(conf_load_from(&c, NULL, bad4, err, sizeof(err)), CCP_ERR_INVALID);
+    assert_non_null(strstr(err, "CACHE_TOKEN_COUNTS_ENABLED"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_bad_values_name_the_variable),
         cmocka_unit_test(test_describe_redacts_secret),
         cmocka_unit_test(test_example_lists_every_original_variable),
+        cmocka_unit_test(test_cache_variables),
     };
     return cmocka_run_group_tests_name("conf", tests, make_env_file, remove_env_file);
 }

@@ -23,29 +23,6 @@
 
 #define MIB (1024UL * 1024UL)
 
-/* TEMPORARY, until translate/errmap.c lands on main: a weak stand-in that
- * follows the contract in translate.h for the codes request.c uses. The
- * real one wins as soon as it is linked; delete this when merging. */
-__attribute__((weak)) void tr_error_set(struct tr_error *err, enum ccp_err code, const char *fmt,
-                                        ...)
-{
-    va_list ap;
-
-    err->code = code;
-    err->status = code == CCP_ERR_INVALID     ? 400
-                  : code == CCP_ERR_TOO_LARGE ? 413
-                  : code == CCP_ERR_NOMEM     ? 503
-                                              : 500;
-    err->type = code == CCP_ERR_INVALID     ? "invalid_request_error"
-                : code == CCP_ERR_TOO_LARGE ? "request_too_large"
-                : code == CCP_ERR_NOMEM     ? "overloaded_error"
-                                            : "api_error";
-    err->retry_after[0] = '\0';
-    va_start(ap, fmt);
-    (void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-}
-
 static void default_opts(struct tr_opts *o)
 {
     o->big_model = "gpt-big";
