@@ -170,8 +170,8 @@ fi
 
 # Hook: the coordinator (ccproxy-coordd) and memcached arrive in a later
 # issue. Start them here, add their PIDs to PIDS, and export their addresses
-# (CCPROXY_COORD_SOCKET, CCPROXY_MEMCACHED_SERVERS; lighttpd.conf already
-# copies both to the workers).
+# (MEMCACHED_SERVERS; the coordinator's variable once it exists). Every
+# variable the workers need must be in lighttpd.conf's bin-copy-environment.
 start_coordinator() {
     :
 }
