@@ -98,11 +98,16 @@ class Mock:
         port_file = run_dir / "mock.port"
         self.proc = Proc(["/usr/bin/python3", str(MOCK), "--port", "0", "--port-file",
                           str(port_file), "--quiet"], dict(os.environ), run_dir / "mock.log")
-        wait_until(lambda: port_file.exists() or not self.proc.alive(), 10, "mock port file")
-        assert self.proc.alive(), "mock died: " + self.proc.output()
-        self.port = int(port_file.read_text())
-        self.base_url = "http://127.0.0.1:%d/v1" % self.port
-        wait_until(lambda: can_connect(self.port), 10, "mock to accept")
+        try:
+            wait_until(lambda: port_file.exists() or not self.proc.alive(), 10,
+                       "mock port file")
+            assert self.proc.alive(), "mock died: " + self.proc.output()
+            self.port = int(port_file.read_text())
+            self.base_url = "http://127.0.0.1:%d/v1" % self.port
+            wait_until(lambda: can_connect(self.port), 10, "mock to accept")
+        except BaseException:
+            self.proc.stop()
+            raise
 
     def _call(self, method, path, body=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
