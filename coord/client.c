@@ -352,9 +352,12 @@ enum ccp_err coord_join(struct coord_client *c, const void *key, size_t len, int
         return rc;
     }
     rc = send_out(c, deadline);
-    if (rc == CCP_OK) {
-        rc = read_frame(c, deadline, &f);
-    }
+    do {
+        /* a FOLLOWERS frame of an earlier stream may come first */
+        if (rc == CCP_OK) {
+            rc = read_frame(c, deadline, &f);
+        }
+    } while (rc == CCP_OK && f.type == COORD_FOLLOWERS);
     if (rc == CCP_ERR_TIMEOUT) {
         return fail(c, rc); /* the answer may still come: the connection is out of step */
     }
