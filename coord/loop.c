@@ -60,6 +60,7 @@ struct coordd {
     struct coordd_conn *dead; /* closed this turn, through next */
     size_t n_conns;
     size_t n_closing;
+    sigset_t oldmask; /* the signal mask before we blocked SIGTERM and SIGINT */
     bool stop;
 };
 
@@ -673,7 +674,7 @@ static int setup(struct coordd *d)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0) {
+    if (sigprocmask(SIG_BLOCK, &mask, &d->oldmask) != 0) {
         return -1;
     }
     d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -715,6 +716,7 @@ static void teardown(struct coordd *d)
     }
     if (d->sigfd >= 0) {
         close(d->sigfd);
+        sigprocmask(SIG_SETMASK, &d->oldmask, NULL);
     }
     if (d->ep >= 0) {
         close(d->ep);
