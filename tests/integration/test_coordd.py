@@ -243,14 +243,22 @@ def test_connection_can_join_again_after_the_end(coordd):
     assert leader.join(b"other-key")[0] == FOLLOW
 
 
-def test_slow_follower_is_dropped_alone(coordd_factory):
-    d = coordd_factory("--queue-max", "100", "--linger-ms", "10000")
+@pytest.mark.parametrize(
+    "limit", [("--queue-max", "100"), ("--queue-bytes", "100000", "--queue-max", "1000000")]
+)
+def test_slow_follower_is_dropped_alone(coordd_factory, limit):
+    d = coordd_factory(*limit, "--linger-ms", "10000")
     leader = d.peer()
     assert leader.join(KEY) == (LEAD, b"")
     fast = [d.peer() for _ in range(2)]
     slow = d.peer()
     for f in fast + [slow]:
         assert f.join(KEY) == (FOLLOW, b"")
+    count = None
+    while count != 3:
+        ftype, payload = leader.recv()
+        assert ftype == FOLLOWERS
+        count = struct.unpack(">I", payload)[0]
     sent = [sse(i, 1000) for i in range(3000)]
     got = [0, 0]
     results = [None, None]
