@@ -18,6 +18,7 @@ struct coordd_opts {
     size_t queue_bytes_max;   /* bytes a follower may lag behind the leader */
     size_t max_payload;       /* largest frame payload a peer may send */
     size_t session_bytes_max; /* largest stream kept for replay */
+    size_t total_bytes_max;   /* all streams kept for replay together */
     size_t max_sessions;      /* live sessions at once; more JOINs get ABORT "busy" */
     size_t max_conns;         /* connections at once; more are closed on accept */
     int linger_ms;            /* how long a dropped connection may take to read its ABORT */

@@ -60,6 +60,7 @@ struct coordd {
     struct coordd_conn *dead; /* closed this turn, through next */
     size_t n_conns;
     size_t n_closing;
+    size_t stream_bytes; /* bytes of every session's stream together */
     sigset_t oldmask; /* the signal mask before we blocked SIGTERM and SIGINT */
     bool stop;
 };
@@ -96,6 +97,7 @@ static void session_maybe_free(struct coordd *d, struct coord_session *s)
         return;
     }
     coord_table_remove(&d->table, s);
+    d->stream_bytes -= s->stream.len;
     coord_session_free(s);
 }
 
@@ -242,6 +244,7 @@ static void session_pump(struct coordd *d, struct coord_session *s)
 static void session_end(struct coordd *d, struct coord_session *s, bool ok, const char *reason)
 {
     struct coordd_conn *c, *next;
+    size_t before = s->stream.len;
 
     coord_table_remove(&d->table, s);
     if (coord_session_finish(s, ok, reason) != CCP_OK) {
@@ -253,6 +256,7 @@ static void session_end(struct coordd *d, struct coord_session *s, bool ok, cons
         }
         s->pumping = false;
     }
+    d->stream_bytes += s->stream.len - before;
     if (s->leader != NULL) {
         s->leader->sess = NULL;
         s->leader->role = CONN_IDLE;
@@ -355,13 +359,18 @@ static int on_leader_frame(struct coordd *d, struct coordd_conn *c, const struct
 {
     struct coord_session *s = c->sess;
     char reason[COORD_REASON_MAX + 1];
+    size_t before = s->stream.len;
     enum ccp_err rc;
 
     switch (f->type) {
     case COORD_EVENT:
-        rc = coord_session_event(s, f->payload, f->len);
+        rc = CCP_ERR_NOMEM;
+        if (d->stream_bytes + COORD_FRAME_HEADER + f->len <= d->o->total_bytes_max) {
+            rc = coord_session_event(s, f->payload, f->len);
+        }
+        d->stream_bytes += s->stream.len - before;
         if (rc != CCP_OK) {
-            const char *why = rc == CCP_ERR_TOO_LARGE ? "too large" : "coordinator out of memory";
+            const char *why = rc == CCP_ERR_TOO_LARGE ? "too large" : "coordinator full";
             LOG_WARN("session aborted: %s bytes=%zu", why, s->stream.len);
             session_end(d, s, false, why);
             if (coord_encode(&c->out, COORD_ABORT, why, strlen(why), COORD_REASON_MAX) !=
@@ -715,6 +724,10 @@ static void teardown(struct coordd *d)
         close(d->tfd);
     }
     if (d->sigfd >= 0) {
+        /* already on the way out: a second SIGTERM (timeout(1) sends one to
+         * the process and one to its group) must not kill us half-closed */
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
         close(d->sigfd);
         sigprocmask(SIG_SETMASK, &d->oldmask, NULL);
     }

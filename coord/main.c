@@ -21,9 +21,10 @@ void coordd_opts_default(struct coordd_opts *o)
     o->socket_path = DEFAULT_SOCKET;
     o->listen_addr = NULL;
     o->queue_max = 1000;
-    o->queue_bytes_max = (size_t)8 * 1024 * 1024;
+    o->queue_bytes_max = (size_t)16 * 1024 * 1024;
     o->max_payload = COORD_DEFAULT_MAX_PAYLOAD;
     o->session_bytes_max = (size_t)64 * 1024 * 1024;
+    o->total_bytes_max = (size_t)1024 * 1024 * 1024;
     o->max_sessions = 10000;
     o->max_conns = 4096;
     o->linger_ms = 1000;
@@ -39,9 +40,10 @@ static void usage(FILE *f)
             "                        a stale socket file is replaced; 'none' for TCP only\n"
             "  --listen HOST:PORT    also listen on TCP (port 0 picks one and logs it)\n"
             "  --queue-max N         events a follower may lag behind (default 1000)\n"
-            "  --queue-bytes N       bytes a follower may lag behind (default 8388608)\n"
+            "  --queue-bytes N       bytes a follower may lag behind (default 16777216)\n"
             "  --max-frame N         largest frame payload accepted (default 16777216)\n"
             "  --session-bytes N     largest stream kept for replay (default 67108864)\n"
+            "  --total-bytes N       all streams kept for replay (default 1073741824)\n"
             "  --max-sessions N      live streams at once (default 10000)\n"
             "  --max-conns N         connections at once (default 4096)\n"
             "  --linger-ms N         time a dropped follower gets to read its ABORT (1000)\n"
@@ -80,6 +82,7 @@ int main(int argc, char **argv)
         {"queue-bytes", required_argument, NULL, 'b'},
         {"max-frame", required_argument, NULL, 'f'},
         {"session-bytes", required_argument, NULL, 'S'},
+        {"total-bytes", required_argument, NULL, 'T'},
         {"max-sessions", required_argument, NULL, 'm'},
         {"max-conns", required_argument, NULL, 'c'},
         {"linger-ms", required_argument, NULL, 'L'},
@@ -117,6 +120,9 @@ int main(int argc, char **argv)
         case 'S':
             bad |= parse_size("--session-bytes", optarg, 1024, (size_t)1 << 34,
                               &o.session_bytes_max);
+            break;
+        case 'T':
+            bad |= parse_size("--total-bytes", optarg, 1024, (size_t)1 << 40, &o.total_bytes_max);
             break;
         case 'm':
             bad |= parse_size("--max-sessions", optarg, 1, 10000000, &o.max_sessions);

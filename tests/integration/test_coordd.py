@@ -122,8 +122,10 @@ class Daemon:
     def __init__(self, tmp_path, *args):
         self.path = str(tmp_path / "coordd.sock")
         self.log = open(tmp_path / "coordd.log", "wb")
+        # --foreground: SIGTERM goes to coordd alone, not to its process group
+        # (where LeakSanitizer's exit-time tracer of an ASan build lives)
         self.proc = subprocess.Popen(
-            ["timeout", "120", COORDD, "--socket", self.path, "--log-level", "DEBUG", *args],
+            ["timeout", "--foreground", "120", COORDD, "--socket", self.path, "--log-level", "DEBUG", *args],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -473,3 +475,43 @@ def test_bad_options_are_refused():
         assert r.returncode == 2, args
     r = subprocess.run(["timeout", "10", COORDD, "--version"], capture_output=True, timeout=15)
     assert r.returncode == 0 and r.stdout.startswith(b"ccproxy-coordd ")
+
+
+def test_stream_size_caps_abort_that_stream_only(coordd_factory):
+    d = coordd_factory("--session-bytes", "4096", "--total-bytes", "5000")
+    a, fa = d.peer(), d.peer()
+    assert a.join(b"key-a") == (LEAD, b"")
+    assert fa.join(b"key-a") == (FOLLOW, b"")
+    big = b"x" * 1500
+    a.send(EVENT, big)
+    a.send(EVENT, big)
+    # over this stream's cap: its leader and followers get ABORT "too large"
+    a.send(EVENT, big)
+    assert fa.read_stream() == ([big, big], (ABORT, b"too large"))
+    fr = a.recv()
+    while fr[0] == FOLLOWERS:
+        fr = a.recv()
+    assert fr == (ABORT, b"too large")
+    assert a.closed()
+    # the aborted stream still holds its bytes until its last follower is done
+    b_, fb = d.peer(), d.peer()
+    assert b_.join(b"key-b") == (LEAD, b"")
+    assert fb.join(b"key-b") == (FOLLOW, b"")
+    b_.send(EVENT, big)
+    b_.send(EVENT, big)
+    b_.send(END)
+    assert fb.read_stream() == ([big, big], (END, b""))
+    # over the total of all streams: this stream is aborted, others go on
+    c, fc = d.peer(), d.peer()
+    e, fe = d.peer(), d.peer()
+    assert c.join(b"key-c") == (LEAD, b"")
+    assert fc.join(b"key-c") == (FOLLOW, b"")
+    assert e.join(b"key-e") == (LEAD, b"")
+    assert fe.join(b"key-e") == (FOLLOW, b"")
+    c.send(EVENT, big)
+    c.send(EVENT, big)  # 2 x 1505 = 3010 bytes
+    e.send(EVENT, big)  # 4515 in all
+    e.send(EVENT, big)  # would be 6020 > 5000, though this stream is under its own cap
+    assert fe.read_stream() == ([big], (ABORT, b"coordinator full"))
+    c.send(END)
+    assert fc.read_stream() == ([big, big], (END, b""))
