@@ -55,8 +55,7 @@ CCP_NODISCARD enum ccp_err coord_abort(struct coord_client *c, const char *reaso
 /* Leader: how many followers are attached, after reading what the daemon
  * sent (waiting up to timeout_ms for a change; 0 does not wait).
  * CCP_OK with *count, or CCP_ERR_COORD. */
-CCP_NODISCARD enum ccp_err coord_followers(struct coord_client *c, int timeout_ms,
-                                           unsigned *count);
+CCP_NODISCARD enum ccp_err coord_followers(struct coord_client *c, int timeout_ms, unsigned *count);
 
 /* Follower: wait up to timeout_ms for the next frame. CCP_OK with *kind:
  * EVENT (its bytes appended to out), END, or ABORT (the reason appended to

@@ -41,7 +41,7 @@ struct coord_session {
     size_t event_bytes_max; /* EVENT frames stop here; the terminal frame always fits */
     bool finished;          /* the terminal frame is in stream */
     bool in_table;
-    bool pumping; /* loop.c is walking the followers; do not free yet */
+    bool pumping;                  /* loop.c is walking the followers; do not free yet */
     struct coordd_conn *leader;    /* NULL once the leader has left */
     struct coordd_conn *followers; /* list through conn->fnext/fprev */
     size_t n_followers;

@@ -41,10 +41,10 @@ struct coordd_conn {
     struct buf in;        /* bytes read and not yet decoded */
     struct buf out;       /* our own frames, written before any stream bytes */
     struct coord_session *sess;
-    size_t cursor;      /* follower: stream bytes written so far */
-    size_t join_off;    /* follower: stream length when it joined */
-    size_t join_frames; /* follower: frames in the stream when it joined */
-    int64_t close_at;   /* CLOSING: monotonic ms after which it is closed */
+    size_t cursor;                     /* follower: stream bytes written so far */
+    size_t join_off;                   /* follower: stream length when it joined */
+    size_t join_frames;                /* follower: frames in the stream when it joined */
+    int64_t close_at;                  /* CLOSING: monotonic ms after which it is closed */
     struct coordd_conn *fprev, *fnext; /* the session's followers */
     struct coordd_conn *prev, *next;   /* every connection */
 };
@@ -61,7 +61,7 @@ struct coordd {
     size_t n_conns;
     size_t n_closing;
     size_t stream_bytes; /* bytes of every session's stream together */
-    sigset_t oldmask; /* the signal mask before we blocked SIGTERM and SIGINT */
+    sigset_t oldmask;    /* the signal mask before we blocked SIGTERM and SIGINT */
     bool stop;
 };
 
@@ -192,8 +192,7 @@ static void drop_slow(struct coordd *d, struct coordd_conn *c)
     size_t end = coord_session_frame_end(s, c->cursor);
     bool ok;
 
-    LOG_INFO("follower fell behind, dropped fd=%d lag_bytes=%zu", c->fd,
-             s->stream.len - c->cursor);
+    LOG_INFO("follower fell behind, dropped fd=%d lag_bytes=%zu", c->fd, s->stream.len - c->cursor);
     ok = buf_append(&c->out, s->stream.ptr + c->cursor, end - c->cursor) == CCP_OK &&
          coord_encode(&c->out, COORD_ABORT, "slow", 4, COORD_REASON_MAX) == CCP_OK;
     c->cursor = end;
@@ -373,8 +372,7 @@ static int on_leader_frame(struct coordd *d, struct coordd_conn *c, const struct
             const char *why = rc == CCP_ERR_TOO_LARGE ? "too large" : "coordinator full";
             LOG_WARN("session aborted: %s bytes=%zu", why, s->stream.len);
             session_end(d, s, false, why);
-            if (coord_encode(&c->out, COORD_ABORT, why, strlen(why), COORD_REASON_MAX) !=
-                CCP_OK) {
+            if (coord_encode(&c->out, COORD_ABORT, why, strlen(why), COORD_REASON_MAX) != CCP_OK) {
                 return -1;
             }
             conn_linger(d, c);

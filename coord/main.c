@@ -118,8 +118,8 @@ int main(int argc, char **argv)
             bad |= parse_size("--max-frame", optarg, 1024, (size_t)1 << 30, &o.max_payload);
             break;
         case 'S':
-            bad |= parse_size("--session-bytes", optarg, 1024, (size_t)1 << 34,
-                              &o.session_bytes_max);
+            bad |=
+                parse_size("--session-bytes", optarg, 1024, (size_t)1 << 34, &o.session_bytes_max);
             break;
         case 'T':
             bad |= parse_size("--total-bytes", optarg, 1024, (size_t)1 << 40, &o.total_bytes_max);

@@ -12,8 +12,8 @@
 #include "common/err.h"
 
 #define COORD_PROTO_VERSION 1
-#define COORD_FRAME_HEADER 5 /* length (4) + type (1) */
-#define COORD_KEY_MAX 256    /* JOIN key: 1..256 bytes (raw or hex SHA-256) */
+#define COORD_FRAME_HEADER 5  /* length (4) + type (1) */
+#define COORD_KEY_MAX 256     /* JOIN key: 1..256 bytes (raw or hex SHA-256) */
 #define COORD_REASON_MAX 1024 /* ABORT reason: 0..1024 bytes of text */
 /* Default largest payload a peer may send (16 MiB). */
 #define COORD_DEFAULT_MAX_PAYLOAD ((size_t)16 * 1024 * 1024)

@@ -316,6 +316,5 @@ int main(void)
         cmocka_unit_test(test_daemon_killed_mid_stream),
     };
 
-    signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests_name("coord_client", tests, setup, teardown);
 }

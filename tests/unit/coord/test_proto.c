@@ -148,14 +148,14 @@ static void test_every_split_point(void **state)
 {
     struct buf b, whole, part;
     enum coord_type t1[32], t2[32];
-    size_t n1, n2, cut, *cuts, i;
+    size_t n1, n2, cut, *cuts, i, none = 0;
 
     (void)state;
     buf_init(&b, 1 << 20);
     encode_samples(&b);
     buf_init(&whole, 1 << 20);
     buf_init(&part, 1 << 20);
-    n1 = feed(b.ptr, b.len, NULL, 0, &whole, t1);
+    n1 = feed(b.ptr, b.len, &none, 0, &whole, t1);
     assert_int_equal(n1, CCP_ARRAY_LEN(samples));
     for (cut = 0; cut <= b.len; cut++) {
         buf_reset(&part);
@@ -191,8 +191,8 @@ static void test_truncated_is_declined(void **state)
     buf_init(&b, 1 << 20);
     for (i = 0; i < CCP_ARRAY_LEN(samples); i++) {
         buf_reset(&b);
-        assert_int_equal(coord_encode(&b, samples[i].type, samples[i].payload, samples[i].len, MAXP),
-                         CCP_OK);
+        assert_int_equal(
+            coord_encode(&b, samples[i].type, samples[i].payload, samples[i].len, MAXP), CCP_OK);
         for (k = 0; k < b.len; k++) {
             copy = malloc(k > 0 ? k : 1);
             assert_non_null(copy);
@@ -218,16 +218,16 @@ static void expect_invalid(const char *p, size_t len)
 static void test_garbage_is_invalid(void **state)
 {
     (void)state;
-    expect_invalid("\x00\x00\x00\x00", 4);           /* zero length */
-    expect_invalid("\x00\x00\x00\x01\x00", 5);       /* type 0 */
-    expect_invalid("\x00\x00\x00\x01\x09", 5);       /* type 9 */
-    expect_invalid("\x00\x00\x00\x05\xff", 5);       /* unknown type, before its payload */
-    expect_invalid("\x00\x00\x00\x02\x03x", 6);      /* LEAD with a payload */
-    expect_invalid("\x00\x00\x00\x02\x06x", 6);      /* END with a payload */
-    expect_invalid("\x00\x00\x00\x01\x05", 5);       /* empty EVENT */
-    expect_invalid("\x00\x00\x00\x01\x02", 5);       /* empty JOIN key */
+    expect_invalid("\x00\x00\x00\x00", 4);             /* zero length */
+    expect_invalid("\x00\x00\x00\x01\x00", 5);         /* type 0 */
+    expect_invalid("\x00\x00\x00\x01\x09", 5);         /* type 9 */
+    expect_invalid("\x00\x00\x00\x05\xff", 5);         /* unknown type, before its payload */
+    expect_invalid("\x00\x00\x00\x02\x03x", 6);        /* LEAD with a payload */
+    expect_invalid("\x00\x00\x00\x02\x06x", 6);        /* END with a payload */
+    expect_invalid("\x00\x00\x00\x01\x05", 5);         /* empty EVENT */
+    expect_invalid("\x00\x00\x00\x01\x02", 5);         /* empty JOIN key */
     expect_invalid("\x00\x00\x00\x03\x01\x01\x01", 7); /* HELLO of 2 bytes */
-    expect_invalid("\x00\x00\x00\x04\x08\x00\x00", 7);  /* FOLLOWERS of 3 bytes, from the header */
+    expect_invalid("\x00\x00\x00\x04\x08\x00\x00", 7); /* FOLLOWERS of 3 bytes, from the header */
     expect_invalid("GET / HTTP/1.1\r\n", 16);
 }
 
@@ -279,12 +279,9 @@ static void test_encode_rejects(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_wire_format),
-        cmocka_unit_test(test_every_split_point),
-        cmocka_unit_test(test_truncated_is_declined),
-        cmocka_unit_test(test_garbage_is_invalid),
-        cmocka_unit_test(test_length_over_max),
+        cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_wire_format),
+        cmocka_unit_test(test_every_split_point),  cmocka_unit_test(test_truncated_is_declined),
+        cmocka_unit_test(test_garbage_is_invalid), cmocka_unit_test(test_length_over_max),
         cmocka_unit_test(test_encode_rejects),
     };
 

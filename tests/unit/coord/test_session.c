@@ -70,7 +70,7 @@ static void test_frame_index(void **state)
     (void)state;
     assert_int_equal(coord_table_init(&t, 1), CCP_OK);
     assert_int_equal(coord_session_new(&t, "k", 1, 1000, &s), CCP_OK);
-    assert_int_equal(coord_session_event(s, "abc", 3), CCP_OK);  /* frame 0: [0, 8) */
+    assert_int_equal(coord_session_event(s, "abc", 3), CCP_OK);   /* frame 0: [0, 8) */
     assert_int_equal(coord_session_event(s, "defgh", 5), CCP_OK); /* frame 1: [8, 18) */
     assert_int_equal(s->n_frames, 2);
     assert_int_equal(s->stream.len, 18);
@@ -103,7 +103,7 @@ static void test_event_bytes_cap_leaves_room_for_the_end(void **state)
     memset(big, 'e', sizeof(big));
     assert_int_equal(coord_table_init(&t, 1), CCP_OK);
     assert_int_equal(coord_session_new(&t, "k", 1, 100, &s), CCP_OK);
-    assert_int_equal(coord_session_event(s, big, 64), CCP_OK); /* 69 bytes */
+    assert_int_equal(coord_session_event(s, big, 64), CCP_OK);            /* 69 bytes */
     assert_int_equal(coord_session_event(s, big, 27), CCP_ERR_TOO_LARGE); /* 101 */
     assert_int_equal(s->stream.len, 69);
     assert_int_equal(s->n_frames, 1);
