@@ -154,9 +154,8 @@ static int connect_one(const char *a, size_t alen, int64_t deadline)
 {
     struct sockaddr_un sun;
     struct addrinfo hints, *res = NULL, *ai;
-    char host[256], port[16];
-    const char *path = NULL, *colon = NULL;
-    size_t i, hl;
+    char host[256], port[6];
+    const char *path = NULL;
     int fd = -1, err = 0, r;
     socklen_t el = sizeof(err);
 
@@ -185,27 +184,9 @@ static int connect_one(const char *a, size_t alen, int64_t deadline)
         }
         return fd;
     }
-    for (i = 0; i < alen; i++) {
-        if (a[i] == ':') {
-            colon = a + i;
-        }
-    }
-    if (colon == NULL || colon == a) {
+    if (coord_parse_hostport(a, alen, host, sizeof(host), port) != CCP_OK) {
         return -1;
     }
-    hl = (size_t)(colon - a);
-    if (a[0] == '[' && hl >= 2 && a[hl - 1] == ']') {
-        a++;
-        hl -= 2;
-    }
-    if (hl >= sizeof(host) || (size_t)(a + alen - colon - 1) >= sizeof(port) ||
-        a + alen - colon - 1 <= 0) {
-        return -1;
-    }
-    memcpy(host, a, hl);
-    host[hl] = '\0';
-    memcpy(port, colon + 1, (size_t)(a + alen - colon - 1));
-    port[a + alen - colon - 1] = '\0';
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -605,27 +605,13 @@ static int listen_tcp(const char *addr)
     struct addrinfo hints, *res = NULL, *ai;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    char host[256], port[16], shost[NI_MAXHOST], sport[NI_MAXSERV];
-    const char *colon = strrchr(addr, ':');
-    size_t hl;
+    char host[256], port[6], shost[NI_MAXHOST], sport[NI_MAXSERV];
     int fd = -1, one = 1;
 
-    if (colon == NULL || colon == addr || strlen(colon + 1) == 0 || strlen(colon + 1) >= 16) {
+    if (coord_parse_hostport(addr, strlen(addr), host, sizeof(host), port) != CCP_OK) {
         LOG_ERROR("--listen wants HOST:PORT, got %s", addr);
         return -1;
     }
-    hl = (size_t)(colon - addr);
-    if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') {
-        addr++;
-        hl -= 2;
-    }
-    if (hl >= sizeof(host)) {
-        LOG_ERROR("--listen host too long");
-        return -1;
-    }
-    memcpy(host, addr, hl);
-    host[hl] = '\0';
-    memcpy(port, colon + 1, strlen(colon + 1) + 1);
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -153,3 +153,41 @@ enum ccp_err coord_decode(const void *p, size_t len, size_t max_payload, struct 
     *consumed = COORD_FRAME_HEADER + plen;
     return CCP_OK;
 }
+
+enum ccp_err coord_parse_hostport(const char *s, size_t n, char *host, size_t hostcap, char port[6])
+{
+    const char *portp;
+    size_t colon = n, hl, pl, i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] == ':') {
+            colon = i;
+        }
+    }
+    if (colon == n) {
+        return CCP_ERR_INVALID;
+    }
+    portp = s + colon + 1;
+    pl = n - colon - 1;
+    if (pl == 0 || pl > 5) {
+        return CCP_ERR_INVALID;
+    }
+    for (i = colon + 1; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return CCP_ERR_INVALID;
+        }
+    }
+    hl = colon;
+    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+        s++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= hostcap || memchr(s, '\0', hl) != NULL) {
+        return CCP_ERR_INVALID;
+    }
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    memcpy(port, portp, pl);
+    port[pl] = '\0';
+    return CCP_OK;
+}

@@ -67,4 +67,12 @@ CCP_NODISCARD enum ccp_err coord_encode_followers(struct buf *out, uint32_t coun
 CCP_NODISCARD enum ccp_err coord_decode(const void *p, size_t len, size_t max_payload,
                                         struct coord_frame *out, size_t *consumed);
 
+/* Split an address "HOST:PORT" or "[IPV6]:PORT" (s: n bytes, need not be
+ * NUL-terminated) into NUL-terminated host and port. CCP_OK, or
+ * CCP_ERR_INVALID when it is malformed (no host, a port that is not 1-5
+ * digits) or the host does not fit hostcap. host and port are written only
+ * on success. */
+CCP_NODISCARD enum ccp_err coord_parse_hostport(const char *s, size_t n, char *host, size_t hostcap,
+                                                char port[6]);
+
 #endif /* CCP_COORD_PROTO_H */

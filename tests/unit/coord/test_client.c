@@ -3,7 +3,9 @@
  * leader/follower calls, timeouts, and a daemon that dies mid-stream. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -271,6 +273,35 @@ static void test_busy_is_an_error_and_connection_stays_usable(void **state)
     coord_close(b);
 }
 
+static void test_tcp_address(void **state)
+{
+    struct coord_client *c = NULL;
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    enum coord_role role;
+    char listen[32], list[64];
+    int fd;
+
+    (void)state;
+    /* an ephemeral port the kernel just handed out and took back */
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    stop_daemon(SIGTERM);
+    start_daemon("--listen", listen);
+    snprintf(list, sizeof(list), "/nonexistent/x.sock,%s", listen);
+    assert_int_equal(coord_connect(list, 100, 0, &c), CCP_OK);
+    assert_int_equal(coord_join(c, "tcp-key", 7, 1000, &role), CCP_OK);
+    assert_int_equal(role, COORD_ROLE_LEADER);
+    coord_close(c);
+}
+
 static void test_daemon_killed_mid_stream(void **state)
 {
     struct coord_client *l = NULL, *f = NULL;
@@ -313,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_lead_follow_publish_next),
         cmocka_unit_test(test_wait_timeout_abort_and_leader_gone),
         cmocka_unit_test(test_busy_is_an_error_and_connection_stays_usable),
+        cmocka_unit_test(test_tcp_address),
         cmocka_unit_test(test_daemon_killed_mid_stream),
     };
 

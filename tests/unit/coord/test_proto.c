@@ -276,13 +276,41 @@ static void test_encode_rejects(void **state)
     buf_release(&b);
 }
 
+static void test_parse_hostport(void **state)
+{
+    char host[16], port[6];
+
+    (void)state;
+    assert_int_equal(coord_parse_hostport("127.0.0.1:7000", 14, host, sizeof(host), port), CCP_OK);
+    assert_string_equal(host, "127.0.0.1");
+    assert_string_equal(port, "7000");
+    assert_int_equal(coord_parse_hostport("[::1]:0,rest", 7, host, sizeof(host), port), CCP_OK);
+    assert_string_equal(host, "::1");
+    assert_string_equal(port, "0");
+    assert_int_equal(coord_parse_hostport("::1:65535", 9, host, sizeof(host), port), CCP_OK);
+    assert_string_equal(host, "::1");
+    assert_string_equal(port, "65535");
+    memcpy(host, "untouched", 10);
+    assert_int_equal(coord_parse_hostport("localhost", 9, host, sizeof(host), port),
+                     CCP_ERR_INVALID);
+    assert_int_equal(coord_parse_hostport(":80", 3, host, sizeof(host), port), CCP_ERR_INVALID);
+    assert_int_equal(coord_parse_hostport("[]:80", 5, host, sizeof(host), port), CCP_ERR_INVALID);
+    assert_int_equal(coord_parse_hostport("h:", 2, host, sizeof(host), port), CCP_ERR_INVALID);
+    assert_int_equal(coord_parse_hostport("h:123456", 8, host, sizeof(host), port),
+                     CCP_ERR_INVALID);
+    assert_int_equal(coord_parse_hostport("h:80x", 5, host, sizeof(host), port), CCP_ERR_INVALID);
+    assert_int_equal(coord_parse_hostport("a-very-long-hostname:1", 22, host, sizeof(host), port),
+                     CCP_ERR_INVALID);
+    assert_string_equal(host, "untouched");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_wire_format),
         cmocka_unit_test(test_every_split_point),  cmocka_unit_test(test_truncated_is_declined),
         cmocka_unit_test(test_garbage_is_invalid), cmocka_unit_test(test_length_over_max),
-        cmocka_unit_test(test_encode_rejects),
+        cmocka_unit_test(test_encode_rejects),     cmocka_unit_test(test_parse_hostport),
     };
 
     return cmocka_run_group_tests_name("coord_proto", tests, NULL, NULL);
