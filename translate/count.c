@@ -260,17 +260,18 @@ static bool has_prefix(const char *s, const char *p)
 
 struct image_cost {
     const char *prefix;
-    unsigned base;      /* tile models: tokens per image */
-    unsigned tile;      /* tile models: tokens per 512-px tile; 0 = patch model */
-    unsigned mult_pct;  /* patch models: multiplier in hundredths */
+    unsigned base;     /* tile models: tokens per image */
+    unsigned tile;     /* tile models: tokens per 512-px tile; 0 = patch model */
+    unsigned mult_pct; /* patch models: multiplier in hundredths */
 };
 
 /* OpenAI's vision pricing guide; first match wins, the last is the default. */
 static const struct image_cost image_costs[] = {
-    {"gpt-4.1-mini", 0, 0, 162}, {"gpt-4.1-nano", 0, 0, 246}, {"gpt-5-mini", 0, 0, 162},
-    {"gpt-5-nano", 0, 0, 246},   {"o4-mini", 0, 0, 172},      {"gpt-4o-mini", 2833, 5667, 0},
-    {"gpt-5", 70, 140, 0},       {"o1", 75, 150, 0},          {"o3", 75, 150, 0},
-    {"", 85, 170, 0},
+    {"gpt-4.1-mini", 0, 0, 162}, {"gpt-4.1-nano", 0, 0, 246},
+    {"gpt-5-mini", 0, 0, 162},   {"gpt-5-nano", 0, 0, 246},
+    {"o4-mini", 0, 0, 172},      {"gpt-4o-mini", 2833, 5667, 0},
+    {"gpt-5", 70, 140, 0},       {"o1", 75, 150, 0},
+    {"o3", 75, 150, 0},          {"", 85, 170, 0},
 };
 
 static unsigned long div_up(unsigned long long a, unsigned long long b)
@@ -385,8 +386,7 @@ static struct json_object *get(struct json_object *obj, const char *key)
 {
     struct json_object *v = NULL;
 
-    if (!json_object_is_type(obj, json_type_object) ||
-        !json_object_object_get_ex(obj, key, &v)) {
+    if (!json_object_is_type(obj, json_type_object) || !json_object_object_get_ex(obj, key, &v)) {
         return NULL;
     }
     return v;
@@ -648,8 +648,8 @@ static enum ccp_err add_pdf(struct counter *k, const char *b64)
     if (pages == 0) {
         pages = div_up(n > 0 ? n : 1, PDF_BYTES_PER_PAGE);
     }
-    k->total += (long)(pages * (tr_image_tokens(k->model, PDF_PAGE_W, PDF_PAGE_H, false) +
-                                PDF_PAGE_TEXT));
+    k->total +=
+        (long)(pages * (tr_image_tokens(k->model, PDF_PAGE_W, PDF_PAGE_H, false) + PDF_PAGE_TEXT));
     ccp_free(p);
     return CCP_OK;
 }
@@ -729,9 +729,8 @@ const char *tr_encoding_for_model(const char *model)
 {
     const char *m = base_model(model);
 
-    if (has_prefix(m, "gpt-3.5") ||
-        (has_prefix(m, "gpt-4") && !has_prefix(m, "gpt-4o") && !has_prefix(m, "gpt-4.1") &&
-         !has_prefix(m, "gpt-4.5"))) {
+    if (has_prefix(m, "gpt-3.5") || (has_prefix(m, "gpt-4") && !has_prefix(m, "gpt-4o") &&
+                                     !has_prefix(m, "gpt-4.1") && !has_prefix(m, "gpt-4.5"))) {
         return "cl100k_base";
     }
     return "o200k_base";

@@ -83,9 +83,8 @@ const char *tr_encoding_for_model(const char *model);
  * NULL. */
 CCP_NODISCARD enum ccp_err tr_count_tokens(const struct tr_opts *o,
                                            const struct tr_bpe *const enc[2],
-                                           struct tr_bpe_scratch *s, const char *body,
-                                           size_t len, unsigned long *tokens,
-                                           struct tr_error *err);
+                                           struct tr_bpe_scratch *s, const char *body, size_t len,
+                                           unsigned long *tokens, struct tr_error *err);
 
 /* Width and height of an image from the first bytes of its base64 data
  * (b64[0..len), no data: prefix): PNG, JPEG, GIF and WebP headers; only the

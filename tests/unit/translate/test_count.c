@@ -123,13 +123,16 @@ static void golden_case(void **state)
 
 static void test_encoding_for_model(void **state)
 {
-    static const char *const o200k[] = {"gpt-4o", "gpt-4o-mini", "GPT-4O-2024-08-06",
-                                        "gpt-4.1", "gpt-4.1-nano", "gpt-4.5-preview",
-                                        "gpt-5", "gpt-5-mini", "o1", "o3-mini",
-                                        "o4-mini", "openai/gpt-4o", "chatgpt-4o-latest",
-                                        "llama-3", "", "claude-x"};
-    static const char *const cl100k[] = {"gpt-4", "gpt-4-turbo", "gpt-4-0613",
-                                         "gpt-3.5-turbo", "openrouter/openai/gpt-4-32k",
+    static const char *const o200k[] = {
+        "gpt-4o",          "gpt-4o-mini",   "GPT-4O-2024-08-06", "gpt-4.1", "gpt-4.1-nano",
+        "gpt-4.5-preview", "gpt-5",         "gpt-5-mini",        "o1",      "o3-mini",
+        "o4-mini",         "openai/gpt-4o", "chatgpt-4o-latest", "llama-3", "",
+        "claude-x"};
+    static const char *const cl100k[] = {"gpt-4",
+                                         "gpt-4-turbo",
+                                         "gpt-4-0613",
+                                         "gpt-3.5-turbo",
+                                         "openrouter/openai/gpt-4-32k",
                                          "GPT-3.5-TURBO-16K"};
     (void)state;
     for (size_t i = 0; i < CCP_ARRAY_LEN(o200k); i++) {
@@ -212,19 +215,19 @@ static void expect_size(const unsigned char *p, size_t n, unsigned long w, unsig
 
 static void test_image_headers(void **state)
 {
-    static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
-                                        'I', 'H', 'D', 'R', 0, 0, 0x07, 0xd0, 0, 0, 0x03, 0xe8,
-                                        8, 2, 0, 0, 0};
+    static const unsigned char png[] = {0x89, 'P', 'N',  'G',  '\r', '\n', 0x1a, '\n', 0,    0,
+                                        0,    13,  'I',  'H',  'D',  'R',  0,    0,    0x07, 0xd0,
+                                        0,    0,   0x03, 0xe8, 8,    2,    0,    0,    0};
     static const unsigned char gif[] = {'G', 'I', 'F', '8', '7', 'a', 0x2c, 0x01, 0xc8, 0x00, 0};
-    static const unsigned char vp8[] = {'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'E', 'B', 'P',
-                                        'V', 'P', '8', ' ', 0, 0, 0, 0, 0, 0, 0, 0x9d,
-                                        0x01, 0x2a, 0x80, 0x02, 0xe0, 0x41};
+    static const unsigned char vp8[] = {'R', 'I', 'F', 'F',  0,    0,    0,    0,    'W',  'E',
+                                        'B', 'P', 'V', 'P',  '8',  ' ',  0,    0,    0,    0,
+                                        0,   0,   0,   0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x41};
     /* VP8L: 0x2f then 14 bits width-1 (399), 14 bits height-1 (299) */
-    unsigned char vp8l[30] = {'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'E', 'B', 'P',
-                              'V', 'P', '8', 'L', 0, 0, 0, 0, 0x2f};
-    static const unsigned char vp8x[] = {'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'E', 'B', 'P',
-                                         'V', 'P', '8', 'X', 10, 0, 0, 0, 0, 0, 0, 0,
-                                         0xff, 0x0f, 0x00, 0xff, 0x03, 0x00};
+    unsigned char vp8l[30] = {'R', 'I', 'F', 'F', 0,   0, 0, 0, 'W', 'E', 'B',
+                              'P', 'V', 'P', '8', 'L', 0, 0, 0, 0,   0x2f};
+    static const unsigned char vp8x[] = {'R', 'I', 'F', 'F', 0,    0,    0,    0,    'W',  'E',
+                                         'B', 'P', 'V', 'P', '8',  'X',  10,   0,    0,    0,
+                                         0,   0,   0,   0,   0xff, 0x0f, 0x00, 0xff, 0x03, 0x00};
     /* JPEG: SOI, APP0 (16), a fill byte, DQT (67), SOF2 480x640 */
     unsigned char jpg[128] = {0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J', 'F', 'I', 'F'};
     size_t at = 2 + 2 + 16;
