@@ -67,7 +67,7 @@ static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len
     enum ccp_err rc = CCP_ERR_INVALID;
 
     if (len > (size_t)INT_MAX - 1) {
-        rc = CCP_ERR_TOO_LARGE; /* *err is set by error_for() */
+        rc = CCP_ERR_TOO_LARGE; /* *err is set by tr_rq_error_for() */
         goto out;
     }
     tok = json_tokener_new_ex(depth);
@@ -369,10 +369,9 @@ static bool copy_name(char *dst, size_t cap, const char *s)
     return true;
 }
 
-/* The whole translation as a json-c tree in *out; info filled. Shared by
- * tr_request and tr_count_tokens_estimate. */
-static enum ccp_err build(struct tr_rq_ctx *c, const char *body, size_t len,
-                          struct json_object **out, struct tr_reqinfo *info)
+enum ccp_err tr_rq_build(struct tr_rq_ctx *c, const char *body, size_t len,
+                         struct json_object **out, struct json_object **input,
+                         struct tr_reqinfo *info)
 {
     struct json_object *in = NULL, *root = NULL, *msgs = NULL, *v;
     const char *model = NULL, *mapped;
@@ -429,6 +428,10 @@ static enum ccp_err build(struct tr_rq_ctx *c, const char *body, size_t len,
     if (rc == CCP_OK) {
         *out = root;
         root = NULL;
+        if (input != NULL) {
+            *input = in;
+            in = NULL;
+        }
     }
 out:
     json_object_put(msgs);
@@ -437,8 +440,7 @@ out:
     return rc;
 }
 
-/* Fill *err for failures that did not set it themselves. */
-static void error_for(struct tr_rq_ctx *c, enum ccp_err rc)
+void tr_rq_error_for(struct tr_rq_ctx *c, enum ccp_err rc)
 {
     if (rc == CCP_ERR_TOO_LARGE) {
         tr_error_set(c->err, rc, "request too large: its translation would exceed %zu bytes",
@@ -459,7 +461,7 @@ enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, s
     enum ccp_err rc;
 
     memset(&ri, 0, sizeof(ri));
-    rc = build(&c, body, len, &root, &ri);
+    rc = tr_rq_build(&c, body, len, &root, NULL, &ri);
     if (rc != CCP_OK) {
         goto out;
     }
@@ -474,7 +476,7 @@ enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, s
     }
 out:
     if (rc == CCP_ERR_TOO_LARGE || rc == CCP_ERR_NOMEM) {
-        error_for(&c, rc);
+        tr_rq_error_for(&c, rc);
     }
     json_object_put(root);
     return rc;
@@ -568,14 +570,14 @@ enum ccp_err tr_count_tokens_estimate(const struct tr_opts *o, const char *body,
     enum ccp_err rc;
 
     memset(&ri, 0, sizeof(ri));
-    rc = build(&c, body, len, &root, &ri);
+    rc = tr_rq_build(&c, body, len, &root, NULL, &ri);
     if (rc == CCP_OK) {
         rc = est_tree(root, &e);
     }
     if (rc == CCP_OK) {
         *tokens = (e.bytes + 3) / 4 + e.extra;
     } else if (rc == CCP_ERR_TOO_LARGE || rc == CCP_ERR_NOMEM) {
-        error_for(&c, rc);
+        tr_rq_error_for(&c, rc);
     }
     json_object_put(root);
     return rc;

@@ -41,4 +41,15 @@ CCP_NODISCARD enum ccp_err tr_rq_system(struct tr_rq_ctx *c, struct json_object 
 CCP_NODISCARD enum ccp_err tr_rq_messages(struct tr_rq_ctx *c, struct json_object *in,
                                           struct json_object *msgs);
 
+/* The whole translation of an Anthropic body as a json-c tree in *out (one
+ * reference), info filled; when input is not NULL, the parsed client body
+ * too (one reference). Shared by tr_request, tr_count_tokens_estimate and
+ * tr_count_tokens (count.c). Out-parameters are written only on success. */
+CCP_NODISCARD enum ccp_err tr_rq_build(struct tr_rq_ctx *c, const char *body, size_t len,
+                                       struct json_object **out, struct json_object **input,
+                                       struct tr_reqinfo *info);
+/* Fill *c->err for CCP_ERR_TOO_LARGE and CCP_ERR_NOMEM, which tr_rq_build
+ * does not describe itself; other codes are left alone. */
+void tr_rq_error_for(struct tr_rq_ctx *c, enum ccp_err rc);
+
 #endif /* CCP_TRANSLATE_REQUEST_INT_H */

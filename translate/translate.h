@@ -60,6 +60,45 @@ CCP_NODISCARD enum ccp_err tr_count_tokens_estimate(const struct tr_opts *o, con
                                                     size_t len, unsigned long *tokens,
                                                     struct tr_error *err);
 
+/* ---- count_tokens (count.c; method and expected error in docs/tokens.md) -- */
+
+struct tr_bpe;         /* translate/bpe.h */
+struct tr_bpe_scratch; /* translate/bpe.h */
+
+/* The tiktoken encoding OpenAI uses for an upstream model (case-insensitive,
+ * after any "provider/" prefix): "cl100k_base" for gpt-4 (not gpt-4o, gpt-4.1,
+ * gpt-4.5) and gpt-3.5*; "o200k_base" for everything else (gpt-4o*,
+ * gpt-4.1*, gpt-5*, o1*, o3*, o4* and unknown names). A static string. */
+const char *tr_encoding_for_model(const char *model);
+
+/* Count the input tokens of an Anthropic count_tokens body as the upstream
+ * would bill its translation (the same translation as tr_request): OpenAI's
+ * per-message and per-name overheads, tool calls, tool definitions, images
+ * by the tile or patch formula from their header, documents. enc[] holds the
+ * encoders indexed by enum tr_bpe_encoding (bpe.h); the one for
+ * tr_encoding_for_model(upstream model) is used, or the other when that one
+ * is NULL. s is a scratch of the calling thread, or NULL (made inside).
+ * *tokens is written only on success. CCP_ERR_INVALID / TOO_LARGE / NOMEM
+ * as tr_request, with *err set; CCP_ERR_INTERNAL when both encoders are
+ * NULL. */
+CCP_NODISCARD enum ccp_err tr_count_tokens(const struct tr_opts *o,
+                                           const struct tr_bpe *const enc[2],
+                                           struct tr_bpe_scratch *s, const char *body, size_t len,
+                                           unsigned long *tokens, struct tr_error *err);
+
+/* Width and height of an image from the first bytes of its base64 data
+ * (b64[0..len), no data: prefix): PNG, JPEG, GIF and WebP headers; only the
+ * bytes needed are decoded. false for anything else (truncated, garbage,
+ * other formats, zero sizes), leaving *w and *h alone. Can't fail otherwise. */
+bool tr_image_size_b64(const char *b64, size_t len, unsigned long *w, unsigned long *h);
+
+/* Input tokens OpenAI bills for a w x h image sent to model with detail
+ * "auto"/"high" (low == false) or "low": the 512-px tile formula (base +
+ * per-tile tokens of the model family) or, for the 32-px patch models
+ * (gpt-4.1-mini/nano, gpt-5-mini/nano, o4-mini), patches times the model's
+ * multiplier. Can't fail. */
+unsigned long tr_image_tokens(const char *model, unsigned long w, unsigned long h, bool low);
+
 /* ---- non-streaming response (response.c) -------------------------------- */
 
 /* Translate an OpenAI chat.completion JSON body into an Anthropic Message
