@@ -25,22 +25,6 @@
 
 #define MIB (1024UL * 1024UL)
 
-/* TEMPORARY, until translate/errmap.c lands on main (as in test_request.c):
- * a weak stand-in following the contract in translate.h. */
-__attribute__((weak)) void tr_error_set(struct tr_error *err, enum ccp_err code, const char *fmt,
-                                        ...)
-{
-    va_list ap;
-
-    err->code = code;
-    err->status = code == CCP_ERR_INVALID ? 400 : code == CCP_ERR_NOMEM ? 503 : 500;
-    err->type = code == CCP_ERR_INVALID ? "invalid_request_error" : "api_error";
-    err->retry_after[0] = '\0';
-    va_start(ap, fmt);
-    (void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-}
-
 static struct vocab_map maps[2];
 static const struct tr_bpe *encs[2];
 static struct tr_bpe_scratch *scratch;
