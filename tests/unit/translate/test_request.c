@@ -25,6 +25,7 @@
 
 static void default_opts(struct tr_opts *o)
 {
+    memset(o, 0, sizeof(*o));
     o->big_model = "gpt-big";
     o->small_model = "gpt-small";
     o->max_json_depth = 64;
