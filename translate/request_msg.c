@@ -28,6 +28,9 @@
  * messages (OpenAI tool messages cannot carry images). */
 #define TOOL_IMAGE_NOTE "[image attached in the next user message]"
 #define TOOL_IMAGE_LEAD "Image from tool result %s:"
+/* The same for a PDF document inside a tool_result. */
+#define TOOL_FILE_NOTE "[document attached in the next user message]"
+#define TOOL_FILE_LEAD "Document from tool result %s:"
 
 /* The content of the tool message added for a tool_use that has no
  * tool_result in the next user message (the user interrupted the call):
@@ -393,13 +396,13 @@ static enum ccp_err tool_document(struct tr_rq_ctx *c, struct json_object *ib, c
     p = rc == CCP_OK && json_object_array_length(tmp) > 0 ? json_object_array_get_idx(tmp, 0)
                                                           : NULL;
     if (p != NULL && type_is(p, "file")) {
-        (void)snprintf(lead, sizeof(lead), TOOL_IMAGE_LEAD, id);
+        (void)snprintf(lead, sizeof(lead), TOOL_FILE_LEAD, id);
         rc = add_text_part(imgs, lead, strlen(lead));
         if (rc == CCP_OK) {
             rc = tr_rq_arr_add(imgs, json_object_get(p));
         }
         if (rc == CCP_OK) {
-            rc = join_text(b, TEXT_SEP, TOOL_IMAGE_NOTE, strlen(TOOL_IMAGE_NOTE));
+            rc = join_text(b, TEXT_SEP, TOOL_FILE_NOTE, strlen(TOOL_FILE_NOTE));
         }
     } else if (p != NULL && json_object_object_get_ex(p, "text", &v)) {
         rc = join_text(b, TEXT_SEP, json_object_get_string(v),
@@ -921,17 +924,21 @@ static enum ccp_err system_msg(struct tr_rq_ctx *c, struct json_object *content,
 /* Tool calls of the last assistant message still waiting for their
  * results (pending) are answered by the next user message; when the next
  * assistant message (or the end) comes first, each gets a synthetic tool
- * message (TOOL_NO_RESULT), so the upstream accepts the history. System
- * messages in between do not count. */
+ * message (TOOL_NO_RESULT), so the upstream accepts the history. A system
+ * message that comes while calls are pending is held back (held) and sent
+ * after the next user message, since nothing may sit between an assistant
+ * message and its tool messages. */
 enum ccp_err tr_rq_messages(struct tr_rq_ctx *c, struct json_object *in, struct json_object *msgs)
 {
     struct json_object *msg, *content, *pending = json_object_new_array();
+    struct json_object *held = json_object_new_array();
     const char *role;
-    size_t i;
+    size_t i, j;
     enum ccp_err rc = CCP_OK;
 
-    if (pending == NULL) {
-        return CCP_ERR_NOMEM;
+    if (pending == NULL || held == NULL) {
+        rc = CCP_ERR_NOMEM;
+        goto out;
     }
     for (i = 0; i < json_object_array_length(in) && rc == CCP_OK; i++) {
         msg = json_object_array_get_idx(in, i);
@@ -952,6 +959,16 @@ enum ccp_err tr_rq_messages(struct tr_rq_ctx *c, struct json_object *in, struct 
         if (role != NULL && strcmp(role, "assistant") == 0) {
             rc = unanswered(c, msgs, json_object_array_length(msgs), pending, NULL);
         }
+        for (j = 0; rc == CCP_OK && role != NULL && strcmp(role, "system") != 0 &&
+                    json_object_array_length(pending) == 0 && j < json_object_array_length(held);
+             j++) {
+            rc = tr_rq_arr_add(msgs, json_object_get(json_object_array_get_idx(held, j)));
+        }
+        if (rc == CCP_OK && json_object_array_length(pending) == 0 &&
+            json_object_array_length(held) > 0 &&
+            json_object_array_del_idx(held, 0, json_object_array_length(held)) != 0) {
+            rc = CCP_ERR_NOMEM;
+        }
         if (rc != CCP_OK) {
             break;
         }
@@ -960,7 +977,7 @@ enum ccp_err tr_rq_messages(struct tr_rq_ctx *c, struct json_object *in, struct 
         } else if (role != NULL && strcmp(role, "assistant") == 0) {
             rc = assistant_msg(c, i, content, msgs, pending);
         } else if (role != NULL && strcmp(role, "system") == 0) {
-            rc = system_msg(c, content, msgs);
+            rc = system_msg(c, content, json_object_array_length(pending) > 0 ? held : msgs);
         } else {
             rc = CCP_ERR_INVALID;
             tr_error_set(c->err, rc,
@@ -970,6 +987,11 @@ enum ccp_err tr_rq_messages(struct tr_rq_ctx *c, struct json_object *in, struct 
     if (rc == CCP_OK) {
         rc = unanswered(c, msgs, json_object_array_length(msgs), pending, NULL);
     }
+    for (j = 0; rc == CCP_OK && j < json_object_array_length(held); j++) {
+        rc = tr_rq_arr_add(msgs, json_object_get(json_object_array_get_idx(held, j)));
+    }
+out:
+    json_object_put(held);
     json_object_put(pending);
     return rc;
 }
