@@ -217,8 +217,8 @@ static bool parse_kv(struct span kv, struct tr_model_rule *r)
 
 /* One `pattern:kv,kv` rule (trimmed, non-empty) into *r, its pattern copied
  * at strings + *used. */
-static enum ccp_err parse_rule(struct span rule, struct tr_model_rule *r, char *strings,
-                               size_t cap, size_t *used, char *msg, size_t msgcap)
+static enum ccp_err parse_rule(struct span rule, struct tr_model_rule *r, char *strings, size_t cap,
+                               size_t *used, char *msg, size_t msgcap)
 {
     const char *colon = memchr(rule.p, ':', rule.n), *end = rule.p + rule.n, *p, *comma;
     struct span pat;

@@ -367,17 +367,17 @@ static const char *hashed_id(const char *prefix, const char *s, char *dst, size_
 static const char *effort_for(struct json_object *in)
 {
     struct json_object *th = field(in, "thinking"), *oc = field(in, "output_config"), *v;
-    const char *type = json_object_is_type(th, json_type_object) ? tr_rq_get_string(th, "type")
-                                                                : NULL;
-    const char *e = json_object_is_type(oc, json_type_object) ? tr_rq_get_string(oc, "effort")
-                                                             : NULL;
+    const char *type =
+        json_object_is_type(th, json_type_object) ? tr_rq_get_string(th, "type") : NULL;
+    const char *e =
+        json_object_is_type(oc, json_type_object) ? tr_rq_get_string(oc, "effort") : NULL;
     int64_t budget;
 
     if (type != NULL && strcmp(type, "disabled") == 0) {
         return NULL;
     }
-    if (e != NULL && (strcmp(e, "low") == 0 || strcmp(e, "medium") == 0 ||
-                      strcmp(e, "high") == 0)) {
+    if (e != NULL &&
+        (strcmp(e, "low") == 0 || strcmp(e, "medium") == 0 || strcmp(e, "high") == 0)) {
         return e;
     }
     if (e != NULL && strcmp(e, "max") == 0) {
@@ -409,11 +409,10 @@ static enum ccp_err max_tokens(struct tr_rq_ctx *c, struct json_object *in,
     if (c->caps.max_output != 0 && (uint64_t)n > c->caps.max_output) {
         n = (int64_t)c->caps.max_output;
     }
-    return tr_rq_obj_add(root,
-                         c->caps.max_field == TR_MAXF_MAX_COMPLETION_TOKENS
-                             ? "max_completion_tokens"
-                             : "max_tokens",
-                         json_object_new_int64(n));
+    return tr_rq_obj_add(
+        root,
+        c->caps.max_field == TR_MAXF_MAX_COMPLETION_TOKENS ? "max_completion_tokens" : "max_tokens",
+        json_object_new_int64(n));
 }
 
 /* stop_sequences -> stop: the first MAX_STOP non-empty strings. */
@@ -485,8 +484,8 @@ static void session_from_user_id(struct tr_rq_ctx *c, const char *user, char *ds
 static enum ccp_err identity(struct tr_rq_ctx *c, struct json_object *in, struct json_object *root)
 {
     struct json_object *v = field(in, "metadata");
-    const char *user = json_object_is_type(v, json_type_object) ? tr_rq_get_string(v, "user_id")
-                                                               : NULL;
+    const char *user =
+        json_object_is_type(v, json_type_object) ? tr_rq_get_string(v, "user_id") : NULL;
     const char *sid = c->o->session_id;
     char hash[40], sbuf[160];
     enum ccp_err rc = CCP_OK;

@@ -627,8 +627,8 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
     buf_init(&st->ev, max > SIZE_MAX / 4 ? SIZE_MAX / 2 : max * 3 + 4096);
     st->depth = o->max_json_depth;
     memcpy(st->model, info->client_model, sizeof(st->model));
-    st->names.naliases = info->naliases < TR_MAX_TOOL_ALIASES ? info->naliases
-                                                              : TR_MAX_TOOL_ALIASES;
+    st->names.naliases =
+        info->naliases < TR_MAX_TOOL_ALIASES ? info->naliases : TR_MAX_TOOL_ALIASES;
     memcpy(st->names.aliases, info->aliases, sizeof(st->names.aliases));
     st->model[sizeof(st->model) - 1] = '\0';
     return st;

@@ -66,10 +66,10 @@ struct tr_opts {
  * "overloaded_error"), a static string. */
 struct tr_error {
     enum ccp_err code;
-    int status;             /* HTTP status to send the client */
-    const char *type;       /* static string */
-    char message[512];      /* NUL-terminated, for the client */
-    char retry_after[32];   /* retry-after value to pass through, or "" */
+    int status;           /* HTTP status to send the client */
+    const char *type;     /* static string */
+    char message[512];    /* NUL-terminated, for the client */
+    char retry_after[32]; /* retry-after value to pass through, or "" */
 };
 
 /* Upstream function names are at most this long (OpenAI's limit). */
@@ -87,9 +87,9 @@ struct tr_tool_alias {
 
 /* What the request translation learned that the response side needs. */
 struct tr_reqinfo {
-    bool stream;                /* the client asked for an SSE stream */
-    char client_model[160];     /* model named by the client, echoed in responses */
-    char upstream_model[160];   /* model sent upstream */
+    bool stream;              /* the client asked for an SSE stream */
+    char client_model[160];   /* model named by the client, echoed in responses */
+    char upstream_model[160]; /* model sent upstream */
     /* server tools (web_search_*, ...) dropped from `tools`: their count and
      * the type of the first, for a warning header */
     unsigned server_tools_dropped;
