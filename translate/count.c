@@ -413,6 +413,22 @@ static void add_image(struct counter *k, struct json_object *iu)
     k->total += (long)tr_image_tokens(k->model, w, h, detail != NULL && strcmp(detail, "low") == 0);
 }
 
+static enum ccp_err add_pdf(struct counter *k, const char *b64);
+
+/* A file part: a PDF data: URL is estimated per page; other files, whose size
+ * is unknown, count as one page. Text documents arrive as text parts. */
+static enum ccp_err add_file(struct counter *k, struct json_object *file)
+{
+    const char *data = tr_rq_get_string(file, "file_data");
+    const char *comma = data != NULL ? strstr(data, ";base64,") : NULL;
+
+    if (comma != NULL) {
+        return add_pdf(k, comma + 8);
+    }
+    k->total += (long)(tr_image_tokens(k->model, PDF_PAGE_W, PDF_PAGE_H, false) + PDF_PAGE_TEXT);
+    return CCP_OK;
+}
+
 static enum ccp_err add_content(struct counter *k, struct json_object *content)
 {
     struct json_object *p;
@@ -427,6 +443,8 @@ static enum ccp_err add_content(struct counter *k, struct json_object *content)
         type = tr_rq_get_string(p, "type");
         if (type != NULL && strcmp(type, "image_url") == 0) {
             add_image(k, get(p, "image_url"));
+        } else if (type != NULL && strcmp(type, "file") == 0) {
+            rc = add_file(k, get(p, "file"));
         } else {
             rc = add_json_string(k, get(p, "text"));
         }
@@ -605,7 +623,7 @@ static enum ccp_err add_tools(struct counter *k, struct json_object *tools)
     return rc;
 }
 
-/* ---- documents (from the client body: the translation does not send them) -- */
+/* ---- documents (PDF file parts of the translation) ------------------------- */
 
 static bool is_ws(unsigned char c)
 {
@@ -654,75 +672,6 @@ static enum ccp_err add_pdf(struct counter *k, const char *b64)
     return CCP_OK;
 }
 
-/* A document block counted as a user text part would be: title, context,
- * then the text (text or content source) or the PDF estimate. */
-static enum ccp_err add_document(struct counter *k, struct json_object *blk)
-{
-    struct json_object *src = get(blk, "source"), *content = get(src, "content");
-    const char *type = tr_rq_get_string(src, "type");
-    const char *media = tr_rq_get_string(src, "media_type");
-    const char *data = tr_rq_get_string(src, "data");
-    enum ccp_err rc;
-
-    rc = add_json_string(k, get(blk, "title"));
-    if (rc == CCP_OK) {
-        rc = add_json_string(k, get(blk, "context"));
-    }
-    if (rc != CCP_OK || type == NULL) {
-        return rc;
-    }
-    if (strcmp(type, "text") == 0) {
-        return add_json_string(k, get(src, "data"));
-    }
-    if (strcmp(type, "content") == 0) {
-        return add_content(k, content);
-    }
-    if (strcmp(type, "base64") == 0 && data != NULL &&
-        (media == NULL || strcmp(media, "application/pdf") == 0)) {
-        return add_pdf(k, data);
-    }
-    /* a url or file PDF: size unknown, one page */
-    k->total += (long)(tr_image_tokens(k->model, PDF_PAGE_W, PDF_PAGE_H, false) + PDF_PAGE_TEXT);
-    return CCP_OK;
-}
-
-static bool type_is(struct json_object *blk, const char *type)
-{
-    const char *t = tr_rq_get_string(blk, "type");
-
-    return t != NULL && strcmp(t, type) == 0;
-}
-
-/* Document blocks of the client's messages, also inside tool results. */
-static enum ccp_err add_documents(struct counter *k, struct json_object *in)
-{
-    struct json_object *msgs = get(in, "messages"), *content, *blk, *inner;
-    enum ccp_err rc = CCP_OK;
-
-    for (size_t i = 0; json_object_is_type(msgs, json_type_array) &&
-                       i < json_object_array_length(msgs) && rc == CCP_OK;
-         i++) {
-        content = get(json_object_array_get_idx(msgs, i), "content");
-        for (size_t j = 0; json_object_is_type(content, json_type_array) &&
-                           j < json_object_array_length(content) && rc == CCP_OK;
-             j++) {
-            blk = json_object_array_get_idx(content, j);
-            if (type_is(blk, "document")) {
-                rc = add_document(k, blk);
-            }
-            inner = type_is(blk, "tool_result") ? get(blk, "content") : NULL;
-            for (size_t x = 0; json_object_is_type(inner, json_type_array) &&
-                               x < json_object_array_length(inner) && rc == CCP_OK;
-                 x++) {
-                if (type_is(json_object_array_get_idx(inner, x), "document")) {
-                    rc = add_document(k, json_object_array_get_idx(inner, x));
-                }
-            }
-        }
-    }
-    return rc;
-}
-
 /* ---- entry points ---------------------------------------------------------- */
 
 const char *tr_encoding_for_model(const char *model)
@@ -740,7 +689,7 @@ enum ccp_err tr_count_tokens(const struct tr_opts *o, const struct tr_bpe *const
                              struct tr_bpe_scratch *s, const char *body, size_t len,
                              unsigned long *tokens, struct tr_error *err)
 {
-    struct tr_rq_ctx c = {o, err};
+    struct tr_rq_ctx c = {.o = o, .err = err};
     struct json_object *root = NULL, *in = NULL, *msgs;
     struct tr_bpe_scratch *own = NULL;
     struct tr_reqinfo ri;
@@ -780,9 +729,6 @@ enum ccp_err tr_count_tokens(const struct tr_opts *o, const struct tr_bpe *const
     }
     if (rc == CCP_OK) {
         rc = add_tools(&k, get(root, "tools"));
-    }
-    if (rc == CCP_OK) {
-        rc = add_documents(&k, in);
     }
     if (rc == CCP_OK) {
         *tokens = k.total > 0 ? (unsigned long)k.total : 0;

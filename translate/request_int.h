@@ -15,7 +15,9 @@
 /* One translation in progress. */
 struct tr_rq_ctx {
     const struct tr_opts *o;
-    struct tr_error *err; /* set by whoever returns CCP_ERR_INVALID */
+    struct tr_error *err;      /* set by whoever returns CCP_ERR_INVALID */
+    struct tr_model_caps caps; /* of the upstream model */
+    struct tr_reqinfo *info;   /* being filled (aliases, dropped tools) */
 };
 
 /* Serialization flags for everything translate/ turns into JSON text. */

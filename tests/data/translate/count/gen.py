@@ -198,8 +198,9 @@ case("011-document-text", {"model": "gpt-4o", "messages": [{"role": "user", "con
     {"type": "document", "title": "fox.txt",
      "source": {"type": "text", "media_type": "text/plain", "data": doc}},
     {"type": "text", "text": "Summarize the document."}]}]}, o2,
-     messages([{"role": "user", "content": "Summarize the document."}], o2)
-     + tok("fox.txt", o2) + tok(doc, o2))
+     # the translation sends a text document as text: title, text, then the
+     # user's own text, joined by newlines into one string
+     messages([{"role": "user", "content": "fox.txt\n" + doc + "\nSummarize the document."}], o2))
 
 pdf = b"%PDF-1.4\n1 0 obj<</Type /Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type /Pages/Count 2>>endobj\n" \
       b"3 0 obj<</Type /Page/Parent 2 0 R>>endobj\n4 0 obj<</Type/Page/Parent 2 0 R>>endobj\n%%EOF\n"
