@@ -1,0 +1,100 @@
+"""Fixtures for the end-to-end suite: the real Claude Code CLI (pinned in
+package.json / package-lock.json, installed with `npm ci`) talking to
+lighttpd -> ccproxy-fcgi -> the mock OpenAI upstream."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "integration"))
+
+from harness import Mock, Proxy  # noqa: E402
+
+CLAUDE_VERSION = "2.1.331"
+
+
+def npm_dir():
+    """Where node_modules lives: $CCP_NPM_DIR (a cache) or tests/e2e itself."""
+    d = os.environ.get("CCP_NPM_DIR")
+    return Path(d) if d else HERE
+
+
+@pytest.fixture(scope="session")
+def claude_bin():
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed: cannot install the Claude Code CLI "
+                    "(apt-get install -y npm)")
+    d = npm_dir()
+    claude = d / "node_modules" / ".bin" / "claude"
+    if not claude.exists():
+        d.mkdir(parents=True, exist_ok=True)
+        if d != HERE:
+            for name in ("package.json", "package-lock.json"):
+                shutil.copyfile(HERE / name, d / name)
+        res = subprocess.run(["timeout", "600", npm, "ci", "--no-audit", "--no-fund"], cwd=d,
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        assert res.returncode == 0, "npm ci failed:\n" + res.stdout + res.stderr
+    res = subprocess.run(["timeout", "60", str(claude), "--version"], capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(CLAUDE_VERSION), res.stdout
+    return claude
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def mock(run_dir):
+    m = Mock(run_dir)
+    yield m
+    m.proc.stop()
+
+
+@pytest.fixture
+def proxy(run_dir, mock):
+    print("run dir (lighttpd-error.log, access.log, mock.log): %s" % run_dir)
+    p = Proxy(run_dir, mock.base_url)
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def run_claude(claude_bin, proxy, tmp_path):
+    """Run `claude -p PROMPT [ARGS]` offline against the proxy; returns the result."""
+    home = tmp_path / "home"
+    project = tmp_path / "project"
+    home.mkdir()
+    project.mkdir()
+    node_dir = os.path.dirname(shutil.which("node") or "/usr/bin/node")
+    env = {
+        "PATH": "%s:/usr/local/bin:/usr/bin:/bin" % node_dir,
+        "TERM": "dumb",
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:%d" % proxy.port,
+        "ANTHROPIC_API_KEY": "sk-test",
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_MAX_RETRIES": "2",
+    }
+
+    def run(prompt, *args):
+        res = subprocess.run(["timeout", "120", str(claude_bin), "-p", prompt] + list(args),
+                             env=env, cwd=project, stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True)
+        print("claude exit %d\nstdout:\n%s\nstderr:\n%s" % (res.returncode, res.stdout,
+                                                              res.stderr))
+        return res
+
+    return run
