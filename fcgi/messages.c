@@ -265,7 +265,7 @@ static bool answer_from_cache(struct wk_req *r, const struct cache_key *key, con
     }
     hit = true;
     r->cache = WK_CACHE_HIT;
-    body = (char *)(uintptr_t)e.body.ptr; /* a view into raw, which we own */
+    body = raw.ptr + (e.body.ptr - raw.ptr); /* e.body is a view into raw, which we own */
     substitute_id(body, e.body.len, msg_id);
     if (e.kind == CACHE_ENTRY_JSON) {
         wk_send_json(r, 200, NULL, e.body.ptr, e.body.len);
@@ -342,8 +342,7 @@ static void call_upstream(struct call *c, const struct buf *up_body,
             !wk_retry_wanted(conf, res)) {
             break;
         }
-        delay = wk_retry_delay_ms(conf, attempt,
-                                  res->err == CCP_OK ? res->retry_after : NULL);
+        delay = wk_retry_delay_ms(conf, attempt, res->err == CCP_OK ? res->retry_after : NULL);
         if (delay < 0) {
             LOG_INFO("upstream answered %d with retry-after %s (over "
                      "PROVIDER_RETRY_AFTER_MAX_S): passed back",

@@ -1,6 +1,27 @@
 /* fcgi/rcache.h: the worker's response cache: one per process, shared by its
  * threads. An in-process LRU in front of memcached (cache/); every cache
- * failure is a miss and a counter, never a failed request. */
+ * failure is a miss and a counter, never a failed request.
+ *
+ * Policy (POST /v1/messages):
+ * - Key: SHA-256 over the canonical translated upstream request, the stream
+ *   flag and the tenant (a hash of the client's x-api-key, else its Bearer
+ *   token; the key is never stored or logged). Clients without a key share
+ *   one tenant.
+ * - Stored: complete successful answers only: a non-stream 200 message, or a
+ *   stream whose message_stop went out with no error event; never an error
+ *   answer, a cut stream or a stream whose client left. Answers larger than
+ *   RESPONSE_CACHE_MAX_ITEM_BYTES are served but not stored (never split).
+ * - A hit replays the stored bytes with the same status and content type (a
+ *   stream as a stream, at once). The message id is replaced by the new
+ *   request's id (same length), so every answer has its own msg_ id; tool
+ *   use ids inside stay as first sent.
+ * - x-ccproxy-cache: hit | miss | bypass on every /v1/messages answer once
+ *   the request translated; no header when no cache is configured. The
+ *   client's cache-control: no-cache skips the lookup and stores the fresh
+ *   answer; no-store skips both.
+ * - The LRU (per process) and memcached share the TTL. memcached down or
+ *   slow (MEMCACHED_TIMEOUT_MS) is a miss; a failed server is retried after
+ *   libmemcached's retry timeout (about 2 s). */
 #ifndef CCP_FCGI_RCACHE_H
 #define CCP_FCGI_RCACHE_H
 

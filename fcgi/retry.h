@@ -1,7 +1,20 @@
-/* fcgi/retry.h: the upstream retry policy. The proxy retries only before any
- * byte reached the client, only on connect failures, resets and 502/503/504
- * (429 if PROVIDER_RETRY_ON_429), with exponential backoff and jitter, and
- * waits out a retry-after up to PROVIDER_RETRY_AFTER_MAX_S. */
+/* fcgi/retry.h: the upstream retry policy. Claude Code retries 429, 5xx and
+ * 401 up to 10 times by itself, so the proxy retries little:
+ * - only before any byte reached the client (a started stream is never
+ *   retried; it ends with an error event instead);
+ * - only on connect failures (refused, connect timeout, TLS handshake),
+ *   broken connections (reset, nothing received, HTTP/2 errors) and upstream
+ *   502/503/504; a 429 only with PROVIDER_RETRY_ON_429; 4xx, 500 and read
+ *   timeouts never;
+ * - at most PROVIDER_MAX_RETRIES retries after the first attempt, waiting
+ *   PROVIDER_RETRY_BASE_DELAY * 2^n (at most 60 s) plus up to
+ *   PROVIDER_RETRY_JITTER seconds, or exactly the upstream's retry-after if
+ *   it is a number of seconds up to PROVIDER_RETRY_AFTER_MAX_S; a longer one
+ *   (or an HTTP date) goes straight back to the client with its retry-after;
+ * - all attempts and waits together stay within MAX_STREAM_SECONDS;
+ * - a wait ends at once when the client goes away (then nothing is sent).
+ * The last attempt's answer is what the client gets; the log line says
+ * attempts=N. */
 #ifndef CCP_FCGI_RETRY_H
 #define CCP_FCGI_RETRY_H
 
