@@ -22,7 +22,7 @@ def start_proxy(run_dir, base_url, **conf):
     env_file = run_dir / "retry.env"
     base = {"RESPONSE_CACHE_ENABLED": "false", "PROVIDER_MAX_RETRIES": "3",
             "PROVIDER_RETRY_BASE_DELAY": "0.1", "PROVIDER_RETRY_JITTER": "0",
-            "PROVIDER_RETRY_AFTER_MAX_S": "2"}
+            "PROVIDER_RETRY_AFTER_MAX_S": "2", "MEMCACHED_SERVERS": ""}
     base.update(conf)
     env_file.write_text("".join("%s=%s\n" % kv for kv in base.items()))
     return Proxy(run_dir, base_url, {"CCPROXY_ENV_FILE": str(env_file)})
