@@ -240,3 +240,234 @@ def parse_sse(raw):
         payload = json.loads("\n".join(data)) if data else None
         events.append((name, payload))
     return events
+
+
+# ---- other deployments: Apache, spawn-fcgi, plain CGI ---------------------
+# (tests/integration/test_apache.py, test_spawn_fcgi.py, test_cgi.py)
+
+import grp  # noqa: E402
+import pwd  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+APACHE_CONF = REPO / "apache-example.conf"
+LIGHTTPD_SPAWN_CONF = REPO / "lighttpd-spawn-fcgi.conf"
+CONTRIB = REPO / "contrib"
+APACHE_MODULES = "/usr/lib/apache2/modules"
+SYS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def need(*programs):
+    """Skip (visibly) when a server program is not installed."""
+    for p in programs:
+        if shutil.which(p, path=SYS_PATH) is None:
+            pytest.skip("%s is not installed (run-tests.sh installs it)" % p)
+
+
+def worker_config(mock_base_url, **extra):
+    """The worker configuration the lighttpd tests use, as .env text."""
+    conf = {"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": mock_base_url,
+            "BIG_MODEL_NAME": BIG_MODEL, "SMALL_MODEL_NAME": SMALL_MODEL,
+            "LOG_LEVEL": "DEBUG", "MEMCACHED_SERVERS": ""}
+    conf.update(extra)
+    return "".join("%s=%s\n" % kv for kv in conf.items())
+
+
+class PublicDir:
+    """A temporary directory the web server's account can read (Apache drops
+    root for www-data; pytest's own directories are private to root)."""
+
+    def __init__(self, prefix):
+        self.path = Path(tempfile.mkdtemp(prefix=prefix))
+        self.path.chmod(0o755)
+
+    def copy_worker(self, rel):
+        dst = self.path / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.parent.chmod(0o755)
+        shutil.copyfile(worker_path(), dst)
+        dst.chmod(0o755)
+        return dst
+
+    def write(self, rel, text, mode=0o644):
+        dst = self.path / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(text)
+        dst.chmod(mode)
+        return dst
+
+    def remove(self):
+        if not os.environ.get("CCP_KEEP_TMP"):
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def server_account():
+    """(user, group) for Apache's User/Group: www-data when we are root."""
+    if os.getuid() == 0:
+        return "www-data", "www-data"
+    return pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+
+
+def pids_of(exe):
+    """PIDs of the running processes whose executable is `exe`."""
+    found = []
+    exe = str(exe)
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if os.readlink("/proc/%s/exe" % d) == exe:
+                found.append(int(d))
+        except OSError:
+            continue
+    return found
+
+
+class Server(Proxy):
+    """An HTTP server started from `argv` on a free port (given to it as PORT
+    in its environment), with the client methods of Proxy."""
+
+    def __init__(self, argv, env, run_dir, error_log, what):
+        self.run_dir = run_dir
+        self.error_path = error_log
+        last_error = ""
+        for attempt in range(3):  # the free port may be taken in between: retry
+            self.port = free_port()
+            full = dict(env, PORT=str(self.port))
+            self.proc = Proc(argv, full, run_dir / ("%s-%d.out" % (what, attempt)))
+            try:
+                wait_until(lambda: can_connect(self.port) or not self.proc.alive(), 15,
+                           "%s to accept on port %d" % (what, self.port))
+            except AssertionError:
+                self.proc.stop()
+                raise
+            if self.proc.alive():
+                return
+            last_error = self.proc.output() + self.error_log()
+            self.proc.stop()
+        pytest.fail("%s did not start: %s" % (what, last_error))
+
+    def error_log(self):
+        try:
+            return Path(self.error_path).read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def apache_env(run_dir, **extra):
+    """Environment for apache-example.conf and contrib/cgi/apache-cgi.conf."""
+    user, group = server_account()
+    env = {"PATH": SYS_PATH, "LANG": "C.UTF-8", "CCPROXY_RUN_DIR": str(run_dir),
+           "CCPROXY_BIND": "127.0.0.1", "APACHE_RUN_USER": user, "APACHE_RUN_GROUP": group,
+           "APACHE_MODULES": APACHE_MODULES}
+    env.update(extra)
+    return env
+
+
+def apache(conf, env, run_dir):
+    """apache2 in the foreground with its own configuration file."""
+    return Server(["apache2", "-f", str(conf), "-DFOREGROUND"], env, run_dir,
+                  run_dir / "apache-error.log", "apache2")
+
+
+def user_message(text, stream=False, model="claude-sonnet-4-5-20250929", **extra):
+    """A Claude Code style request body with one user turn."""
+    body = {"model": model, "max_tokens": 1024, "stream": stream,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}]}
+    body.update(extra)
+    return body
+
+
+def stream_arrivals(server, body, path="/v1/messages", marker=b"text_delta"):
+    """Send a streaming request; seconds after sending at which each SSE line
+    containing `marker` arrived, and the whole body."""
+    conn = server.conn()
+    try:
+        conn.request("POST", path, body=json.dumps(body),
+                     headers=dict(CLIENT_HEADERS, **{"Content-Type": "application/json"}))
+        t0 = time.monotonic()
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.read()[:500]
+        arrivals, raw = [], b""
+        while True:
+            line = resp.readline()
+            if not line:
+                break
+            raw += line
+            if marker in line:
+                arrivals.append(time.monotonic() - t0)
+        return arrivals, raw
+    finally:
+        conn.close()
+
+
+BASH_TOOL = {
+    "name": "Bash",
+    "description": "Run a shell command.",
+    "input_schema": {"type": "object",
+                     "properties": {"command": {"type": "string"},
+                                    "description": {"type": "string"}},
+                     "required": ["command"]},
+}
+
+
+def check_stream_tool_call(server, mock, path="/v1/messages"):
+    """A streamed tool call arrives as one tool_use block with the exact input."""
+    args = {"command": "ls -la /tmp | head -n 3", "description": "List \"tmp\" files"}
+    mock.script({"kind": "tool_calls", "text": "Let me look.",
+                 "calls": [{"id": "call_abc123", "name": "Bash", "arguments": args,
+                            "fragments": 5}]})
+    status, headers, raw = server.messages(
+        user_message("list tmp", stream=True, tools=[BASH_TOOL]), path=path)
+    assert status == 200, raw[:500]
+    assert headers.get("content-type", "").startswith("text/event-stream")
+    events = parse_sse(raw)
+    tools = [d for n, d in events
+             if n == "content_block_start" and d["content_block"]["type"] == "tool_use"]
+    assert len(tools) == 1, events
+    block = tools[0]
+    assert block["content_block"]["id"] == "call_abc123"
+    assert block["content_block"]["name"] == "Bash"
+    parts = "".join(d["delta"]["partial_json"] for n, d in events
+                    if n == "content_block_delta" and d["delta"]["type"] == "input_json_delta")
+    assert json.loads(parts) == args
+    stop = [d for n, d in events if n == "message_delta"][0]
+    assert stop["delta"]["stop_reason"] == "tool_use"
+    assert [n for n, _ in events if n != "ping"][-1] == "message_stop"
+
+
+def check_stream_not_buffered(server, mock, path="/v1/messages"):
+    """Events reach the client as the upstream sends them: the mock pauses
+    0.4 s before each chunk after its first (text at 0.4, 0.8, 1.2, 1.6 s)."""
+    mock.script({"kind": "slow", "chunks": ["one ", "two ", "three ", "four"], "delay": 0.4})
+    arrivals, raw = stream_arrivals(server, user_message("hi", stream=True), path=path)
+    assert len(arrivals) == 4, raw[:1000]
+    assert arrivals[0] < 0.4 + 0.3, "first text delta after %.2f s: buffered" % arrivals[0]
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert min(gaps) > 0.25, "deltas arrived together %r: response is buffered" % gaps
+    events = parse_sse(raw)
+    text = "".join(d["delta"]["text"] for n, d in events if n == "content_block_delta")
+    assert text == "one two three four"
+    assert [n for n, _ in events if n != "ping"][-1] == "message_stop"
+
+
+def check_nonstream(server, mock, path="/v1/messages"):
+    mock.script({"kind": "text", "text": "Hello there, friend."})
+    status, _, raw = server.messages(user_message("Say hi"), path=path)
+    assert status == 200, raw[:500]
+    msg = json.loads(raw)
+    assert msg["type"] == "message" and msg["role"] == "assistant"
+    assert msg["content"] == [{"type": "text", "text": "Hello there, friend."}]
+    assert msg["stop_reason"] == "end_turn"
+    reqs = mock.requests()
+    assert len(reqs) == 1 and reqs[0]["body"]["model"] == BIG_MODEL
+    auth = [v for k, v in reqs[0]["headers"] if k.lower() == "authorization"]
+    assert auth == ["Bearer " + UPSTREAM_KEY]
+
+
+def text_of_last_user(openai_body):
+    """Text of the last message of an OpenAI request body."""
+    content = openai_body["messages"][-1]["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") for p in content if isinstance(p, dict))
