@@ -120,6 +120,9 @@ shared=${CCP_SHARED_DIR:-}
 for d in "$top/../shared" "$top/../../shared"; do
     [ -z "$shared" ] && [ -d "$d/tokenizer" ] && shared=$(cd "$d" && pwd)
 done
+# a distdir left by an earlier failed run is read-only and would be reused
+chmod -R u+w "$build"/ccproxy-*/ 2>/dev/null
+rm -rf "$build"/ccproxy-*/
 if (cd "$build" && make -j"$jobs" distcheck CCP_SHARED_DIR="$shared" >"$results/distcheck.out" 2>&1); then
     tail -n 4 "$results/distcheck.out"
     record distcheck 1 0
