@@ -253,7 +253,10 @@ void wk_route_messages(struct wk_req *r)
     }
     if (c.started) {
         tr_stream_usage(c.st, &r->tokens_in, &r->tokens_out);
+        r->tokens_cached = tr_stream_cached_tokens(c.st);
         r->have_tokens = true;
+    } else if (res.err == CCP_OK && res.status >= 200 && res.status < 300) {
+        wk_usage_from_completion(r, c.body.ptr, c.body.len); /* metrics hook */
     }
 
 out:
