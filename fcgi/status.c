@@ -25,6 +25,7 @@ static const char status_html[] =
     "<meta charset=\"utf-8\">\n"
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
     "<title>CCProxy status</title>\n"
+    "<link rel=\"icon\" href=\"data:,\">\n"
     "<style>\n"
     "body{font:14px/1.4 system-ui,-apple-system,\"Segoe UI\",sans-serif;margin:0;background:#f4f5f7;color:#1d2330}\n"
     "header{background:#1d2330;color:#fff;padding:10px 18px;display:flex;gap:18px;align-items:baseline;flex-wrap:wrap}\n"
