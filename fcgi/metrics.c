@@ -3,12 +3,12 @@
  * savings, and one JSON line to stderr. */
 #include "config.h"
 
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,8 +34,8 @@ const struct wk_pricing *wk_metrics_pricing(void)
  * suffix is dropped so all processes of one server agree), else
  * /dev/shm/ccproxy-metrics-<uid>-<port> for a TCP socket, else
  * /dev/shm/ccproxy-metrics-<uid>-cgi. */
-static void shm_path_for(const char *conf_path, const struct sockaddr_storage *sa,
-                             bool have_sa, char *out, size_t cap)
+static void shm_path_for(const char *conf_path, const struct sockaddr_storage *sa, bool have_sa,
+                         char *out, size_t cap)
 {
     if (conf_path != NULL && conf_path[0] != '\0') {
         snprintf(out, cap, "%s", conf_path);
@@ -174,8 +174,7 @@ void wk_request_start(struct wk_req *r)
 
 static bool is_admin_path(const char *p)
 {
-    return strcmp(p, "/v1/metrics") == 0 || strcmp(p, "/metrics") == 0 ||
-           strcmp(p, "/status") == 0;
+    return strcmp(p, "/v1/metrics") == 0 || strcmp(p, "/metrics") == 0 || strcmp(p, "/status") == 0;
 }
 
 static const char *cache_name(enum wk_cache_result c)
@@ -234,11 +233,11 @@ static void log_line(const struct wk_req *r, long total_ms, uint64_t cost, uint6
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             now.tv_nsec / 1000000L);
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000L);
     buf_init(&b, 8192);
-    rc = buf_appendf(&b, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"pid\":%ld,"
-                         "\"request_id\":",
+    rc = buf_appendf(&b,
+                     "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"pid\":%ld,"
+                     "\"request_id\":",
                      ts, (long)getpid());
     if (rc == CCP_OK) {
         rc = buf_append_json_string(&b, r->id, strlen(r->id));
@@ -261,9 +260,9 @@ static void log_line(const struct wk_req *r, long total_ms, uint64_t cost, uint6
                          r->tenant[0] != '\0' ? "\"" : "");
     }
     if (rc == CCP_OK) {
-        rc = r->have_info ? buf_append_json_string(&b, r->info.client_model,
-                                                   strlen(r->info.client_model))
-                          : buf_append_cstr(&b, "null");
+        rc = r->have_info
+                 ? buf_append_json_string(&b, r->info.client_model, strlen(r->info.client_model))
+                 : buf_append_cstr(&b, "null");
     }
     if (rc == CCP_OK) {
         rc = buf_append_cstr(&b, ",\"upstream_model\":");

@@ -65,8 +65,8 @@ void wk_metrics_upstream_attempt(CURL *e, const struct wk_upstream_result *res)
     if (curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK) {
         wk_metrics_observe(WK_H_UPSTREAM, (double)total_us / 1000.0);
     }
-    if (res->status > 0 && curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &ttfb_us) == CURLE_OK &&
-        ttfb_us > 0) {
+    if (res->status > 0 &&
+        curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &ttfb_us) == CURLE_OK && ttfb_us > 0) {
         wk_metrics_observe(WK_H_TTFB, (double)ttfb_us / 1000.0);
     }
     if (res->status > 0 && curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version) == CURLE_OK) {

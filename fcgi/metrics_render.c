@@ -159,9 +159,9 @@ static void json_series(struct out *o, const struct wk_msnap *s)
         enum wk_minute_val v;
         bool money;
     } cols[] = {
-        {"requests", WK_M_REQUESTS, false},   {"errors", WK_M_ERRORS, false},
-        {"tokens_in", WK_M_TOKENS_IN, false}, {"tokens_out", WK_M_TOKENS_OUT, false},
-        {"cost_usd", WK_M_COST_NUSD, true},   {"cache_hits", WK_M_RC_HIT, false},
+        {"requests", WK_M_REQUESTS, false},    {"errors", WK_M_ERRORS, false},
+        {"tokens_in", WK_M_TOKENS_IN, false},  {"tokens_out", WK_M_TOKENS_OUT, false},
+        {"cost_usd", WK_M_COST_NUSD, true},    {"cache_hits", WK_M_RC_HIT, false},
         {"cache_misses", WK_M_RC_MISS, false},
     };
     size_t c, i;
@@ -240,8 +240,9 @@ enum ccp_err wk_metrics_json(const struct wk_msnap *s, struct buf *out)
         (unsigned long long)c[WK_C_RC_BYPASS], (unsigned long long)c[WK_C_RC_STORE],
         (unsigned long long)c[WK_C_RC_ERROR]);
     put_ratio(&o, c[WK_C_RC_HIT], c[WK_C_RC_HIT] + c[WK_C_RC_MISS]);
-    put(&o, "},\"request_validator_cache\":{\"enabled\":false,\"hits\":%llu,\"misses\":%llu,"
-            "\"hit_rate\":",
+    put(&o,
+        "},\"request_validator_cache\":{\"enabled\":false,\"hits\":%llu,\"misses\":%llu,"
+        "\"hit_rate\":",
         (unsigned long long)c[WK_C_RV_HIT], (unsigned long long)c[WK_C_RV_MISS]);
     put_ratio(&o, c[WK_C_RV_HIT], c[WK_C_RV_HIT] + c[WK_C_RV_MISS]);
     put(&o, "},\"token_count_cache\":{\"hits\":%llu,\"misses\":%llu,\"hit_rate\":",

@@ -51,9 +51,9 @@ struct shm {
     struct shm_proc procs[WK_PROCS_MAX];
 };
 
-static struct shm *g_shm;      /* the mapping, or g_local */
-static struct shm *g_local;    /* private fallback */
-static struct shm_proc *g_me;  /* this process's gauge slot, or NULL */
+static struct shm *g_shm;     /* the mapping, or g_local */
+static struct shm *g_local;   /* private fallback */
+static struct shm_proc *g_me; /* this process's gauge slot, or NULL */
 static bool g_shared;
 
 static void add64(uint64_t *p, uint64_t n)

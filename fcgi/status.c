@@ -150,8 +150,7 @@ static const char status_html[] =
     "</html>\n";
 /* clang-format on */
 
-static void deny(struct wk_req *r, int status, const char *type, const char *msg,
-                 const char *extra)
+static void deny(struct wk_req *r, int status, const char *type, const char *msg, const char *extra)
 {
     struct tr_error err;
     struct buf b;
@@ -178,8 +177,7 @@ static bool admin_allowed(struct wk_req *r)
     const char *given, *auth;
     char pass[256];
 
-    if (c->admin_localhost_only &&
-        !wk_addr_is_loopback(r->io->param(r->io, "REMOTE_ADDR"))) {
+    if (c->admin_localhost_only && !wk_addr_is_loopback(r->io->param(r->io, "REMOTE_ADDR"))) {
         LOG_WARN("admin endpoint %s refused: client is not on this host", r->path);
         deny(r, 403, "permission_error", "admin endpoints are limited to localhost", NULL);
         return false;
@@ -266,7 +264,8 @@ void wk_route_status(struct wk_req *r)
     if (wk_send_head(r, 200, "text/html; charset=utf-8",
                      "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
                      "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
-                     "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:\r\n") != 0) {
+                     "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:\r\n") !=
+        0) {
         return;
     }
     if (wk_send_body(r, status_html, sizeof(status_html) - 1) == 0 && wk_io_flush(r->io) != 0) {

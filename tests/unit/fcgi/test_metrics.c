@@ -35,8 +35,7 @@ static void test_pricing_defaults_and_prefix(void **state)
     pr = wk_pricing_find(&p, "gpt-5-mini-2025-08-07"); /* longest prefix wins */
     assert_string_equal(pr->model, "gpt-5-mini");
     assert_string_equal(wk_pricing_find(&p, "openai/gpt-4o-mini")->model, "gpt-4o-mini");
-    assert_string_equal(wk_pricing_find(&p, "claude-opus-4-1-20250805")->model,
-                        "claude-opus-4-1");
+    assert_string_equal(wk_pricing_find(&p, "claude-opus-4-1-20250805")->model, "claude-opus-4-1");
     assert_true(wk_pricing_find(&p, "claude-opus-4-1-20250805")->output == 75.0);
     assert_string_equal(wk_pricing_find(&p, "claude-sonnet-4-5-20250929")->model,
                         "claude-sonnet-4-5");
@@ -50,8 +49,9 @@ static void test_pricing_defaults_and_prefix(void **state)
 
 static void test_pricing_parse_overrides(void **state)
 {
-    static const char doc[] = "{\"gpt-5\": {\"input\": 1, \"output\": 2},"
-                              " \"my-model\": {\"input\": 0.5, \"output\": 4, \"cached_input\": 0.1}}";
+    static const char doc[] =
+        "{\"gpt-5\": {\"input\": 1, \"output\": 2},"
+        " \"my-model\": {\"input\": 0.5, \"output\": 4, \"cached_input\": 0.1}}";
     struct wk_pricing p;
     char err[256];
     size_t n0;
@@ -148,7 +148,7 @@ static struct wk_msnap *sample_snapshot(void)
     s->c[WK_C_ERRORS] = 1;
     s->c[WK_C_RC_HIT] = 1;
     s->c[WK_C_RC_MISS] = 3;
-    s->c[WK_C_COST_NUSD] = 1500000000ULL;  /* $1.50 */
+    s->c[WK_C_COST_NUSD] = 1500000000ULL;   /* $1.50 */
     s->c[WK_C_CLAUDE_NUSD] = 4000000000ULL; /* $4.00 */
     s->h[WK_H_TOTAL].count[wk_hist_bucket(30)] = 2;
     s->h[WK_H_TOTAL].count[wk_hist_bucket(700)] = 5;
@@ -215,7 +215,8 @@ static void test_prometheus_text(void **state)
     buf_init(&b, 1 << 20);
     assert_int_equal(wk_metrics_prometheus(s, &b), CCP_OK);
     assert_non_null(strstr(b.ptr, "# HELP ccproxy_requests_total "));
-    assert_non_null(strstr(b.ptr, "# TYPE ccproxy_requests_total counter\nccproxy_requests_total 7\n"));
+    assert_non_null(
+        strstr(b.ptr, "# TYPE ccproxy_requests_total counter\nccproxy_requests_total 7\n"));
     assert_non_null(strstr(b.ptr, "# TYPE ccproxy_request_duration_seconds histogram\n"));
     /* cumulative buckets in seconds: 2 at or below 0.05 s, all 7 at 1 s */
     assert_non_null(strstr(b.ptr, "ccproxy_request_duration_seconds_bucket{le=\"0.05\"} 2\n"));
