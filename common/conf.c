@@ -122,6 +122,20 @@ static const struct conf_var conf_vars[] = {
     {"RESPONSE_CACHE_LRU_BYTES", CT_SIZE, "33554432", 0, 17179869184.0,
      OFF(response_cache_lru_bytes),
      "Most bytes of responses kept in each worker process's in-process cache."},
+    {"METRICS_SHM_PATH", CT_STR_OPT, "", 0, 0, OFF(metrics_shm_path),
+     "File shared (mmap) by every worker process for /v1/metrics, /metrics and /status. "
+     "Empty: <FastCGI socket>.metrics beside a unix socket, else "
+     "/dev/shm/ccproxy-metrics-<uid>-<port>. Counters survive worker restarts while it exists."},
+    {"PRICING_FILE", CT_STR_OPT, "", 0, 0, OFF(pricing_file),
+     "JSON prices in USD per million tokens, {\"model\": {\"input\": 1.25, \"output\": 10, "
+     "\"cached_input\": 0.125}}, merged over the built-in table (docs/metrics.md). Empty: "
+     "built-in prices only."},
+    {"ADMIN_API_KEY", CT_SECRET, "", 0, 0, OFF(admin_api_key),
+     "If set, /v1/metrics, /metrics and /status need this key (x-api-key, Authorization: "
+     "Bearer, or as the Basic password)."},
+    {"ADMIN_LOCALHOST_ONLY", CT_BOOL, "false", 0, 0, OFF(admin_localhost_only),
+     "Serve /v1/metrics, /metrics and /status only to clients on this host (REMOTE_ADDR "
+     "127.0.0.0/8 or ::1)."},
     /* accepted from the original service's .env; no effect in this build */
     {"LOG_PRETTY_CONSOLE", CT_INERT, "True", 0, 0, NOFF, "No effect: log lines are plain text."},
     {"ERROR_LOG_FILE_PATH", CT_INERT, "error.jsonl", 0, 0, NOFF,
@@ -153,7 +167,8 @@ static const struct conf_var conf_vars[] = {
      "No effect: translation is cheaper than a cache lookup."},
     {"CACHE_CONVERTERS_MAX", CT_INERT, "256", 0, 0, NOFF, "No effect."},
     {"STREAM_DEDUPE_ENABLED", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented."},
-    {"METRICS_CACHE_ENABLED", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented."},
+    {"METRICS_CACHE_ENABLED", CT_INERT, "true", 0, 0, NOFF,
+     "No effect: cache statistics are always in /v1/metrics."},
     {"TRUNCATE_LONG_REQUESTS", CT_INERT, "false", 0, 0, NOFF,
      "No effect: context errors go back to Claude Code, which compacts."},
     {"TRUNCATION_CONFIG", CT_INERT, "", 0, 0, NOFF, "No effect."},
@@ -564,6 +579,12 @@ void conf_release(struct conf *c)
     CCP_FREE(c->small_model);
     CCP_FREE(c->inert_set);
     CCP_FREE(c->memcached_servers);
+    CCP_FREE(c->metrics_shm_path);
+    CCP_FREE(c->pricing_file);
+    if (c->admin_api_key != NULL) {
+        explicit_bzero(c->admin_api_key, strlen(c->admin_api_key));
+    }
+    CCP_FREE(c->admin_api_key);
 }
 
 static enum ccp_err describe_one(const struct conf *c, const struct conf_var *v, struct buf *out)

@@ -48,6 +48,11 @@ struct conf {
     bool token_counts_cache_enabled; /* CACHE_TOKEN_COUNTS_ENABLED */
     long token_counts_ttl_s;         /* CACHE_TOKEN_COUNTS_TTL_S */
     long token_counts_max;           /* CACHE_TOKEN_COUNTS_MAX: in-process entries */
+    /* metrics and admin endpoints */
+    char *metrics_shm_path;    /* METRICS_SHM_PATH: shared metrics file; empty: automatic */
+    char *pricing_file;        /* PRICING_FILE: JSON prices over the built-in ones; empty: none */
+    char *admin_api_key;       /* ADMIN_API_KEY: secret for /v1/metrics, /metrics, /status */
+    bool admin_localhost_only; /* ADMIN_LOCALHOST_ONLY: admin endpoints for loopback clients */
 };
 
 /* Load the configuration. `env_file` is read first if it exists (NULL: the

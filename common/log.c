@@ -110,3 +110,20 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
     w = write(log_fd, out, (size_t)n);
     (void)w;
 }
+
+void log_line_raw(enum log_level level, const char *line, size_t n)
+{
+    char out[8192];
+    ssize_t w;
+
+    if (level > log_level) {
+        return;
+    }
+    if (n > sizeof(out) - 1) {
+        n = sizeof(out) - 1; /* truncated lines are still one line */
+    }
+    memcpy(out, line, n);
+    out[n++] = '\n';
+    w = write(log_fd, out, n);
+    (void)w;
+}

@@ -3,6 +3,8 @@
 #ifndef CCP_COMMON_LOG_H
 #define CCP_COMMON_LOG_H
 
+#include <stddef.h>
+
 #include "common/compiler.h"
 
 enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
@@ -15,6 +17,10 @@ enum log_level log_get_level(void);
 int log_level_parse(const char *s);
 /* The request id shown in this thread's lines (copied; NULL clears). */
 void log_set_request_id(const char *id);
+
+/* Write one line as is (a newline is added) if level passes the threshold:
+ * for structured lines such as the JSON request line. */
+void log_line_raw(enum log_level level, const char *line, size_t n);
 
 void log_msg(enum log_level level, const char *file, int line, const char *fmt, ...)
     CCP_PRINTF(4, 5) CCP_COLD;

@@ -1,4 +1,4 @@
-/* fcgi/handler.c: one request from start to summary log line: request id,
+/* fcgi/handler.c: one request from start to its JSON log line: request id,
  * path and method routing, the bounded body read, and answer helpers. */
 #include "config.h"
 
@@ -17,7 +17,16 @@
 
 #include "common/banned.h"
 
-enum route { ROUTE_NONE, ROUTE_MESSAGES, ROUTE_COUNT_TOKENS, ROUTE_MODELS, ROUTE_HEALTH };
+enum route {
+    ROUTE_NONE,
+    ROUTE_MESSAGES,
+    ROUTE_COUNT_TOKENS,
+    ROUTE_MODELS,
+    ROUTE_HEALTH,
+    ROUTE_METRICS_JSON,
+    ROUTE_METRICS_PROM,
+    ROUTE_STATUS
+};
 
 struct route_entry {
     const char *path;
@@ -34,6 +43,9 @@ static const struct route_entry routes[] = {
     {"/", false, false, ROUTE_HEALTH},
     {"/health", false, false, ROUTE_HEALTH},
     {"/api/hello", false, false, ROUTE_HEALTH},
+    {"/v1/metrics", false, false, ROUTE_METRICS_JSON},
+    {"/metrics", false, false, ROUTE_METRICS_PROM},
+    {"/status", false, false, ROUTE_STATUS},
 };
 
 enum ccp_err wk_worker_init(struct wk_worker *w, const struct conf *c, struct wk_rcache *rc)
@@ -417,41 +429,6 @@ static void route_health(struct wk_req *r)
     wk_send_json(r, 200, "Cache-Control: no-store\r\n", ok, sizeof(ok) - 1);
 }
 
-/* Printable, space-free copy of client-supplied text for the log line. */
-static const char *log_safe(char *out, size_t cap, const char *s)
-{
-    size_t i;
-
-    if (s == NULL || s[0] == '\0') {
-        return "-";
-    }
-    for (i = 0; s[i] != '\0' && i + 1 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        out[i] = c > 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
-    }
-    out[i] = '\0';
-    return out;
-}
-
-static void log_summary(const struct wk_req *r)
-{
-    char method[16], path[128], model[96], umodel[96], tokens[64] = "";
-
-    if (r->have_tokens) {
-        snprintf(tokens, sizeof(tokens), " tokens_in=%lu tokens_out=%lu", r->tokens_in,
-                 r->tokens_out);
-    }
-    LOG_INFO("request method=%s path=%s model=%s upstream_model=%s stream=%s status=%d "
-             "cache=%s attempts=%u upstream_ms=%ld total_ms=%ld bytes_in=%zu bytes_out=%zu%s%s",
-             log_safe(method, sizeof(method), r->method), log_safe(path, sizeof(path), r->path),
-             r->have_info ? log_safe(model, sizeof(model), r->info.client_model) : "-",
-             r->have_info ? log_safe(umodel, sizeof(umodel), r->info.upstream_model) : "-",
-             r->have_info && r->info.stream ? "true" : "false", r->status,
-             wk_cache_state_name(r->cache), r->attempts, r->upstream_ms, wk_ms_since(&r->t0),
-             r->body.len, r->bytes_out, tokens, r->client_gone ? " client=gone" : "");
-}
-
 void wk_handle(struct wk_worker *w, struct wk_io *io)
 {
     struct wk_req r;
@@ -465,6 +442,7 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
     r.io = io;
     buf_init(&r.body, w->conf->max_body_bytes);
     set_request_id(&r);
+    wk_request_start(&r);
     r.method = io->param(io, "REQUEST_METHOD");
     if (r.method == NULL) {
         r.method = "GET";
@@ -487,6 +465,12 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
         route_health(&r);
     } else if (e->route == ROUTE_MODELS) {
         wk_route_models(&r);
+    } else if (e->route == ROUTE_METRICS_JSON) {
+        wk_route_metrics_json(&r);
+    } else if (e->route == ROUTE_METRICS_PROM) {
+        wk_route_metrics_prometheus(&r);
+    } else if (e->route == ROUTE_STATUS) {
+        wk_route_status(&r);
     } else if (read_body(&r)) {
         if (e->route == ROUTE_MESSAGES) {
             wk_route_messages(&r);
@@ -497,7 +481,7 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
     if (!r.client_gone && wk_io_flush(io) != 0) {
         r.client_gone = true;
     }
-    log_summary(&r);
+    wk_request_done(&r); /* metrics and the JSON request line */
     buf_release(&r.body);
     log_set_request_id(NULL);
 }

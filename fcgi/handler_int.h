@@ -13,7 +13,8 @@
 #include "fcgi/rcache.h"
 #include "translate/translate.h"
 
-#define WK_REQ_ID_MAX 40 /* with the NUL; log lines show up to 39 characters */
+#define WK_REQ_ID_MAX 40
+#define WK_TENANT_LEN 16 /* hex digits of the tenant hash in logs and metrics */
 
 struct wk_req {
     struct wk_worker *w;
@@ -36,6 +37,9 @@ struct wk_req {
     struct timespec t0;
     enum wk_cache_state cache; /* sent as x-ccproxy-cache unless WK_CACHE_OFF */
     unsigned attempts;         /* upstream attempts (retries + 1); 0: none */
+    /* metrics and the JSON request line (fcgi/metrics.c) */
+    char tenant[WK_TENANT_LEN + 1]; /* hash of the client key, "" if none */
+    unsigned long tokens_cached;    /* of tokens_in, served from the upstream's prompt cache */
 };
 
 /* Write the status line and headers: Content-Type `ctype`, request-id,
@@ -57,5 +61,17 @@ long wk_ms_since(const struct timespec *t0);
 void wk_route_messages(struct wk_req *r);
 void wk_route_count_tokens(struct wk_req *r);
 void wk_route_models(struct wk_req *r);
+/* Admin routes (fcgi/status.c): GET /v1/metrics, /metrics, /status. */
+void wk_route_metrics_json(struct wk_req *r);
+void wk_route_metrics_prometheus(struct wk_req *r);
+void wk_route_status(struct wk_req *r);
+
+/* Metrics hooks (fcgi/metrics.c). Start: tenant and in-flight gauge; done:
+ * counters, cost, and the JSON request line at info. Can't fail. */
+void wk_request_start(struct wk_req *r);
+void wk_request_done(struct wk_req *r);
+/* Non-streaming 2xx: take tokens (and cached tokens) from the upstream
+ * completion's usage, if it has one. */
+void wk_usage_from_completion(struct wk_req *r, const char *body, size_t len);
 
 #endif /* CCP_FCGI_HANDLER_INT_H */

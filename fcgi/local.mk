@@ -1,4 +1,13 @@
 # fcgi/: the worker binary ccproxy-fcgi (FastCGI thread pool, or one CGI request).
+# libccp_metrics.a: the worker's metrics parts that unit tests link (shared
+# file, renderers, pricing, admin checks).
+noinst_LIBRARIES += libccp_metrics.a
+libccp_metrics_a_SOURCES = \
+	fcgi/metrics.h \
+	fcgi/metrics_shm.c \
+	fcgi/metrics_render.c \
+	fcgi/pricing.c \
+	fcgi/admin.c
 bin_PROGRAMS += ccproxy-fcgi
 ccproxy_fcgi_SOURCES = \
 	fcgi/main.c \
@@ -8,8 +17,9 @@ ccproxy_fcgi_SOURCES = \
 	fcgi/models.c \
 	fcgi/rcache.c fcgi/rcache.h \
 	fcgi/retry.c fcgi/retry.h \
-	fcgi/upstream.c fcgi/upstream.h
+	fcgi/upstream.c fcgi/upstream.h \
+	fcgi/metrics.c fcgi/metrics_int.h fcgi/metrics_curl.c \
+	fcgi/status.c
 ccproxy_fcgi_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSON_C_CFLAGS)
-ccproxy_fcgi_LDADD = libccp_translate.a libccp_cache.a libccp_common.a \
-	$(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(MEMCACHED_LIBS) $(OPENSSL_LIBS) \
-	$(PTHREAD_LIBS) -lm
+ccproxy_fcgi_LDADD = libccp_metrics.a libccp_translate.a $(CACHE_LIBS) libccp_common.a \
+	$(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(PTHREAD_LIBS) -lm

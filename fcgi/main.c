@@ -22,6 +22,7 @@
 #include "fcgi/handler.h"
 #include "fcgi/io.h"
 #include "fcgi/rcache.h"
+#include "fcgi/metrics_int.h"
 #include "fcgi/upstream.h"
 
 #include "common/banned.h"
@@ -351,6 +352,9 @@ int main(int argc, char **argv)
     if (!cgi && (c.openai_api_key == NULL || c.openai_api_key[0] == '\0')) {
         LOG_WARN("OPENAI_API_KEY is not set: /v1/messages will answer errors until it is");
     }
+    if (wk_metrics_init(&c, cgi) != CCP_OK) {
+        goto out; /* a bad PRICING_FILE, logged */
+    }
     if (wk_upstream_global_init() != CCP_OK) {
         LOG_ERROR("out of memory at start-up");
         goto out;
@@ -367,6 +371,7 @@ int main(int argc, char **argv)
     wk_upstream_global_cleanup();
 
 out:
+    wk_metrics_detach();
     conf_release(&c);
     curl_global_cleanup();
     return status;

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "fcgi/handler_int.h"
 #include "fcgi/rcache.h"
+#include "fcgi/metrics_int.h"
 #include "fcgi/retry.h"
 #include "fcgi/upstream.h"
 #include "translate/translate.h"
@@ -360,6 +361,7 @@ static void call_upstream(struct call *c, const struct buf *up_body,
             LOG_INFO("upstream attempt %u failed (%s); retrying in %ld ms", attempt + 1,
                      res->message, delay);
         }
+        wk_metrics_upstream_retry();
         if (!wk_retry_sleep(r->io, delay)) {
             r->client_gone = true;
             break;
@@ -428,7 +430,10 @@ void wk_route_messages(struct wk_req *r)
     }
     if (c.started) {
         tr_stream_usage(c.st, &r->tokens_in, &r->tokens_out);
+        r->tokens_cached = tr_stream_cached_tokens(c.st);
         r->have_tokens = true;
+    } else if (res.err == CCP_OK && res.status >= 200 && res.status < 300) {
+        wk_usage_from_completion(r, c.body.ptr, c.body.len); /* metrics hook */
     }
 
 out:

@@ -40,13 +40,14 @@ struct wk_rcache;
 /* What the cache did for one request: the x-ccproxy-cache header and the
  * log line's cache= field. */
 enum wk_cache_state {
-    WK_CACHE_OFF,   /* no response cache configured: no header */
-    WK_CACHE_MISS,  /* looked up, not found (or the cache failed): answer stored if complete */
-    WK_CACHE_HIT,   /* answered from the cache */
-    WK_CACHE_BYPASS /* the client sent cache-control: no-cache or no-store */
+    WK_CACHE_OFF,      /* no response cache configured: no header */
+    WK_CACHE_MISS,     /* looked up, not found (or the cache failed): answer stored if complete */
+    WK_CACHE_HIT,      /* answered from the cache */
+    WK_CACHE_BYPASS,   /* the client sent cache-control: no-cache or no-store */
+    WK_CACHE_COALESCED /* a stream relayed from an identical request in flight (fcgi/fanout.h) */
 };
 
-/* "off", "miss", "hit" or "bypass". */
+/* "off", "miss", "hit", "bypass" or "coalesced". */
 const char *wk_cache_state_name(enum wk_cache_state s);
 
 struct wk_rcache_stats {

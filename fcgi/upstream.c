@@ -15,6 +15,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "fcgi/metrics_int.h"
 #include "fcgi/upstream.h"
 
 #include "common/banned.h"
@@ -247,6 +248,7 @@ struct wk_upstream *wk_upstream_new(const struct conf *c)
         goto fail;
     }
     set_static_opts(u);
+    wk_metrics_curl_setup(u->easy); /* metrics hook: open-connections gauge */
     return u;
 
 fail:
@@ -373,6 +375,7 @@ void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool 
     } else {
         set_result_error(u, cc);
     }
+    wk_metrics_upstream_attempt(u->easy, res); /* metrics hook */
 
 out:
     curl_easy_setopt(u->easy, CURLOPT_HTTPHEADER, NULL);

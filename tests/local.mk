@@ -11,4 +11,5 @@ EXTRA_DIST += tests/data
 if HAVE_CMOCKA
 include tests/unit/common/local.mk
 include tests/unit/translate/local.mk
+include tests/unit/fcgi/local.mk
 endif

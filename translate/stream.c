@@ -725,6 +725,11 @@ void tr_stream_usage(const struct tr_stream *st, unsigned long *in, unsigned lon
     }
 }
 
+unsigned long tr_stream_cached_tokens(const struct tr_stream *st)
+{
+    return st->cached;
+}
+
 void tr_stream_free(struct tr_stream *st)
 {
     if (st == NULL) {

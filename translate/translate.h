@@ -222,6 +222,9 @@ CCP_NODISCARD enum ccp_err tr_stream_fail(struct tr_stream *st, const struct tr_
                                           struct buf *out);
 /* Output tokens and input tokens seen so far (for logs and metrics). */
 void tr_stream_usage(const struct tr_stream *st, unsigned long *in, unsigned long *out);
+/* Of the input tokens, how many the upstream served from its prompt cache
+ * (usage.prompt_tokens_details.cached_tokens), as seen so far. */
+unsigned long tr_stream_cached_tokens(const struct tr_stream *st);
 void tr_stream_free(struct tr_stream *st);
 
 /* ---- errors (errmap.c) -------------------------------------------------- */

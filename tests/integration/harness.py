@@ -63,9 +63,9 @@ def free_port():
 class Proc:
     """A process started under `timeout`, stopped by its PID."""
 
-    def __init__(self, argv, env, log_path, cwd=None):
+    def __init__(self, argv, env, log_path, cwd=None, append=False):
         self.log_path = log_path
-        self.log = open(log_path, "wb")
+        self.log = open(log_path, "ab" if append else "wb")
         self.popen = subprocess.Popen(["timeout", "-k", "5", PROC_LIMIT_S] + argv, env=env,
                                       stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd,
                                       stdin=subprocess.DEVNULL)
@@ -166,8 +166,12 @@ class Proxy:
                 "WORKER_THREADS": "4",
             }
             env.update(extra_env or {})
+            # The workers inherit lighttpd's stderr; under -D that is not
+            # server.errorlog, so send it there (both append) as a service
+            # manager would collect it: one log with lighttpd's and the
+            # workers' lines, including the JSON request lines.
             self.proc = Proc(["lighttpd", "-D", "-f", str(LIGHTTPD_CONF)], env,
-                             run_dir / "lighttpd.out")
+                             run_dir / "lighttpd-error.log", append=True)
             try:
                 wait_until(lambda: can_connect(self.port) or not self.proc.alive(), 10,
                            "lighttpd to accept on port %d" % self.port)

@@ -98,6 +98,6 @@ def test_two_megabyte_body(server, mock):
 def test_worker_log_lands_in_apache_error_log(server, mock):
     check_nonstream(server, mock)
     log = Path(server.error_path)
-    wait_until(lambda: "path=/v1/messages" in log.read_text(errors="replace"), 5,
+    wait_until(lambda: '"path":"/v1/messages"' in log.read_text(errors="replace"), 5,
                "the worker's request line in %s" % log)
     assert "sk-test-upstream-key" not in log.read_text(errors="replace")

@@ -115,7 +115,7 @@ def test_connect_refused_gives_502_after_retries(run_dir):
         assert status == 502, raw
         assert json.loads(raw)["error"]["type"] == "api_error"
         assert 0.3 - 0.05 <= elapsed < 5  # 0.1 s + 0.2 s of backoff, no more
-        wait_until(lambda: "attempts=3" in p.proc.output(), 5, "the summary log line")
+        wait_until(lambda: '"attempts":3,' in p.error_log(), 5, "the request's JSON log line")
     finally:
         p.stop()
 
@@ -147,7 +147,7 @@ def test_client_leaving_ends_the_wait(run_dir, mock):
         proc.wait(timeout=10)
         assert time.monotonic() - t0 < 1.5, "the worker waited out the retry-after"
         assert len(mock.requests()) == 1
-        assert b"client=gone" in (run_dir / "cgi.log").read_bytes()
+        assert b'"client_gone":true' in (run_dir / "cgi.log").read_bytes()
     finally:
         if proc.poll() is None:
             proc.kill()
