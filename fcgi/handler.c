@@ -47,6 +47,10 @@ enum ccp_err wk_worker_init(struct wk_worker *w, const struct conf *c)
     w->opts.small_model = c->small_model;
     w->opts.max_json_depth = c->max_json_depth;
     w->opts.max_out = 2 * big; /* a translated body may grow (escaping, wrappers) */
+    w->opts.max_messages = c->max_messages;
+    w->opts.max_content_blocks = c->max_content_blocks;
+    w->opts.max_string_bytes = c->max_string_bytes;
+    w->opts.max_sse_line = c->max_sse_line_bytes;
     w->up = wk_upstream_new(c);
     if (w->up == NULL) {
         return CCP_ERR_NOMEM;
@@ -481,6 +485,8 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
                          e->post ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n");
     } else if (e->route == ROUTE_HEALTH) {
         route_health(&r);
+    } else if (!r.head && !wk_guard_request(&r)) {
+        /* answered 401 or 429 */
     } else if (e->route == ROUTE_MODELS) {
         wk_route_models(&r);
     } else if (read_body(&r)) {
@@ -489,6 +495,7 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
         } else {
             wk_route_count_tokens(&r);
         }
+        wk_guard_done(&r);
     }
     if (!r.client_gone && wk_io_flush(io) != 0) {
         r.client_gone = true;

@@ -41,4 +41,9 @@ CCP_NODISCARD enum ccp_err tr_rq_system(struct tr_rq_ctx *c, struct json_object 
 CCP_NODISCARD enum ccp_err tr_rq_messages(struct tr_rq_ctx *c, struct json_object *in,
                                           struct json_object *msgs);
 
+/* Check a parsed request body against the count and size limits of c->o
+ * (translate/limits.c). CCP_OK, or CCP_ERR_INVALID with c->err naming the
+ * limit and the value found. */
+CCP_NODISCARD enum ccp_err tr_rq_check_limits(struct tr_rq_ctx *c, struct json_object *root);
+
 #endif /* CCP_TRANSLATE_REQUEST_INT_H */
