@@ -27,6 +27,7 @@ static void setup(struct tr_opts *o, struct tr_reqinfo *info, const char *dir)
     struct json_object *j = text != NULL ? json_tokener_parse(text) : NULL, *v;
     const char *m = "claude-sonnet-4-5-20250929";
 
+    memset(o, 0, sizeof(*o));
     o->big_model = "gpt-big";
     o->small_model = "gpt-small";
     o->max_json_depth = 64;

@@ -24,6 +24,7 @@
 
 static void opts_init(struct tr_opts *o, size_t max_out)
 {
+    memset(o, 0, sizeof(*o));
     o->big_model = "gpt-big";
     o->small_model = "gpt-small";
     o->max_json_depth = 64;
