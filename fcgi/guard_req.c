@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -73,4 +74,24 @@ void wk_guard_done(struct wk_req *r)
         tokens = ((uint64_t)r->body.len + (uint64_t)r->bytes_out) / 4;
     }
     wk_ratelimit_charge(key, n, (int64_t)time(NULL), tokens);
+}
+
+bool wk_guard_content_type(struct wk_req *r)
+{
+    const char *ct = r->io->param(r->io, "CONTENT_TYPE");
+    size_t n;
+    char msg[200];
+
+    if (ct == NULL || ct[0] == '\0') {
+        return true; /* curl -d without -H: taken as JSON */
+    }
+    n = strcspn(ct, "; \t");
+    if ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+        (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0)) {
+        return true;
+    }
+    snprintf(msg, sizeof(msg), "Content-Type %.*s is not supported; send application/json",
+             (int)(n < 80 ? n : 80), ct);
+    send_guard_error(r, 415, "invalid_request_error", msg, 0);
+    return false;
 }

@@ -134,6 +134,8 @@ static const char *reason(int status)
         return "Request Timeout";
     case 413:
         return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
     case 422:
         return "Unprocessable Entity";
     case 429:
@@ -487,6 +489,8 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
         route_health(&r);
     } else if (!r.head && !wk_guard_request(&r)) {
         /* answered 401 or 429 */
+    } else if (e->post && !wk_guard_content_type(&r)) {
+        /* answered 415 */
     } else if (e->route == ROUTE_MODELS) {
         wk_route_models(&r);
     } else if (read_body(&r)) {

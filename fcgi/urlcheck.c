@@ -74,8 +74,9 @@ enum ccp_err wk_check_base_url(const struct conf *c, char *errmsg, size_t errlen
         snprintf(errmsg, errlen, "OPENAI_BASE_URL must use http or https");
         goto out;
     }
-    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL ||
-        host[0] == '\0') {
+    /* libcurl reads "https:///v1" as host "v1"; we do not */
+    if (strstr(url, ":///") != NULL || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        host == NULL || host[0] == '\0') {
         snprintf(errmsg, errlen, "OPENAI_BASE_URL has no host");
         goto out;
     }
