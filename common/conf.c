@@ -74,6 +74,12 @@ static const struct conf_var conf_vars[] = {
      "Base of the exponential retry backoff, in seconds."},
     {"PROVIDER_RETRY_JITTER", CT_DOUBLE, "0.5", 0, 60, OFF(retry_jitter_s),
      "Random jitter added to each retry delay, up to this many seconds."},
+    {"PROVIDER_RETRY_AFTER_MAX_S", CT_DOUBLE, "10", 0, 3600, OFF(retry_after_max_s),
+     "Longest upstream retry-after the proxy waits out before retrying; a longer one (or an "
+     "HTTP date) goes straight back to the client with its retry-after."},
+    {"PROVIDER_RETRY_ON_429", CT_BOOL, "false", 0, 0, OFF(retry_on_429),
+     "Retry upstream 429 answers too (honouring retry-after). Off: a 429 goes straight back "
+     "with its retry-after, since Claude Code waits and retries by itself."},
     {"POOL_MAX_CONNECTIONS", CT_LONG, "500", 1, 100000, OFF(pool_max_connections),
      "Most upstream connections one worker process keeps open."},
     {"POOL_KEEPALIVE_EXPIRY", CT_LONG, "120", 1, 86400, OFF(pool_keepalive_s),
@@ -116,14 +122,23 @@ static const struct conf_var conf_vars[] = {
      "Milliseconds allowed for each memcached connect, send and receive; a slower cache "
      "counts as a miss."},
     {"RESPONSE_CACHE_ENABLED", CT_BOOL, "true", 0, 0, OFF(response_cache_enabled),
-     "Answer an identical non-streaming request (same translated request, same client "
-     "API key) from the cache. Keys include a hash of the client key, so clients never "
-     "share entries; set false if repeated identical requests must reach the upstream."},
+     "Answer an identical request (same translated request, same client API key, same "
+     "stream flag) from the cache; finished streams are replayed as streams. Keys include "
+     "a hash of the client key, so clients never share entries. A client's cache-control: "
+     "no-cache skips the lookup; set false if repeated identical requests must reach the "
+     "upstream."},
     {"RESPONSE_CACHE_TTL_S", CT_LONG, "3600", 1, 2592000, OFF(response_cache_ttl_s),
      "Seconds a cached response is kept."},
     {"RESPONSE_CACHE_MAX_ITEM_BYTES", CT_SIZE, "1048576", 1024, 134217728.0,
      OFF(response_cache_max_item),
-     "memcached item size limit (memcached -I); larger responses are served but not cached."},
+     "memcached item size limit (memcached -I); larger responses are served but not cached "
+     "(never split)."},
+    {"RESPONSE_CACHE_LRU_MAX", CT_LONG, "512", 0, 10000000, OFF(response_cache_lru_max),
+     "Most responses kept in each worker process's in-process cache in front of memcached; "
+     "0 turns it off."},
+    {"RESPONSE_CACHE_LRU_BYTES", CT_SIZE, "33554432", 0, 17179869184.0,
+     OFF(response_cache_lru_bytes),
+     "Most bytes of responses kept in each worker process's in-process cache."},
     /* accepted from the original service's .env; no effect in this build */
     {"LOG_PRETTY_CONSOLE", CT_INERT, "True", 0, 0, NOFF, "No effect: log lines are plain text."},
     {"ERROR_LOG_FILE_PATH", CT_INERT, "error.jsonl", 0, 0, NOFF,

@@ -25,6 +25,8 @@ struct conf {
     long provider_max_retries; /* PROVIDER_MAX_RETRIES */
     double retry_base_delay_s; /* PROVIDER_RETRY_BASE_DELAY */
     double retry_jitter_s;     /* PROVIDER_RETRY_JITTER */
+    double retry_after_max_s;  /* PROVIDER_RETRY_AFTER_MAX_S: longest retry-after waited out */
+    bool retry_on_429;         /* PROVIDER_RETRY_ON_429 */
     long pool_max_connections; /* POOL_MAX_CONNECTIONS */
     long pool_keepalive_s;     /* POOL_KEEPALIVE_EXPIRY */
     bool http2;                /* UPSTREAM_HTTP2 */
@@ -41,6 +43,8 @@ struct conf {
     bool response_cache_enabled;     /* RESPONSE_CACHE_ENABLED */
     long response_cache_ttl_s;       /* RESPONSE_CACHE_TTL_S */
     size_t response_cache_max_item;  /* RESPONSE_CACHE_MAX_ITEM_BYTES: memcached item limit */
+    long response_cache_lru_max;     /* RESPONSE_CACHE_LRU_MAX: in-process entries, 0: none */
+    size_t response_cache_lru_bytes; /* RESPONSE_CACHE_LRU_BYTES */
     bool token_counts_cache_enabled; /* CACHE_TOKEN_COUNTS_ENABLED */
     long token_counts_ttl_s;         /* CACHE_TOKEN_COUNTS_TTL_S */
     long token_counts_max;           /* CACHE_TOKEN_COUNTS_MAX: in-process entries */

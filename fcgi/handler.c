@@ -36,13 +36,14 @@ static const struct route_entry routes[] = {
     {"/api/hello", false, false, ROUTE_HEALTH},
 };
 
-enum ccp_err wk_worker_init(struct wk_worker *w, const struct conf *c)
+enum ccp_err wk_worker_init(struct wk_worker *w, const struct conf *c, struct wk_rcache *rc)
 {
     size_t big =
         c->max_body_bytes > c->max_upstream_bytes ? c->max_body_bytes : c->max_upstream_bytes;
 
     memset(w, 0, sizeof(*w));
     w->conf = c;
+    w->rc = rc;
     w->opts.big_model = c->big_model;
     w->opts.small_model = c->small_model;
     w->opts.max_json_depth = c->max_json_depth;
@@ -157,15 +158,18 @@ static const char *reason(int status)
 
 int wk_send_head(struct wk_req *r, int status, const char *ctype, const char *extra)
 {
-    char head[1024];
+    char head[1024], cache[48] = "";
     int n;
 
     CCP_ASSERT(!r->sent_head);
     r->sent_head = true;
     r->status = status;
+    if (r->cache != WK_CACHE_OFF) {
+        snprintf(cache, sizeof(cache), "x-ccproxy-cache: %s\r\n", wk_cache_state_name(r->cache));
+    }
     n = snprintf(head, sizeof(head),
-                 "Status: %d %s\r\nContent-Type: %s\r\nrequest-id: %s\r\n%s\r\n", status,
-                 reason(status), ctype, r->id, extra != NULL ? extra : "");
+                 "Status: %d %s\r\nContent-Type: %s\r\nrequest-id: %s\r\n%s%s\r\n", status,
+                 reason(status), ctype, r->id, cache, extra != NULL ? extra : "");
     if (n < 0 || (size_t)n >= sizeof(head)) {
         return -1;
     }
@@ -445,13 +449,13 @@ static void log_summary(const struct wk_req *r)
                  r->tokens_out);
     }
     LOG_INFO("request method=%s path=%s model=%s upstream_model=%s stream=%s status=%d "
-             "upstream_ms=%ld total_ms=%ld bytes_in=%zu bytes_out=%zu%s%s",
+             "cache=%s attempts=%u upstream_ms=%ld total_ms=%ld bytes_in=%zu bytes_out=%zu%s%s",
              log_safe(method, sizeof(method), r->method), log_safe(path, sizeof(path), r->path),
              r->have_info ? log_safe(model, sizeof(model), r->info.client_model) : "-",
              r->have_info ? log_safe(umodel, sizeof(umodel), r->info.upstream_model) : "-",
-             r->have_info && r->info.stream ? "true" : "false", r->status, r->upstream_ms,
-             wk_ms_since(&r->t0), r->body.len, r->bytes_out, tokens,
-             r->client_gone ? " client=gone" : "");
+             r->have_info && r->info.stream ? "true" : "false", r->status,
+             wk_cache_state_name(r->cache), r->attempts, r->upstream_ms, wk_ms_since(&r->t0),
+             r->body.len, r->bytes_out, tokens, r->client_gone ? " client=gone" : "");
 }
 
 void wk_handle(struct wk_worker *w, struct wk_io *io)

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "fcgi/handler.h"
 #include "fcgi/io.h"
+#include "fcgi/rcache.h"
 #include "translate/translate.h"
 
 #define WK_REQ_ID_MAX 40 /* with the NUL; log lines show up to 39 characters */
@@ -33,11 +34,13 @@ struct wk_req {
     unsigned long tokens_in, tokens_out;
     size_t bytes_out;
     struct timespec t0;
+    enum wk_cache_state cache; /* sent as x-ccproxy-cache unless WK_CACHE_OFF */
+    unsigned attempts;         /* upstream attempts (retries + 1); 0: none */
 };
 
-/* Write the status line and headers: Content-Type `ctype`, request-id and
- * `extra` (zero or more "Name: value\r\n" lines, or NULL). 0 or -1 (client
- * gone). */
+/* Write the status line and headers: Content-Type `ctype`, request-id,
+ * x-ccproxy-cache (unless r->cache is WK_CACHE_OFF) and `extra` (zero or
+ * more "Name: value\r\n" lines, or NULL). 0 or -1 (client gone). */
 int wk_send_head(struct wk_req *r, int status, const char *ctype, const char *extra);
 /* Write body bytes (skipped for HEAD), counted in bytes_out. 0 or -1. */
 int wk_send_body(struct wk_req *r, const char *p, size_t n);

@@ -6,10 +6,12 @@ ccproxy_fcgi_SOURCES = \
 	fcgi/handler.c fcgi/handler.h fcgi/handler_int.h \
 	fcgi/messages.c \
 	fcgi/models.c \
+	fcgi/rcache.c fcgi/rcache.h \
+	fcgi/retry.c fcgi/retry.h \
 	fcgi/upstream.c fcgi/upstream.h \
 	fcgi/guard.h fcgi/auth.c fcgi/urlcheck.c fcgi/ratelimit.c fcgi/guard_req.c
 ccproxy_fcgi_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSON_C_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(MEMCACHED_CFLAGS)
 ccproxy_fcgi_LDADD = libccp_translate.a libccp_cache.a libccp_common.a \
-	$(MEMCACHED_LIBS) $(OPENSSL_LIBS) \
-	$(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(PTHREAD_LIBS) -lm
+	$(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(MEMCACHED_LIBS) $(OPENSSL_LIBS) \
+	$(PTHREAD_LIBS) -lm

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "fcgi/handler.h"
 #include "fcgi/io.h"
+#include "fcgi/rcache.h"
 #include "fcgi/upstream.h"
 
 #include "common/banned.h"
@@ -152,12 +153,12 @@ static int check_config(const struct conf *c)
     return status;
 }
 
-static int serve_cgi(const struct conf *c)
+static int serve_cgi(const struct conf *c, struct wk_rcache *rc)
 {
     struct wk_worker w;
     struct wk_io io;
 
-    if (wk_worker_init(&w, c) != CCP_OK) {
+    if (wk_worker_init(&w, c, rc) != CCP_OK) {
         LOG_ERROR("out of memory at start-up");
         wk_worker_release(&w);
         return 1;
@@ -212,7 +213,7 @@ static void on_wake(int sig)
     (void)sig; /* only interrupts accept() */
 }
 
-static int serve_fastcgi(const struct conf *c)
+static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc)
 {
     struct pool_thread *threads = NULL;
     long n = c->worker_threads, started = 0, i;
@@ -244,7 +245,7 @@ static int serve_fastcgi(const struct conf *c)
     for (i = 0; i < n; i++) {
         struct pool_thread *t = &threads[i];
 
-        if (wk_worker_init(&t->w, c) != CCP_OK ||
+        if (wk_worker_init(&t->w, c, rc) != CCP_OK ||
             FCGX_InitRequest(&t->req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
             LOG_ERROR("out of memory starting thread %ld", i);
             wk_worker_release(&t->w);
@@ -299,6 +300,7 @@ out:
 int main(int argc, char **argv)
 {
     struct conf c;
+    struct wk_rcache *rc = NULL;
     char errmsg[512];
     bool check = false, cgi;
     int status = 1;
@@ -366,11 +368,15 @@ int main(int argc, char **argv)
         LOG_ERROR("out of memory at start-up");
         goto out;
     }
+    /* one response cache per process, shared by its threads; plain CGI
+     * answers one request per process, so no in-process LRU there */
+    rc = wk_rcache_new(&c, !cgi);
     if (cgi) {
-        status = serve_cgi(&c);
+        status = serve_cgi(&c, rc);
     } else {
-        status = serve_fastcgi(&c);
+        status = serve_fastcgi(&c, rc);
     }
+    wk_rcache_free(rc);
     wk_upstream_global_cleanup();
 
 out:

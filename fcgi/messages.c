@@ -1,12 +1,16 @@
-/* fcgi/messages.c: POST /v1/messages (translate, call the upstream, stream
- * or buffer the answer back) and POST /v1/messages/count_tokens. */
+/* fcgi/messages.c: POST /v1/messages (translate, answer from the response
+ * cache or call the upstream with retries, stream or buffer the answer back,
+ * store it) and POST /v1/messages/count_tokens. */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "fcgi/handler_int.h"
+#include "fcgi/rcache.h"
+#include "fcgi/retry.h"
 #include "fcgi/upstream.h"
 #include "translate/translate.h"
 
@@ -29,6 +33,11 @@ struct call {
     struct buf events;   /* translated events waiting to be written */
     struct buf body;     /* non-stream body, or the (bounded) error body */
     struct tr_error err; /* the stream translation's error, if any */
+    /* response cache: store the answer under key if it completes */
+    bool store;
+    struct cache_key key;
+    struct buf capture; /* streams: every event written, up to the item size */
+    bool capture_full;  /* the stream outgrew the item size: not stored */
 };
 
 /* Write and flush the pending events; false if the client is gone. */
@@ -37,6 +46,11 @@ static bool push_events(struct call *c)
     bool ok = true;
 
     if (c->events.len > 0) {
+        if (c->store && !c->capture_full &&
+            buf_append(&c->capture, c->events.ptr, c->events.len) != CCP_OK) {
+            c->capture_full = true; /* too large for the cache (or no memory) */
+            buf_release(&c->capture);
+        }
         ok = wk_send_body(c->r, c->events.ptr, c->events.len) == 0;
         buf_reset(&c->events);
     }
@@ -111,7 +125,8 @@ static bool sink_alive(void *ctx)
     return true;
 }
 
-/* Streaming: end the client's stream after the transfer. */
+/* Streaming: end the client's stream after the transfer; store it in the
+ * response cache if message_stop went out with no error. */
 static void finish_stream(struct call *c, const struct wk_upstream_result *res)
 {
     struct tr_error err;
@@ -133,8 +148,12 @@ static void finish_stream(struct call *c, const struct wk_upstream_result *res)
         if (rc != CCP_OK) {
             LOG_ERROR("could not end the stream with an error event (%s)", ccp_strerror(rc));
         }
+        rc = CCP_ERR_UPSTREAM; /* an error event: never stored */
     }
-    (void)push_events(c);
+    if (push_events(c) && rc == CCP_OK && c->store && !c->capture_full) {
+        wk_rcache_put(c->r->w->rc, &c->key, CACHE_ENTRY_SSE, sse_ctype, c->capture.ptr,
+                      c->capture.len);
+    }
 }
 
 /* Non-streaming 2xx: translate the buffered completion. */
@@ -153,6 +172,10 @@ static void answer_completion(struct call *c, const char *msg_id)
         LOG_WARN("upstream answer not usable: %s", err.message);
         wk_send_error(r, &err);
     } else {
+        if (c->store && out.len <= wk_rcache_max_body(r->w->rc)) {
+            wk_rcache_put(r->w->rc, &c->key, CACHE_ENTRY_JSON, "application/json", out.ptr,
+                          out.len);
+        }
         wk_send_json(r, 200, NULL, out.ptr, out.len);
     }
     buf_release(&out);
@@ -197,6 +220,154 @@ static void answer_after(struct call *c, const struct wk_upstream_result *res, c
     answer_completion(c, msg_id);
 }
 
+/* Replace every occurrence of the message id in a cached answer (the first
+ * "id":"msg_<24 hex>") with msg_id, which has the same length, so a replayed
+ * answer carries this request's id. */
+static void substitute_id(char *p, size_t n, const char *msg_id)
+{
+    static const char pat[] = "\"id\":\"msg_";
+    size_t idlen = strlen(msg_id), i;
+    char old[64];
+    const char *at = NULL;
+
+    for (i = 0; i + sizeof(pat) - 1 + 24 + 1 <= n; i++) {
+        if (memcmp(p + i, pat, sizeof(pat) - 1) == 0) {
+            at = p + i + 6; /* at "msg_" */
+            break;
+        }
+    }
+    if (at == NULL || idlen != 28 || at[28] != '"') {
+        return;
+    }
+    memcpy(old, at, 28);
+    for (i = 0; i + 28 <= n; i++) {
+        if (p[i] == 'm' && memcmp(p + i, old, 28) == 0) {
+            memcpy(p + i, msg_id, 28);
+            i += 27;
+        }
+    }
+}
+
+/* Answer from the cache. True if a hit was sent (or the client left while
+ * it was), false on a miss. */
+static bool answer_from_cache(struct wk_req *r, const struct cache_key *key, const char *msg_id)
+{
+    struct buf raw;
+    struct cache_entry e;
+    bool hit = false;
+    char *body;
+
+    buf_init(&raw, r->w->conf->response_cache_max_item + 1024);
+    if (wk_rcache_get(r->w->rc, key, &raw) != CCP_OK ||
+        cache_entry_decode(raw.ptr, raw.len, &e) != CCP_OK ||
+        (e.kind == CACHE_ENTRY_SSE) != r->info.stream) {
+        goto out;
+    }
+    hit = true;
+    r->cache = WK_CACHE_HIT;
+    body = raw.ptr + (e.body.ptr - raw.ptr); /* e.body is a view into raw, which we own */
+    substitute_id(body, e.body.len, msg_id);
+    if (e.kind == CACHE_ENTRY_JSON) {
+        wk_send_json(r, 200, NULL, e.body.ptr, e.body.len);
+        goto out;
+    }
+    if (wk_send_head(r, 200, sse_ctype, sse_headers) == 0 &&
+        wk_send_body(r, e.body.ptr, e.body.len) == 0 && wk_io_flush(r->io) != 0) {
+        r->client_gone = true;
+    }
+
+out:
+    buf_release(&raw);
+    return hit;
+}
+
+/* Decide what the cache does for this request (r->cache, c->store, c->key);
+ * true if it answered. */
+static bool consult_cache(struct wk_req *r, struct call *c, const struct buf *up_body,
+                          const char *msg_id)
+{
+    struct wk_rcache *rc = r->w->rc;
+    const char *cc = r->io->param(r->io, "HTTP_CACHE_CONTROL");
+    struct cache_key tenant;
+    bool no_store = cc != NULL && strstr(cc, "no-store") != NULL;
+    bool no_cache = no_store || (cc != NULL && strstr(cc, "no-cache") != NULL);
+
+    if (rc == NULL) {
+        return false;
+    }
+    if (wk_rcache_tenant(r->io->param(r->io, "HTTP_X_API_KEY"),
+                         r->io->param(r->io, "HTTP_AUTHORIZATION"), &tenant) != CCP_OK ||
+        wk_rcache_key(up_body->ptr, up_body->len, r->w->opts.max_json_depth, &tenant,
+                      r->info.stream, &c->key) != CCP_OK) {
+        LOG_WARN("response cache: no key for this request; not cached");
+        r->cache = WK_CACHE_BYPASS;
+        wk_rcache_note_bypass(rc);
+        return false;
+    }
+    if (no_cache) {
+        /* no-cache: skip the lookup but keep the fresh answer; no-store: neither */
+        r->cache = WK_CACHE_BYPASS;
+        wk_rcache_note_bypass(rc);
+        c->store = !no_store;
+    } else if (answer_from_cache(r, &c->key, msg_id)) {
+        return true;
+    } else {
+        r->cache = WK_CACHE_MISS;
+        c->store = true;
+    }
+    buf_init(&c->capture, wk_rcache_max_body(rc));
+    return false;
+}
+
+/* Call the upstream, retrying while nothing reached the client (see
+ * fcgi/retry.h), within MAX_STREAM_SECONDS in all. */
+static void call_upstream(struct call *c, const struct buf *up_body,
+                          const struct wk_upstream_sink *sink, struct wk_upstream_result *res)
+{
+    struct wk_req *r = c->r;
+    const struct conf *conf = r->w->conf;
+    long budget_ms = conf->max_stream_seconds * 1000L, delay;
+    struct timespec t0;
+    unsigned attempt;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (attempt = 0;; attempt++) {
+        buf_reset(&c->body);
+        c->status = 0;
+        c->too_large = false;
+        wk_upstream_post(r->w->up, up_body->ptr, up_body->len, c->stream,
+                         budget_ms - wk_ms_since(&t0), sink, res);
+        r->attempts = attempt + 1;
+        if (c->started || r->client_gone || attempt >= (unsigned)conf->provider_max_retries ||
+            !wk_retry_wanted(conf, res)) {
+            break;
+        }
+        delay = wk_retry_delay_ms(conf, attempt, res->err == CCP_OK ? res->retry_after : NULL);
+        if (delay < 0) {
+            LOG_INFO("upstream answered %d with retry-after %s (over "
+                     "PROVIDER_RETRY_AFTER_MAX_S): passed back",
+                     res->status, res->retry_after);
+            break;
+        }
+        if (wk_ms_since(&t0) + delay >= budget_ms) {
+            LOG_INFO("upstream attempt %u failed; no time left for another", attempt + 1);
+            break;
+        }
+        if (res->err == CCP_OK) {
+            LOG_INFO("upstream attempt %u answered %d; retrying in %ld ms", attempt + 1,
+                     res->status, delay);
+        } else {
+            LOG_INFO("upstream attempt %u failed (%s); retrying in %ld ms", attempt + 1,
+                     res->message, delay);
+        }
+        if (!wk_retry_sleep(r->io, delay)) {
+            r->client_gone = true;
+            break;
+        }
+    }
+    r->upstream_ms = wk_ms_since(&t0);
+}
+
 void wk_route_messages(struct wk_req *r)
 {
     struct wk_worker *w = r->w;
@@ -212,6 +383,8 @@ void wk_route_messages(struct wk_req *r)
     memset(&c, 0, sizeof(c));
     buf_init(&up_body, w->opts.max_out);
     buf_init(&c.events, w->opts.max_out);
+    buf_init(&c.capture, 0);
+    buf_init(&c.body, 0);
     if (w->conf->openai_api_key == NULL || w->conf->openai_api_key[0] == '\0') {
         tr_error_set(&err, CCP_ERR_INTERNAL,
                      "the proxy has no upstream API key configured (set OPENAI_API_KEY or "
@@ -232,6 +405,9 @@ void wk_route_messages(struct wk_req *r)
 
     c.r = r;
     c.stream = r->info.stream;
+    if (consult_cache(r, &c, &up_body, msg_id)) {
+        goto out;
+    }
     buf_init(&c.body, c.stream ? ERR_BODY_MAX : w->conf->max_upstream_bytes);
     if (c.stream) {
         c.st = tr_stream_new(&w->opts, &r->info, msg_id);
@@ -244,8 +420,7 @@ void wk_route_messages(struct wk_req *r)
     sink.data = sink_data;
     sink.alive = sink_alive;
     sink.ctx = &c;
-    wk_upstream_post(w->up, up_body.ptr, up_body.len, c.stream, &sink, &res);
-    r->upstream_ms = res.ms;
+    call_upstream(&c, &up_body, &sink, &res);
     if (c.started) {
         finish_stream(&c, &res);
     } else {
@@ -258,6 +433,7 @@ void wk_route_messages(struct wk_req *r)
 
 out:
     tr_stream_free(c.st);
+    buf_release(&c.capture);
     buf_release(&c.body);
     buf_release(&c.events);
     buf_release(&up_body);

@@ -289,9 +289,29 @@ static void set_result_error(struct wk_upstream *u, CURLcode cc)
         return;
     }
     switch (cc) {
-    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_OPERATION_TIMEDOUT: {
+        curl_off_t connected = 0;
+
         res->err = CCP_ERR_TIMEOUT;
         snprintf(res->message, sizeof(res->message), "upstream timed out: %.200s", detail);
+        /* no connection yet: a connect timeout, worth another attempt */
+        if (curl_easy_getinfo(u->easy, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
+            connected == 0 && res->status == 0) {
+            res->retryable = true;
+        }
+        break;
+    }
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        res->retryable = true;
+        res->err = CCP_ERR_UPSTREAM;
+        snprintf(res->message, sizeof(res->message), "upstream connection failed: %.200s", detail);
         break;
     default:
         res->err = CCP_ERR_UPSTREAM;
@@ -301,8 +321,11 @@ static void set_result_error(struct wk_upstream *u, CURLcode cc)
 }
 
 void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool stream,
-                      const struct wk_upstream_sink *sink, struct wk_upstream_result *res)
+                      long timeout_ms, const struct wk_upstream_sink *sink,
+                      struct wk_upstream_result *res)
 {
+    long max_ms = u->conf->max_stream_seconds * 1000L;
+
     struct curl_slist *hdrs = NULL, *h;
     struct timespec t0;
     CURLcode cc;
@@ -339,6 +362,8 @@ void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool 
     curl_easy_setopt(u->easy, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(u->easy, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(u->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(u->easy, CURLOPT_TIMEOUT_MS,
+                     timeout_ms >= 1 && timeout_ms < max_ms ? timeout_ms : max_ms);
 
     cc = curl_easy_perform(u->easy);
     curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);

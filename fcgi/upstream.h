@@ -33,6 +33,9 @@ struct wk_upstream_result {
     char retry_after[32]; /* the upstream's retry-after header, or "" */
     long ms;              /* duration of the call */
     size_t bytes_in;      /* decoded body bytes received */
+    bool retryable;       /* a transport failure worth retrying: no connection could be
+                             made (refused, connect timeout, TLS handshake) or the
+                             connection broke (reset, nothing received, HTTP/2 error) */
 };
 
 /* Process-wide set-up of the cache shared by all handles. Call once after
@@ -47,9 +50,12 @@ struct wk_upstream *wk_upstream_new(const struct conf *c);
 void wk_upstream_free(struct wk_upstream *u);
 
 /* POST `body` (a Chat Completions request) to <OPENAI_BASE_URL>/chat/completions
- * and pass the answer to `sink`. Never follows redirects, never retries:
- * a retry loop can wrap this call. Fills *res; can't fail otherwise. */
+ * and pass the answer to `sink`. The whole call may take timeout_ms (at
+ * least 1; at most MAX_STREAM_SECONDS). Never follows redirects, never
+ * retries: the caller's retry loop wraps this call. Fills *res; can't fail
+ * otherwise. */
 void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool stream,
-                      const struct wk_upstream_sink *sink, struct wk_upstream_result *res);
+                      long timeout_ms, const struct wk_upstream_sink *sink,
+                      struct wk_upstream_result *res);
 
 #endif /* CCP_FCGI_UPSTREAM_H */

@@ -1,7 +1,7 @@
 # Tokenizer: translate/bpe.c (pure BPE over a rank table, PCRE2 JIT pre-tokens),
 # common/vocab.c (mmap of the table), tools/ccproxy-tokens (CLI), data/*.bpe
 # (rank tables made by data/gen-vocab.mjs from the npm package tiktoken).
-libccp_translate_a_SOURCES += translate/bpe.c translate/bpe.h
+libccp_translate_a_SOURCES += translate/bpe.c translate/bpe.h translate/count.c
 libccp_translate_a_CFLAGS += $(PCRE2_CFLAGS)
 libccp_common_a_SOURCES += common/vocab.c common/vocab.h
 
@@ -25,3 +25,14 @@ tests_unit_translate_test_bpe_CPPFLAGS = $(TEST_CPPFLAGS) $(BPE_DIRS_CPPFLAGS) \
 tests_unit_translate_test_bpe_CFLAGS = $(TEST_CFLAGS)
 tests_unit_translate_test_bpe_LDADD = $(TEST_LIBS) $(PCRE2_LIBS)
 endif
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/translate/test_count
+TESTS += tests/unit/translate/test_count
+tests_unit_translate_test_count_SOURCES = tests/unit/translate/test_count.c tests/unit/golden.c \
+	tests/unit/golden.h
+tests_unit_translate_test_count_CPPFLAGS = $(TEST_CPPFLAGS) $(BPE_DIRS_CPPFLAGS)
+tests_unit_translate_test_count_CFLAGS = $(TEST_CFLAGS)
+tests_unit_translate_test_count_LDADD = $(TEST_LIBS) $(PCRE2_LIBS)
+endif
+EXTRA_DIST += tests/data/translate/count docs/tokens.md

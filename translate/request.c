@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -37,23 +38,6 @@ const char *tr_map_model(const struct tr_opts *o, const char *model)
     return model;
 }
 
-/* Reasoning models (gpt-5*, o1*, o3*, o4*, case-insensitive, after any
- * "provider/" prefix) take max_completion_tokens and no temperature/top_p. */
-static bool is_reasoning_model(const char *model)
-{
-    static const char *const prefixes[] = {"gpt-5", "o1", "o3", "o4"};
-    const char *slash = strrchr(model, '/');
-    const char *m = slash != NULL ? slash + 1 : model;
-    size_t i;
-
-    for (i = 0; i < CCP_ARRAY_LEN(prefixes); i++) {
-        if (strncasecmp(m, prefixes[i], strlen(prefixes[i])) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Parse body into *out (one reference). Not JSON, trailing data, too deep,
  * invalid UTF-8 or not an object: CCP_ERR_INVALID with *err set. */
 static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len,
@@ -67,7 +51,7 @@ static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len
     enum ccp_err rc = CCP_ERR_INVALID;
 
     if (len > (size_t)INT_MAX - 1) {
-        rc = CCP_ERR_TOO_LARGE; /* *err is set by error_for() */
+        rc = CCP_ERR_TOO_LARGE; /* *err is set by tr_rq_error_for() */
         goto out;
     }
     tok = json_tokener_new_ex(depth);
@@ -136,14 +120,46 @@ static enum ccp_err invalid(struct tr_rq_ctx *c, const char *field_name, const c
     return CCP_ERR_INVALID;
 }
 
+/* Remember that a server tool of this type was dropped. */
+static void note_server_tool(struct tr_rq_ctx *c, const char *type)
+{
+    struct tr_reqinfo *ri = c->info;
+
+    if (ri->server_tools_dropped == 0) {
+        (void)snprintf(ri->server_tool, sizeof(ri->server_tool), "%s", type);
+    }
+    ri->server_tools_dropped++;
+}
+
+/* The upstream name of a client tool name into dst; a shortened name is
+ * remembered in info so responses can map it back. */
+static const char *upstream_tool_name(struct tr_rq_ctx *c, const char *name, char *dst)
+{
+    struct tr_reqinfo *ri = c->info;
+    struct tr_tool_alias *a;
+
+    tr_tool_name_upstream(name, dst);
+    if (strcmp(dst, name) == 0 || tr_tool_name_client(ri, dst, strlen(dst)) != NULL ||
+        ri->naliases == TR_MAX_TOOL_ALIASES || strlen(name) >= sizeof(a->client)) {
+        return dst;
+    }
+    a = &ri->aliases[ri->naliases++];
+    (void)snprintf(a->upstream, sizeof(a->upstream), "%s", dst);
+    (void)snprintf(a->client, sizeof(a->client), "%s", name);
+    return dst;
+}
+
 /* One Anthropic tool as an OpenAI function tool in *out, or *out = NULL when
  * it is dropped: no name, or a server tool (a `type` other than "custom"
- * and no input_schema, e.g. web_search_20250305). Only name, description
- * and parameters are kept (cache_control, defer_loading... are not). */
-static enum ccp_err one_tool(struct json_object *t, struct json_object **out)
+ * and no input_schema, e.g. web_search_20250305, noted in c->info). Only
+ * name (shortened past 64 bytes), description and parameters are kept
+ * (cache_control, defer_loading... are not); a schema without "type" gets
+ * "type":"object". */
+static enum ccp_err one_tool(struct tr_rq_ctx *c, struct json_object *t, struct json_object **out)
 {
     struct json_object *schema, *fn = NULL, *tool = NULL, *params;
     const char *name, *type, *desc;
+    char uname[TR_TOOL_NAME_MAX + 1];
     enum ccp_err rc = CCP_OK;
 
     *out = NULL;
@@ -156,9 +172,18 @@ static enum ccp_err one_tool(struct json_object *t, struct json_object **out)
     if (!json_object_is_type(schema, json_type_object)) {
         schema = NULL;
     }
-    if (name == NULL || name[0] == '\0' ||
-        (schema == NULL && type != NULL && strcmp(type, "custom") != 0)) {
+    if (schema == NULL && type != NULL && strcmp(type, "custom") != 0) {
+        note_server_tool(c, type);
         goto out;
+    }
+    if (name == NULL || name[0] == '\0') {
+        goto out;
+    }
+    if (schema != NULL && field(schema, "type") == NULL) {
+        rc = tr_rq_obj_add(schema, "type", json_object_new_string("object"));
+        if (rc != CCP_OK) {
+            goto out;
+        }
     }
     rc = CCP_ERR_NOMEM;
     fn = json_object_new_object();
@@ -171,7 +196,7 @@ static enum ccp_err one_tool(struct json_object *t, struct json_object **out)
     } else {
         params = json_tokener_parse("{\"type\":\"object\",\"properties\":{}}");
     }
-    rc = tr_rq_obj_add(fn, "name", json_object_new_string(name));
+    rc = tr_rq_obj_add(fn, "name", json_object_new_string(upstream_tool_name(c, name, uname)));
     desc = tr_rq_get_string(t, "description");
     if (rc == CCP_OK && desc != NULL) {
         rc = tr_rq_obj_add(fn, "description", json_object_new_string(desc));
@@ -198,15 +223,49 @@ out:
     return rc;
 }
 
-/* tool_choice for the tools that remain: auto -> "auto", any -> "required",
- * none -> "none", tool -> {"type":"function","function":{"name":..}};
- * unknown types are left out. disable_parallel_tool_use true ->
- * parallel_tool_calls false. */
-static enum ccp_err tool_choice(struct tr_rq_ctx *c, struct json_object *tc,
-                                struct json_object *root)
+/* True if the translated tools (arr) hold a function named name. */
+static bool has_tool(struct json_object *arr, const char *name)
 {
-    struct json_object *v, *choice = NULL, *fn;
+    struct json_object *fn;
+    const char *n;
+    size_t i;
+
+    for (i = 0; i < json_object_array_length(arr); i++) {
+        if (json_object_object_get_ex(json_object_array_get_idx(arr, i), "function", &fn)) {
+            n = tr_rq_get_string(fn, "name");
+            if (n != NULL && strcmp(n, name) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* {"type":"function","function":{"name":name}}, or NULL. */
+static struct json_object *function_choice(const char *name)
+{
+    struct json_object *choice = json_tokener_parse("{\"type\":\"function\",\"function\":{}}");
+    struct json_object *fn;
+
+    if (choice == NULL || !json_object_object_get_ex(choice, "function", &fn) ||
+        tr_rq_obj_add(fn, "name", json_object_new_string(name)) != CCP_OK) {
+        json_object_put(choice);
+        return NULL;
+    }
+    return choice;
+}
+
+/* tool_choice for the tools that remain (arr): auto -> "auto", any ->
+ * "required", none -> "none", tool -> {"type":"function","function":
+ * {"name":..}} (the upstream name), or "auto" when that tool was dropped
+ * (a server tool); unknown types are left out. disable_parallel_tool_use
+ * true -> parallel_tool_calls false. */
+static enum ccp_err tool_choice(struct tr_rq_ctx *c, struct json_object *tc,
+                                struct json_object *arr, struct json_object *root)
+{
+    struct json_object *v, *choice = NULL;
     const char *type, *name;
+    char uname[TR_TOOL_NAME_MAX + 1];
     enum ccp_err rc = CCP_OK;
 
     if (!json_object_is_type(tc, json_type_object)) {
@@ -228,13 +287,10 @@ static enum ccp_err tool_choice(struct tr_rq_ctx *c, struct json_object *tc,
             rc = invalid(c, "tool_choice.name", "required when tool_choice.type is \"tool\"");
             goto out;
         }
-        choice = json_tokener_parse("{\"type\":\"function\",\"function\":{}}");
-        if (choice == NULL || !json_object_object_get_ex(choice, "function", &fn)) {
+        name = tr_tool_name_upstream(name, uname);
+        choice = has_tool(arr, name) ? function_choice(name) : json_object_new_string("auto");
+        if (choice == NULL) {
             rc = CCP_ERR_NOMEM;
-            goto out;
-        }
-        rc = tr_rq_obj_add(fn, "name", json_object_new_string(name));
-        if (rc != CCP_OK) {
             goto out;
         }
     }
@@ -270,7 +326,7 @@ static enum ccp_err tools(struct tr_rq_ctx *c, struct json_object *in, struct js
         goto out;
     }
     for (i = 0; i < json_object_array_length(list) && rc == CCP_OK; i++) {
-        rc = one_tool(json_object_array_get_idx(list, i), &t);
+        rc = one_tool(c, json_object_array_get_idx(list, i), &t);
         if (rc == CCP_OK && t != NULL) {
             rc = tr_rq_arr_add(arr, t);
         }
@@ -278,72 +334,228 @@ static enum ccp_err tools(struct tr_rq_ctx *c, struct json_object *in, struct js
     if (rc != CCP_OK || json_object_array_length(arr) == 0) {
         goto out; /* no tools left: no tools, no tool_choice */
     }
-    rc = tr_rq_obj_add(root, "tools", arr);
-    arr = NULL;
+    rc = tr_rq_obj_add(root, "tools", json_object_get(arr));
     if (rc == CCP_OK) {
-        rc = tool_choice(c, field(in, "tool_choice"), root);
+        rc = tool_choice(c, field(in, "tool_choice"), arr, root);
     }
 out:
     json_object_put(arr);
     return rc;
 }
 
-/* max_tokens, temperature, top_p, stop_sequences, stream, metadata.user_id.
- * top_k and unknown fields are not forwarded. */
-static enum ccp_err params(struct tr_rq_ctx *c, struct json_object *in, const char *model,
-                           struct json_object *root, bool *stream)
+/* Upstream accepts at most this many stop sequences: the first ones are
+ * sent, the rest dropped. */
+#define MAX_STOP 4
+
+/* Budgets below these give reasoning_effort low / medium; above, high. */
+#define BUDGET_LOW 4096
+#define BUDGET_MEDIUM 16384
+
+/* A 64-bit FNV-1a hash of s as "<prefix><16 hex digits>" in dst[cap]. */
+static const char *hashed_id(const char *prefix, const char *s, char *dst, size_t cap)
 {
-    bool reasoning = is_reasoning_model(model);
-    struct json_object *v, *so = NULL, *e;
-    const char *user;
+    uint64_t h = 14695981039346656037ULL;
+
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    (void)snprintf(dst, cap, "%s%016llx", prefix, (unsigned long long)h);
+    return dst;
+}
+
+/* reasoning_effort from thinking and output_config.effort, or NULL:
+ * thinking disabled -> none; effort low/medium/high as is, max -> high;
+ * else thinking enabled with budget_tokens -> low below BUDGET_LOW, medium
+ * below BUDGET_MEDIUM, else high; else none. */
+static const char *effort_for(struct json_object *in)
+{
+    struct json_object *th = field(in, "thinking"), *oc = field(in, "output_config"), *v;
+    const char *type =
+        json_object_is_type(th, json_type_object) ? tr_rq_get_string(th, "type") : NULL;
+    const char *e =
+        json_object_is_type(oc, json_type_object) ? tr_rq_get_string(oc, "effort") : NULL;
+    int64_t budget;
+
+    if (type != NULL && strcmp(type, "disabled") == 0) {
+        return NULL;
+    }
+    if (e != NULL &&
+        (strcmp(e, "low") == 0 || strcmp(e, "medium") == 0 || strcmp(e, "high") == 0)) {
+        return e;
+    }
+    if (e != NULL && strcmp(e, "max") == 0) {
+        return "high";
+    }
+    v = type != NULL && strcmp(type, "enabled") == 0 ? field(th, "budget_tokens") : NULL;
+    if (!json_object_is_type(v, json_type_int)) {
+        return NULL;
+    }
+    budget = json_object_get_int64(v);
+    return budget < BUDGET_LOW ? "low" : budget < BUDGET_MEDIUM ? "medium" : "high";
+}
+
+/* max_tokens as max_tokens or max_completion_tokens (by model rule),
+ * clamped to the rule's cap, never raised. */
+static enum ccp_err max_tokens(struct tr_rq_ctx *c, struct json_object *in,
+                               struct json_object *root)
+{
+    struct json_object *v = field(in, "max_tokens");
+    int64_t n;
+
+    if (v == NULL) {
+        return CCP_OK;
+    }
+    if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1) {
+        return invalid(c, "max_tokens", "must be a positive integer");
+    }
+    n = json_object_get_int64(v);
+    if (c->caps.max_output != 0 && (uint64_t)n > c->caps.max_output) {
+        n = (int64_t)c->caps.max_output;
+    }
+    return tr_rq_obj_add(
+        root,
+        c->caps.max_field == TR_MAXF_MAX_COMPLETION_TOKENS ? "max_completion_tokens" : "max_tokens",
+        json_object_new_int64(n));
+}
+
+/* stop_sequences -> stop: the first MAX_STOP non-empty strings. */
+static enum ccp_err stop(struct tr_rq_ctx *c, struct json_object *in, struct json_object *root)
+{
+    struct json_object *v = field(in, "stop_sequences"), *e, *arr = NULL;
     size_t i;
     enum ccp_err rc = CCP_OK;
 
-    v = field(in, "max_tokens");
-    if (v != NULL) {
-        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1) {
-            rc = invalid(c, "max_tokens", "must be a positive integer");
-            goto out;
+    if (v == NULL) {
+        goto out;
+    }
+    if (!json_object_is_type(v, json_type_array)) {
+        rc = invalid(c, "stop_sequences", "must be an array of strings");
+        goto out;
+    }
+    arr = json_object_new_array();
+    if (arr == NULL) {
+        rc = CCP_ERR_NOMEM;
+        goto out;
+    }
+    for (i = 0; i < json_object_array_length(v) && rc == CCP_OK; i++) {
+        e = json_object_array_get_idx(v, i);
+        if (!json_object_is_type(e, json_type_string)) {
+            rc = invalid(c, "stop_sequences", "must be an array of strings");
+        } else if (json_object_get_string_len(e) > 0 && json_object_array_length(arr) < MAX_STOP) {
+            rc = tr_rq_arr_add(arr, json_object_get(e));
         }
-        rc = tr_rq_obj_add(root, reasoning ? "max_completion_tokens" : "max_tokens",
-                           json_object_get(v));
+    }
+    if (rc == CCP_OK && json_object_array_length(arr) > 0) {
+        rc = tr_rq_obj_add(root, "stop", arr);
+        arr = NULL;
+    }
+out:
+    json_object_put(arr);
+    return rc;
+}
+
+/* The session_id inside a Claude Code metadata.user_id (a JSON string
+ * {"device_id":..,"session_id":..}) copied to dst[cap], or "". */
+static void session_from_user_id(struct tr_rq_ctx *c, const char *user, char *dst, size_t cap)
+{
+    int depth = c->o->max_json_depth > 0 ? c->o->max_json_depth : DEFAULT_JSON_DEPTH;
+    struct json_tokener *tok;
+    struct json_object *u = NULL;
+    const char *sid;
+
+    dst[0] = '\0';
+    if (user[0] != '{') {
+        return;
+    }
+    tok = json_tokener_new_ex(depth);
+    if (tok == NULL) {
+        return;
+    }
+    u = json_tokener_parse_ex(tok, user, (int)strlen(user));
+    sid = json_object_is_type(u, json_type_object) ? tr_rq_get_string(u, "session_id") : NULL;
+    if (sid != NULL) {
+        (void)snprintf(dst, cap, "%s", sid);
+    }
+    json_object_put(u);
+    json_tokener_free(tok);
+}
+
+/* metadata.user_id -> user (as is up to MAX_USER_LEN bytes, else "u_" and
+ * a 64-bit hash); the session (o->session_id, else the session_id inside
+ * user_id) -> prompt_cache_key (as is up to MAX_USER_LEN, else "s_" and a
+ * hash). Each can be switched off in tr_opts. */
+static enum ccp_err identity(struct tr_rq_ctx *c, struct json_object *in, struct json_object *root)
+{
+    struct json_object *v = field(in, "metadata");
+    const char *user =
+        json_object_is_type(v, json_type_object) ? tr_rq_get_string(v, "user_id") : NULL;
+    const char *sid = c->o->session_id;
+    char hash[40], sbuf[160];
+    enum ccp_err rc = CCP_OK;
+
+    if (user != NULL && user[0] != '\0' && !c->o->no_user) {
+        rc = tr_rq_obj_add(root, "user",
+                           json_object_new_string(strlen(user) <= MAX_USER_LEN
+                                                      ? user
+                                                      : hashed_id("u_", user, hash, sizeof(hash))));
+    }
+    if ((sid == NULL || sid[0] == '\0') && user != NULL) {
+        session_from_user_id(c, user, sbuf, sizeof(sbuf));
+        sid = sbuf;
+    }
+    if (rc == CCP_OK && sid != NULL && sid[0] != '\0' && !c->o->no_prompt_cache_key) {
+        rc = tr_rq_obj_add(root, "prompt_cache_key",
+                           json_object_new_string(strlen(sid) <= MAX_USER_LEN
+                                                      ? sid
+                                                      : hashed_id("s_", sid, hash, sizeof(hash))));
+    }
+    return rc;
+}
+
+/* max_tokens, temperature, top_p (when the model takes them), stop,
+ * reasoning_effort (when the model takes it), stream, user and
+ * prompt_cache_key. top_k and unknown fields are not forwarded. */
+static enum ccp_err params(struct tr_rq_ctx *c, struct json_object *in, struct json_object *root,
+                           bool *stream)
+{
+    struct json_object *v, *so = NULL;
+    const char *effort;
+    enum ccp_err rc;
+
+    rc = max_tokens(c, in, root);
+    if (rc != CCP_OK) {
+        goto out;
     }
     v = field(in, "temperature");
-    if (rc == CCP_OK && v != NULL && !is_number(v)) {
+    if (v != NULL && !is_number(v)) {
         rc = invalid(c, "temperature", "must be a number");
-    } else if (rc == CCP_OK && v != NULL && !reasoning) {
+    } else if (v != NULL && c->caps.sampling) {
         rc = tr_rq_obj_add(root, "temperature", json_object_get(v));
     }
     v = field(in, "top_p");
     if (rc == CCP_OK && v != NULL && !is_number(v)) {
         rc = invalid(c, "top_p", "must be a number");
-    } else if (rc == CCP_OK && v != NULL && !reasoning) {
+    } else if (rc == CCP_OK && v != NULL && c->caps.sampling) {
         rc = tr_rq_obj_add(root, "top_p", json_object_get(v));
     }
-    v = field(in, "stop_sequences");
-    if (rc == CCP_OK && v != NULL) {
-        if (!json_object_is_type(v, json_type_array)) {
-            rc = invalid(c, "stop_sequences", "must be an array of strings");
-            goto out;
-        }
-        for (i = 0; i < json_object_array_length(v); i++) {
-            e = json_object_array_get_idx(v, i);
-            if (!json_object_is_type(e, json_type_string)) {
-                rc = invalid(c, "stop_sequences", "must be an array of strings");
-                goto out;
-            }
-        }
-        if (json_object_array_length(v) > 0) {
-            rc = tr_rq_obj_add(root, "stop", json_object_get(v));
-        }
+    if (rc == CCP_OK) {
+        rc = stop(c, in, root);
+    }
+    effort = c->caps.effort ? effort_for(in) : NULL;
+    if (rc == CCP_OK && effort != NULL) {
+        rc = tr_rq_obj_add(root, "reasoning_effort", json_object_new_string(effort));
+    }
+    if (rc != CCP_OK) {
+        goto out;
     }
     v = field(in, "stream");
-    if (rc == CCP_OK && v != NULL && !json_object_is_type(v, json_type_boolean)) {
+    if (v != NULL && !json_object_is_type(v, json_type_boolean)) {
         rc = invalid(c, "stream", "must be a boolean");
         goto out;
     }
     *stream = v != NULL && json_object_get_boolean(v);
-    if (rc == CCP_OK && *stream) {
+    if (*stream) {
         rc = tr_rq_obj_add(root, "stream", json_object_new_boolean(1));
         so = json_tokener_parse("{\"include_usage\":true}");
         if (rc == CCP_OK) {
@@ -351,10 +563,8 @@ static enum ccp_err params(struct tr_rq_ctx *c, struct json_object *in, const ch
             so = NULL;
         }
     }
-    v = field(in, "metadata");
-    user = json_object_is_type(v, json_type_object) ? tr_rq_get_string(v, "user_id") : NULL;
-    if (rc == CCP_OK && user != NULL && user[0] != '\0' && strlen(user) <= MAX_USER_LEN) {
-        rc = tr_rq_obj_add(root, "user", json_object_new_string(user));
+    if (rc == CCP_OK) {
+        rc = identity(c, in, root);
     }
 out:
     json_object_put(so);
@@ -373,10 +583,9 @@ static bool copy_name(char *dst, size_t cap, const char *s)
     return true;
 }
 
-/* The whole translation as a json-c tree in *out; info filled. Shared by
- * tr_request and tr_count_tokens_estimate. */
-static enum ccp_err build(struct tr_rq_ctx *c, const char *body, size_t len,
-                          struct json_object **out, struct tr_reqinfo *info)
+enum ccp_err tr_rq_build(struct tr_rq_ctx *c, const char *body, size_t len,
+                         struct json_object **out, struct json_object **input,
+                         struct tr_reqinfo *info)
 {
     struct json_object *in = NULL, *root = NULL, *msgs = NULL, *v;
     const char *model = NULL, *mapped;
@@ -395,6 +604,8 @@ static enum ccp_err build(struct tr_rq_ctx *c, const char *body, size_t len,
         goto out;
     }
     mapped = tr_map_model(c->o, model);
+    tr_model_caps(c->o, mapped, &c->caps);
+    c->info = info;
     if (!copy_name(info->client_model, sizeof(info->client_model), model) ||
         !copy_name(info->upstream_model, sizeof(info->upstream_model), mapped)) {
         rc = invalid(c, "model", "name is too long");
@@ -423,16 +634,20 @@ static enum ccp_err build(struct tr_rq_ctx *c, const char *body, size_t len,
         msgs = NULL;
     }
     if (rc == CCP_OK) {
-        rc = params(c, in, mapped, root, &info->stream);
+        rc = params(c, in, root, &info->stream);
     }
     if (rc == CCP_OK) {
         rc = tools(c, in, root);
     }
-    /* thinking, output_config, context_management, top_k and anything else
-     * are accepted and not forwarded */
+    /* thinking and output_config become reasoning_effort (params);
+     * context_management, top_k and anything else are not forwarded */
     if (rc == CCP_OK) {
         *out = root;
         root = NULL;
+        if (input != NULL) {
+            *input = in;
+            in = NULL;
+        }
     }
 out:
     json_object_put(msgs);
@@ -441,8 +656,7 @@ out:
     return rc;
 }
 
-/* Fill *err for failures that did not set it themselves. */
-static void error_for(struct tr_rq_ctx *c, enum ccp_err rc)
+void tr_rq_error_for(struct tr_rq_ctx *c, enum ccp_err rc)
 {
     if (rc == CCP_ERR_TOO_LARGE) {
         tr_error_set(c->err, rc, "request too large: its translation would exceed %zu bytes",
@@ -455,7 +669,7 @@ static void error_for(struct tr_rq_ctx *c, enum ccp_err rc)
 enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, struct buf *out,
                         struct tr_reqinfo *info, struct tr_error *err)
 {
-    struct tr_rq_ctx c = {o, err};
+    struct tr_rq_ctx c = {.o = o, .err = err};
     struct json_object *root = NULL;
     struct tr_reqinfo ri;
     const char *s;
@@ -463,7 +677,7 @@ enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, s
     enum ccp_err rc;
 
     memset(&ri, 0, sizeof(ri));
-    rc = build(&c, body, len, &root, &ri);
+    rc = tr_rq_build(&c, body, len, &root, NULL, &ri);
     if (rc != CCP_OK) {
         goto out;
     }
@@ -478,7 +692,7 @@ enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, s
     }
 out:
     if (rc == CCP_ERR_TOO_LARGE || rc == CCP_ERR_NOMEM) {
-        error_for(&c, rc);
+        tr_rq_error_for(&c, rc);
     }
     json_object_put(root);
     return rc;
@@ -565,21 +779,21 @@ static enum ccp_err est_tree(struct json_object *root, struct est *e)
 enum ccp_err tr_count_tokens_estimate(const struct tr_opts *o, const char *body, size_t len,
                                       unsigned long *tokens, struct tr_error *err)
 {
-    struct tr_rq_ctx c = {o, err};
+    struct tr_rq_ctx c = {.o = o, .err = err};
     struct json_object *root = NULL;
     struct tr_reqinfo ri;
     struct est e = {0, PRIMING_TOKENS};
     enum ccp_err rc;
 
     memset(&ri, 0, sizeof(ri));
-    rc = build(&c, body, len, &root, &ri);
+    rc = tr_rq_build(&c, body, len, &root, NULL, &ri);
     if (rc == CCP_OK) {
         rc = est_tree(root, &e);
     }
     if (rc == CCP_OK) {
         *tokens = (e.bytes + 3) / 4 + e.extra;
     } else if (rc == CCP_ERR_TOO_LARGE || rc == CCP_ERR_NOMEM) {
-        error_for(&c, rc);
+        tr_rq_error_for(&c, rc);
     }
     json_object_put(root);
     return rc;

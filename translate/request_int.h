@@ -15,7 +15,9 @@
 /* One translation in progress. */
 struct tr_rq_ctx {
     const struct tr_opts *o;
-    struct tr_error *err; /* set by whoever returns CCP_ERR_INVALID */
+    struct tr_error *err;      /* set by whoever returns CCP_ERR_INVALID */
+    struct tr_model_caps caps; /* of the upstream model */
+    struct tr_reqinfo *info;   /* being filled (aliases, dropped tools) */
 };
 
 /* Serialization flags for everything translate/ turns into JSON text. */
@@ -45,5 +47,15 @@ CCP_NODISCARD enum ccp_err tr_rq_messages(struct tr_rq_ctx *c, struct json_objec
  * (translate/limits.c). CCP_OK, or CCP_ERR_INVALID with c->err naming the
  * limit and the value found. */
 CCP_NODISCARD enum ccp_err tr_rq_check_limits(struct tr_rq_ctx *c, struct json_object *root);
+/* The whole translation of an Anthropic body as a json-c tree in *out (one
+ * reference), info filled; when input is not NULL, the parsed client body
+ * too (one reference). Shared by tr_request, tr_count_tokens_estimate and
+ * tr_count_tokens (count.c). Out-parameters are written only on success. */
+CCP_NODISCARD enum ccp_err tr_rq_build(struct tr_rq_ctx *c, const char *body, size_t len,
+                                       struct json_object **out, struct json_object **input,
+                                       struct tr_reqinfo *info);
+/* Fill *c->err for CCP_ERR_TOO_LARGE and CCP_ERR_NOMEM, which tr_rq_build
+ * does not describe itself; other codes are left alone. */
+void tr_rq_error_for(struct tr_rq_ctx *c, enum ccp_err rc);
 
 #endif /* CCP_TRANSLATE_REQUEST_INT_H */

@@ -106,8 +106,11 @@ static struct json_object *tool_input(const char *args, size_t n, int depth)
     return in != NULL ? in : json_object_new_object();
 }
 
-static struct json_object *tool_block(struct json_object *fn, const char *id, size_t idlen,
-                                      const char *msg_id, size_t nth, int depth)
+/* A tool_use block; a shortened tool name is mapped back to the client's
+ * name through info's aliases. */
+static struct json_object *tool_block(const struct tr_reqinfo *info, struct json_object *fn,
+                                      const char *id, size_t idlen, const char *msg_id, size_t nth,
+                                      int depth)
 {
     struct json_object *b = json_object_new_object();
     const char *name, *args;
@@ -118,6 +121,10 @@ static struct json_object *tool_block(struct json_object *fn, const char *id, si
         return NULL;
     }
     name = get_str(fn, "name", &namelen);
+    if (name != NULL && tr_tool_name_client(info, name, namelen) != NULL) {
+        name = tr_tool_name_client(info, name, namelen);
+        namelen = strlen(name);
+    }
     args = get_str(fn, "arguments", &alen);
     if (id == NULL || idlen == 0) { /* a deterministic id, unique per message */
         int k = snprintf(gen, sizeof(gen), "toolu_%s_%zu", msg_id, nth);
@@ -135,8 +142,8 @@ static struct json_object *tool_block(struct json_object *fn, const char *id, si
 
 /* Fill content from the choice's message; *tools tells whether any
  * tool_use block was added. false on allocation failure. */
-static bool build_content(struct json_object *content, struct json_object *msg, const char *msg_id,
-                          int depth, bool *tools)
+static bool build_content(const struct tr_reqinfo *info, struct json_object *content,
+                          struct json_object *msg, const char *msg_id, int depth, bool *tools)
 {
     struct json_object *calls = NULL, *fc;
     const char *s, *text;
@@ -177,13 +184,13 @@ static bool build_content(struct json_object *content, struct json_object *msg, 
         }
         json_object_object_get_ex(tc, "function", &fn);
         id = get_str(tc, "id", &idlen);
-        if (!push(content, tool_block(fn, id, idlen, msg_id, nth++, depth))) {
+        if (!push(content, tool_block(info, fn, id, idlen, msg_id, nth++, depth))) {
             return false;
         }
         *tools = true;
     }
     if (fc != NULL) { /* the legacy single function_call */
-        if (!push(content, tool_block(fc, NULL, 0, msg_id, nth, depth))) {
+        if (!push(content, tool_block(info, fc, NULL, 0, msg_id, nth, depth))) {
             return false;
         }
         *tools = true;
@@ -290,7 +297,7 @@ enum ccp_err tr_response(const struct tr_opts *o, const struct tr_reqinfo *info,
         !add(res, "type", json_object_new_string("message")) ||
         !add(res, "role", json_object_new_string("assistant")) ||
         !add(res, "model", json_object_new_string(model)) || !add(res, "content", content) ||
-        !build_content(content, msg, msg_id, o->max_json_depth, &tools) ||
+        !build_content(info, content, msg, msg_id, o->max_json_depth, &tools) ||
         !add(res, "stop_reason", json_object_new_string(stop_reason(finish, tools))) ||
         json_object_object_add(res, "stop_sequence", NULL) != 0 ||
         !add(res, "usage", build_usage(u))) {

@@ -16,6 +16,8 @@
  *   of another kind closes the open one. Fragments for a tool call whose
  *   block is already closed cannot be delivered in a well-formed stream: the
  *   stream fails (the client retries) rather than run a truncated call.
+ * - A tool name shortened by the request translation (longer than 64
+ *   bytes) is mapped back to the client's name (tr_reqinfo aliases).
  * - finish_reason is remembered; message_delta and message_stop go out at
  *   [DONE], or at tr_stream_finish if a finish_reason was seen, so usage sent
  *   in a later chunk (stream_options.include_usage) is included. "stop" with
@@ -51,6 +53,7 @@ struct tr_stream {
     struct buf ev; /* the event being built; appended to `out` whole */
     char *msg_id;
     char model[sizeof(((struct tr_reqinfo *)0)->client_model)];
+    struct tr_reqinfo names; /* only the tool name aliases are set */
     int depth;
 
     bool started;  /* message_start sent */
@@ -376,6 +379,10 @@ static enum ccp_err open_tool(struct tr_stream *st, int64_t idx, struct json_obj
         json_object_is_type(fn, json_type_object)) {
         name = get_str(fn, "name", &namelen);
     }
+    if (name != NULL && tr_tool_name_client(&st->names, name, namelen) != NULL) {
+        name = tr_tool_name_client(&st->names, name, namelen); /* a shortened name */
+        namelen = strlen(name);
+    }
     if (id == NULL || idlen == 0) { /* a deterministic id, unique per message */
         int k = snprintf(gen, sizeof(gen), "toolu_%s_%lu", st->msg_id, st->next_index);
         id = gen;
@@ -620,6 +627,9 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
     buf_init(&st->ev, max > SIZE_MAX / 4 ? SIZE_MAX / 2 : max * 3 + 4096);
     st->depth = o->max_json_depth;
     memcpy(st->model, info->client_model, sizeof(st->model));
+    st->names.naliases =
+        info->naliases < TR_MAX_TOOL_ALIASES ? info->naliases : TR_MAX_TOOL_ALIASES;
+    memcpy(st->names.aliases, info->aliases, sizeof(st->names.aliases));
     st->model[sizeof(st->model) - 1] = '\0';
     return st;
 }

@@ -12,7 +12,40 @@
 #include "common/compiler.h"
 #include "common/err.h"
 
-/* What the translation needs from the configuration. */
+/* Tri-state of a model rule field: not set by this rule (the next matching
+ * rule decides), or set to no / yes. */
+enum tr_tri { TR_UNSET = 0, TR_NO, TR_YES };
+
+/* Which field carries the output cap upstream. */
+enum tr_maxfield { TR_MAXF_UNSET = 0, TR_MAXF_MAX_TOKENS, TR_MAXF_MAX_COMPLETION_TOKENS };
+
+/* One model capability rule (model_rules.c). `pattern` is a case-insensitive
+ * glob where '*' matches any run of characters; a pattern without '/' is
+ * matched against the model name after its last '/' (so "gpt-5*" matches
+ * "openai/gpt-5-mini"), a pattern with '/' against the whole name. Every
+ * field left unset falls through to the next matching rule: overrides in
+ * tr_opts first, then the built-in table, whose last rule "*" sets all. */
+struct tr_model_rule {
+    const char *pattern;
+    enum tr_maxfield max_field; /* max_tokens or max_completion_tokens */
+    unsigned long max_output;   /* clamp the client's max_tokens to this; 0 = unset */
+    enum tr_tri sampling;       /* temperature and top_p forwarded */
+    enum tr_tri effort;         /* reasoning_effort accepted */
+    enum tr_tri vision;         /* image parts accepted */
+    enum tr_tri replay;         /* history thinking replayed as reasoning_content */
+};
+
+/* The capabilities of one model: every rule field resolved. max_output 0
+ * means no clamp. */
+struct tr_model_caps {
+    enum tr_maxfield max_field;
+    unsigned long max_output;
+    bool sampling, effort, vision, replay;
+};
+
+/* What the translation needs from the configuration (and, for session_id,
+ * from the request being translated). Zero-initialised fields give the
+ * documented defaults. */
 struct tr_opts {
     const char *big_model;   /* target for claude-*opus* / *sonnet* */
     const char *small_model; /* target for claude-*haiku* */
@@ -24,6 +57,13 @@ struct tr_opts {
     size_t max_content_blocks; /* content blocks over system and all messages */
     size_t max_string_bytes;   /* bytes of any one JSON string (key or value) */
     size_t max_sse_line;       /* longest upstream SSE line (0: max_out) */
+    /* model rules searched before the built-ins (see tr_model_rules_parse) */
+    const struct tr_model_rule *rules;
+    size_t nrules;
+    /* the X-Claude-Code-Session-Id header value of this request, or NULL */
+    const char *session_id;
+    bool no_user;             /* do not send `user` */
+    bool no_prompt_cache_key; /* do not send `prompt_cache_key` */
 };
 
 /* An error for the client. `type` is an Anthropic error type
@@ -32,17 +72,37 @@ struct tr_opts {
  * "overloaded_error"), a static string. */
 struct tr_error {
     enum ccp_err code;
-    int status;             /* HTTP status to send the client */
-    const char *type;       /* static string */
-    char message[512];      /* NUL-terminated, for the client */
-    char retry_after[32];   /* retry-after value to pass through, or "" */
+    int status;           /* HTTP status to send the client */
+    const char *type;     /* static string */
+    char message[512];    /* NUL-terminated, for the client */
+    char retry_after[32]; /* retry-after value to pass through, or "" */
+};
+
+/* Upstream function names are at most this long (OpenAI's limit). */
+#define TR_TOOL_NAME_MAX 64
+/* Client tool names up to this many bytes can be mapped back. */
+#define TR_CLIENT_TOOL_NAME_MAX 256
+/* At most this many shortened tool names are remembered per request. */
+#define TR_MAX_TOOL_ALIASES 32
+
+/* A client tool name longer than TR_TOOL_NAME_MAX and the name sent upstream. */
+struct tr_tool_alias {
+    char upstream[TR_TOOL_NAME_MAX + 1];
+    char client[TR_CLIENT_TOOL_NAME_MAX];
 };
 
 /* What the request translation learned that the response side needs. */
 struct tr_reqinfo {
-    bool stream;                /* the client asked for an SSE stream */
-    char client_model[160];     /* model named by the client, echoed in responses */
-    char upstream_model[160];   /* model sent upstream */
+    bool stream;              /* the client asked for an SSE stream */
+    char client_model[160];   /* model named by the client, echoed in responses */
+    char upstream_model[160]; /* model sent upstream */
+    /* server tools (web_search_*, ...) dropped from `tools`: their count and
+     * the type of the first, for a warning header */
+    unsigned server_tools_dropped;
+    char server_tool[64];
+    /* long tool names shortened in the request, mapped back in responses */
+    struct tr_tool_alias aliases[TR_MAX_TOOL_ALIASES];
+    size_t naliases;
 };
 
 /* ---- request (request.c) ------------------------------------------------ */
@@ -65,6 +125,72 @@ CCP_NODISCARD enum ccp_err tr_request(const struct tr_opts *o, const char *body,
 CCP_NODISCARD enum ccp_err tr_count_tokens_estimate(const struct tr_opts *o, const char *body,
                                                     size_t len, unsigned long *tokens,
                                                     struct tr_error *err);
+
+/* ---- count_tokens (count.c; method and expected error in docs/tokens.md) -- */
+
+struct tr_bpe;         /* translate/bpe.h */
+struct tr_bpe_scratch; /* translate/bpe.h */
+
+/* The tiktoken encoding OpenAI uses for an upstream model (case-insensitive,
+ * after any "provider/" prefix): "cl100k_base" for gpt-4 (not gpt-4o, gpt-4.1,
+ * gpt-4.5) and gpt-3.5*; "o200k_base" for everything else (gpt-4o*,
+ * gpt-4.1*, gpt-5*, o1*, o3*, o4* and unknown names). A static string. */
+const char *tr_encoding_for_model(const char *model);
+
+/* Count the input tokens of an Anthropic count_tokens body as the upstream
+ * would bill its translation (the same translation as tr_request): OpenAI's
+ * per-message and per-name overheads, tool calls, tool definitions, images
+ * by the tile or patch formula from their header, documents. enc[] holds the
+ * encoders indexed by enum tr_bpe_encoding (bpe.h); the one for
+ * tr_encoding_for_model(upstream model) is used, or the other when that one
+ * is NULL. s is a scratch of the calling thread, or NULL (made inside).
+ * *tokens is written only on success. CCP_ERR_INVALID / TOO_LARGE / NOMEM
+ * as tr_request, with *err set; CCP_ERR_INTERNAL when both encoders are
+ * NULL. */
+CCP_NODISCARD enum ccp_err tr_count_tokens(const struct tr_opts *o,
+                                           const struct tr_bpe *const enc[2],
+                                           struct tr_bpe_scratch *s, const char *body, size_t len,
+                                           unsigned long *tokens, struct tr_error *err);
+
+/* Width and height of an image from the first bytes of its base64 data
+ * (b64[0..len), no data: prefix): PNG, JPEG, GIF and WebP headers; only the
+ * bytes needed are decoded. false for anything else (truncated, garbage,
+ * other formats, zero sizes), leaving *w and *h alone. Can't fail otherwise. */
+bool tr_image_size_b64(const char *b64, size_t len, unsigned long *w, unsigned long *h);
+
+/* Input tokens OpenAI bills for a w x h image sent to model with detail
+ * "auto"/"high" (low == false) or "low": the 512-px tile formula (base +
+ * per-tile tokens of the model family) or, for the 32-px patch models
+ * (gpt-4.1-mini/nano, gpt-5-mini/nano, o4-mini), patches times the model's
+ * multiplier. Can't fail. */
+unsigned long tr_image_tokens(const char *model, unsigned long w, unsigned long h, bool low);
+
+/* ---- model rules and tool names (model_rules.c) ------------------------ */
+
+/* Resolve the capabilities of `model` from o->rules then the built-ins. */
+void tr_model_caps(const struct tr_opts *o, const char *model, struct tr_model_caps *caps);
+
+/* Parse the MODEL_RULES text: rules separated by ';', each
+ * `pattern:key=value,key=value`. Keys: max_field=max_tokens|
+ * max_completion_tokens, max_output=<n> (0 = no clamp), and sampling,
+ * effort, vision, replay = yes|no. Whitespace around tokens is ignored;
+ * empty rules are skipped. Patterns are copied into `strings` (capacity
+ * `cap` bytes) and rules[] (capacity `nmax`) point into it. On success
+ * *n is the number of rules. On a syntax error returns CCP_ERR_INVALID and
+ * writes a message (naming the rule) to msg[msgcap]. */
+CCP_NODISCARD enum ccp_err tr_model_rules_parse(const char *text, struct tr_model_rule *rules,
+                                                size_t nmax, size_t *n, char *strings, size_t cap,
+                                                char *msg, size_t msgcap);
+
+/* The upstream name for a client tool name: itself when it is at most
+ * TR_TOOL_NAME_MAX bytes, else its first 55 bytes, '_' and 8 hex digits of
+ * a 32-bit FNV-1a hash of the whole name (64 bytes). dst has room for
+ * TR_TOOL_NAME_MAX + 1 bytes. Returns dst. */
+const char *tr_tool_name_upstream(const char *name, char *dst);
+
+/* The client name for an upstream tool name (name, nlen): the alias's
+ * client name when info has one, else NULL. */
+const char *tr_tool_name_client(const struct tr_reqinfo *info, const char *name, size_t nlen);
 
 /* ---- non-streaming response (response.c) -------------------------------- */
 

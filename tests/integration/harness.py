@@ -142,9 +142,11 @@ class Proxy:
             pytest.fail("no worker binary at %s: build first or set CCP_BUILD_DIR" % worker)
         self.run_dir = run_dir
         last_error = ""
-        # An empty env file: the worker must not pick up a .env from elsewhere.
+        # Our own env file: the worker must not pick up a .env from elsewhere,
+        # nor a memcached that happens to run on this machine (tests that want
+        # one start their own and pass their own env file).
         env_file = run_dir / "test.env"
-        env_file.write_text("")
+        env_file.write_text("MEMCACHED_SERVERS=\n")
         for _attempt in range(3):  # the free port may be taken in between: retry
             self.port = free_port()
             env = {

@@ -309,16 +309,29 @@ def test_upstream_429_retry_after_passes_through(proxy, mock):
         assert len(mock.requests()) == 1, "the proxy must not retry a 429 itself"
 
 
-def test_upstream_5xx(proxy, mock):
-    for up_status in (500, 502, 503):
-        mock.reset()
-        mock.script({"kind": "error", "status": up_status})
-        status, _, raw = proxy.messages(user_turn("hi"))
-        assert 500 <= status <= 599 or status == 529, (up_status, status, raw)
-        err = json.loads(raw)
-        assert err["type"] == "error"
-        assert err["error"]["type"] in ("api_error", "overloaded_error"), err
-        assert len(mock.requests()) == 1
+def test_upstream_5xx(run_dir, mock):
+    """500 goes straight back as api_error; 502 and 503 are retried
+    (PROVIDER_MAX_RETRIES=3 by default: 4 attempts) and then come back as
+    529 overloaded_error, which Claude Code retries itself."""
+    from harness import Proxy
+    env_file = run_dir / "fast-retry.env"
+    env_file.write_text("MEMCACHED_SERVERS=\nPROVIDER_RETRY_BASE_DELAY=0.02\n"
+                        "PROVIDER_RETRY_JITTER=0\n")
+    p = Proxy(run_dir, mock.base_url, {"CCPROXY_ENV_FILE": str(env_file)})
+    try:
+        for up_status, want_status, want_type, calls in ((500, 500, "api_error", 1),
+                                                         (502, 529, "overloaded_error", 4),
+                                                         (503, 529, "overloaded_error", 4)):
+            mock.reset()
+            mock.script(*[{"kind": "error", "status": up_status}] * calls)
+            status, _, raw = p.messages(user_turn("hi %d" % up_status))
+            assert status == want_status, (up_status, status, raw)
+            err = json.loads(raw)
+            assert err["type"] == "error"
+            assert err["error"]["type"] == want_type, err
+            assert len(mock.requests()) == calls
+    finally:
+        p.stop()
 
 
 def test_context_length_400_is_prompt_too_long(proxy, mock):
@@ -380,7 +393,10 @@ def test_client_disconnect_cancels_upstream(proxy, mock):
 def test_upstream_connection_refused(run_dir, mock):
     from harness import Proxy, free_port
     dead = "http://127.0.0.1:%d/v1" % free_port()
-    p = Proxy(run_dir, dead)
+    env_file = run_dir / "fast-retry.env"
+    env_file.write_text("MEMCACHED_SERVERS=\nPROVIDER_RETRY_BASE_DELAY=0.05\n"
+                        "PROVIDER_RETRY_JITTER=0\n")
+    p = Proxy(run_dir, dead, {"CCPROXY_ENV_FILE": str(env_file)})
     try:
         t0 = time.monotonic()
         status, _, raw = p.messages(user_turn("hi"))
@@ -441,7 +457,9 @@ def test_concurrent_streams(proxy, mock):
 
     def one():
         try:
-            status, headers, raw = proxy.messages(user_turn("hi", stream=True), timeout=60)
+            # distinct prompts: identical ones may be answered by the response cache
+            status, headers, raw = proxy.messages(
+                user_turn("hi %d" % threading.get_ident(), stream=True), timeout=60)
             events = events_of(status, headers, raw)
             assert names(events)[-1] == "message_stop"
             got.append("".join(d["delta"]["text"] for n_, d in events

@@ -257,6 +257,152 @@ static void test_long_word(void **state)
     expect_ids(*state, TR_BPE_O200K_BASE, word, o200k, sizeof(o200k) / sizeof(o200k[0]));
 }
 
+/* ---- randomized differential test against a naive reference BPE ---------- */
+
+/* bytes -> rank of one encoding, built from tr_bpe_token (test-only). */
+struct ref_map {
+    const struct tr_bpe *v;
+    uint32_t *slot; /* rank + 1, 0 = empty */
+    size_t mask;
+};
+
+static uint64_t ref_hash(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 1099511628211ull;
+    }
+    return h ^ (h >> 29);
+}
+
+static void ref_map_init(struct ref_map *m, const struct tr_bpe *v)
+{
+    size_t n = tr_bpe_vocab_size(v), cap = 1;
+    while (cap < 2 * n) {
+        cap <<= 1;
+    }
+    m->v = v;
+    m->mask = cap - 1;
+    m->slot = calloc(cap, sizeof(*m->slot));
+    assert_non_null(m->slot);
+    for (uint32_t r = 0; r < n; r++) {
+        size_t len = 0;
+        const unsigned char *t = tr_bpe_token(v, r, &len);
+        assert_non_null(t);
+        size_t i = ref_hash(t, len) & m->mask;
+        while (m->slot[i] != 0) {
+            i = (i + 1) & m->mask;
+        }
+        m->slot[i] = r + 1;
+    }
+}
+
+static uint32_t ref_rank(const struct ref_map *m, const unsigned char *p, size_t n)
+{
+    for (size_t i = ref_hash(p, n) & m->mask; m->slot[i] != 0; i = (i + 1) & m->mask) {
+        size_t len = 0;
+        const unsigned char *t = tr_bpe_token(m->v, m->slot[i] - 1, &len);
+        if (len == n && memcmp(t, p, n) == 0) {
+            return m->slot[i] - 1;
+        }
+    }
+    return UINT32_MAX;
+}
+
+/* tiktoken's definition, quadratic and obvious: merge the lowest-ranked
+ * neighbouring pair (leftmost on ties) until none is a token. */
+static size_t ref_bpe(const struct ref_map *m, const unsigned char *p, size_t n, size_t *bd,
+                      uint32_t *ids)
+{
+    size_t parts = n;
+    for (size_t i = 0; i <= n; i++) {
+        bd[i] = i;
+    }
+    for (;;) {
+        uint32_t best = UINT32_MAX;
+        size_t at = 0;
+        for (size_t k = 0; k + 1 < parts; k++) {
+            uint32_t r = ref_rank(m, p + bd[k], bd[k + 2] - bd[k]);
+            if (r < best) {
+                best = r;
+                at = k;
+            }
+        }
+        if (best == UINT32_MAX) {
+            break;
+        }
+        memmove(bd + at + 1, bd + at + 2, (parts - at - 1) * sizeof(*bd));
+        parts--;
+    }
+    for (size_t k = 0; k < parts; k++) {
+        ids[k] = ref_rank(m, p + bd[k], bd[k + 1] - bd[k]);
+    }
+    return parts;
+}
+
+/* Random runs of letters (CJK, kana, Hangul, lowercase Latin, Cyrillic and
+ * accented letters; no upper case, digits, spaces or punctuation), so each
+ * input is one pre-token of both encodings, 16 to 900 bytes long: the long
+ * piece path must give the reference's ids. Fixed seed, bounded count. */
+static void test_differential(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const alphabet[] = {
+        "\xe7\x9a\x84", "\xe4\xb8\x80", "\xe6\x98\xaf", "\xe4\xb8\x8d", "\xe4\xba\x86",
+        "\xe4\xba\xba", "\xe6\x88\x91", "\xe5\x9c\xa8", "\xe6\x9c\x89", "\xe4\xbb\x96",
+        "\xe8\xbf\x99", "\xe4\xb8\xad", "\xe5\xa4\xa7", "\xe6\x9d\xa5", "\xe4\xb8\x8a",
+        "\xe5\x9b\xbd", "\xe9\xbe\x98", "\xe7\x8c\xab", "\xe3\x81\x82", "\xe3\x81\xae",
+        "\xe3\x82\xab", "\xe3\x83\xb3", "\xed\x95\x9c", "\xea\xb5\xad", "\xec\x96\xb4",
+        "a", "e", "t", "n", "s", "q", "\xc3\xa9", "\xc3\xbc", "\xd0\xb4", "\xd0\xb0",
+        "\xf0\xa0\x80\x80"};
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    unsigned char *buf = malloc(1024);
+    size_t *bd = malloc(1025 * sizeof(*bd));
+    uint32_t *want = malloc(1024 * sizeof(*want));
+    struct ref_map maps[2];
+    assert_non_null(buf);
+    assert_non_null(bd);
+    assert_non_null(want);
+    for (int e = 0; e < 2; e++) {
+        ref_map_init(&maps[e], f->enc[e]);
+    }
+    for (int round = 0; round < 400; round++) {
+        size_t n = 0, target;
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        target = 16 + (size_t)(seed >> 33) % 880;
+        /* runs of one symbol now and then, as in real long pieces */
+        while (n < target) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            const char *sym = alphabet[(seed >> 33) % CCP_ARRAY_LEN(alphabet)];
+            size_t reps = (seed >> 60) == 0 ? 1 + (size_t)(seed >> 40) % 20 : 1;
+            size_t len = strlen(sym);
+            for (size_t r = 0; r < reps && n + len <= 1000; r++) {
+                memcpy(buf + n, sym, len);
+                n += len;
+            }
+            if (n + 4 > 1000) {
+                break;
+            }
+        }
+        for (int e = 0; e < 2; e++) {
+            struct tr_bpe_ids ids = {NULL, 0, 0};
+            size_t nw = ref_bpe(&maps[e], buf, n, bd, want);
+            encode(f, e, (const char *)buf, n, &ids);
+            if (ids.len != nw || memcmp(ids.ids, want, nw * sizeof(*want)) != 0) {
+                fail_msg("round %d encoding %d: %zu bytes, %zu ids, reference %zu", round, e, n,
+                         ids.len, nw);
+            }
+            tr_bpe_ids_release(&ids);
+        }
+    }
+    for (int e = 0; e < 2; e++) {
+        free(maps[e].slot);
+    }
+    free(want);
+    free(bd);
+    free(buf);
+}
+
 static void test_bad_tables(void **state)
 {
     struct fixture *f = *state;
@@ -279,7 +425,7 @@ int main(void)
         cmocka_unit_test(test_vectors),   cmocka_unit_test(test_empty),
         cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_long_runs),
         cmocka_unit_test(test_cjk),       cmocka_unit_test(test_long_word),
-        cmocka_unit_test(test_bad_tables),
+        cmocka_unit_test(test_bad_tables), cmocka_unit_test(test_differential),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

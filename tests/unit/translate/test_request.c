@@ -32,10 +32,17 @@ static void default_opts(struct tr_opts *o)
     o->max_out = 64 * MIB;
 }
 
-/* Apply a case's opts.json ({"big_model":..,"small_model":..}); the strings
- * stay owned by *holder. */
+/* Rules parsed from an opts.json "model_rules" (one case at a time). */
+static struct tr_model_rule case_rules[16];
+static char case_rule_strings[1024];
+
+/* Apply a case's opts.json ({"big_model":..,"small_model":..,
+ * "max_json_depth":.., "session_id":.., "model_rules":"<MODEL_RULES text>",
+ * "no_user":true, "no_prompt_cache_key":true}); the strings stay owned by
+ * *holder. */
 static void case_opts(const char *dir, struct tr_opts *o, struct json_object **holder)
 {
+    char msg[200];
     char *text = golden_read(dir, "opts.json", NULL);
     struct json_object *v;
 
@@ -56,6 +63,56 @@ static void case_opts(const char *dir, struct tr_opts *o, struct json_object **h
     if (json_object_object_get_ex(*holder, "max_json_depth", &v)) {
         o->max_json_depth = json_object_get_int(v);
     }
+    if (json_object_object_get_ex(*holder, "session_id", &v)) {
+        o->session_id = json_object_get_string(v);
+    }
+    if (json_object_object_get_ex(*holder, "no_user", &v)) {
+        o->no_user = json_object_get_boolean(v);
+    }
+    if (json_object_object_get_ex(*holder, "no_prompt_cache_key", &v)) {
+        o->no_prompt_cache_key = json_object_get_boolean(v);
+    }
+    if (json_object_object_get_ex(*holder, "model_rules", &v)) {
+        assert_int_equal(tr_model_rules_parse(json_object_get_string(v), case_rules,
+                                              CCP_ARRAY_LEN(case_rules), &o->nrules,
+                                              case_rule_strings, sizeof(case_rule_strings), msg,
+                                              sizeof(msg)),
+                         CCP_OK);
+        o->rules = case_rules;
+    }
+}
+
+/* A case's reqinfo.json, when present, must match what tr_request
+ * reported: {"server_tools_dropped":n,"server_tool":..,"aliases":[[u,c],..]}. */
+static void check_reqinfo(const char *dir, const struct tr_reqinfo *info)
+{
+    char *text = golden_read(dir, "reqinfo.json", NULL);
+    struct json_object *j, *v, *pair;
+    size_t i;
+
+    if (text == NULL) {
+        return;
+    }
+    j = json_tokener_parse(text);
+    free(text);
+    assert_non_null(j);
+    if (json_object_object_get_ex(j, "server_tools_dropped", &v)) {
+        assert_int_equal(info->server_tools_dropped, json_object_get_int(v));
+    }
+    if (json_object_object_get_ex(j, "server_tool", &v)) {
+        assert_string_equal(info->server_tool, json_object_get_string(v));
+    }
+    if (json_object_object_get_ex(j, "aliases", &v)) {
+        assert_int_equal(info->naliases, json_object_array_length(v));
+        for (i = 0; i < info->naliases; i++) {
+            pair = json_object_array_get_idx(v, i);
+            assert_string_equal(info->aliases[i].upstream,
+                                json_object_get_string(json_object_array_get_idx(pair, 0)));
+            assert_string_equal(info->aliases[i].client,
+                                json_object_get_string(json_object_array_get_idx(pair, 1)));
+        }
+    }
+    json_object_put(j);
 }
 
 /* The output must agree with what tr_request reported in *info. */
@@ -142,6 +199,7 @@ static void golden_case(void **state)
     assert_non_null(expected);
     assert_true(golden_json_equal(dir, expected, out.ptr));
     check_info(out.ptr, &info, in);
+    check_reqinfo(dir, &info);
     free(expected);
 done:
     buf_release(&out);
@@ -433,6 +491,105 @@ static void torture_case(void **state)
     free(in);
 }
 
+static void test_model_rules_parse(void **state)
+{
+    struct tr_model_rule r[4];
+    struct tr_model_caps caps;
+    struct tr_opts o;
+    char strings[128], msg[160];
+    size_t n = 99;
+
+    (void)state;
+    default_opts(&o);
+    assert_int_equal(tr_model_rules_parse(" my-* : max_output=1000, effort=yes ;; gpt-4o*:"
+                                          "vision=no;x/y:max_field=max_completion_tokens",
+                                          r, 4, &n, strings, sizeof(strings), msg, sizeof(msg)),
+                     CCP_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(r[0].pattern, "my-*");
+    assert_int_equal(r[0].max_output, 1000);
+    assert_int_equal(r[0].effort, TR_YES);
+    assert_int_equal(r[0].sampling, TR_UNSET);
+    assert_string_equal(r[2].pattern, "x/y");
+    assert_int_equal(r[2].max_field, TR_MAXF_MAX_COMPLETION_TOKENS);
+    o.rules = r;
+    o.nrules = n;
+    /* an override sets some fields; the rest come from the built-ins */
+    tr_model_caps(&o, "openrouter/GPT-4o-mini", &caps);
+    assert_false(caps.vision);
+    assert_int_equal(caps.max_output, 16384);
+    assert_true(caps.sampling);
+    tr_model_caps(&o, "my-model", &caps);
+    assert_true(caps.effort);
+    assert_int_equal(caps.max_output, 1000);
+    tr_model_caps(&o, "x/y", &caps);
+    assert_int_equal(caps.max_field, TR_MAXF_MAX_COMPLETION_TOKENS);
+    tr_model_caps(&o, "z/y", &caps); /* a pattern with '/' matches the whole name */
+    assert_int_equal(caps.max_field, TR_MAXF_MAX_TOKENS);
+    o.nrules = 0;
+    tr_model_caps(&o, "o3-mini", &caps);
+    assert_int_equal(caps.max_field, TR_MAXF_MAX_COMPLETION_TOKENS);
+    assert_false(caps.sampling);
+    assert_true(caps.effort);
+    tr_model_caps(&o, "deepseek-reasoner", &caps);
+    assert_true(caps.replay);
+    assert_false(caps.vision);
+    tr_model_caps(&o, "llama-3", &caps);
+    assert_int_equal(caps.max_output, 0);
+    assert_true(caps.sampling && caps.vision && !caps.effort && !caps.replay);
+    /* errors name the rule and leave *n alone */
+    n = 99;
+    assert_int_equal(tr_model_rules_parse("a:effort=maybe", r, 4, &n, strings, sizeof(strings), msg,
+                                          sizeof(msg)),
+                     CCP_ERR_INVALID);
+    assert_non_null(strstr(msg, "effort=maybe"));
+    assert_int_equal(n, 99);
+    assert_int_equal(
+        tr_model_rules_parse("nocolon", r, 4, &n, strings, sizeof(strings), msg, sizeof(msg)),
+        CCP_ERR_INVALID);
+    assert_int_equal(
+        tr_model_rules_parse(":vision=no", r, 4, &n, strings, sizeof(strings), msg, sizeof(msg)),
+        CCP_ERR_INVALID);
+    assert_int_equal(tr_model_rules_parse("a:max_output=12x", r, 4, &n, strings, sizeof(strings),
+                                          msg, sizeof(msg)),
+                     CCP_ERR_INVALID);
+    assert_int_equal(
+        tr_model_rules_parse("a:x=1", r, 4, &n, strings, sizeof(strings), msg, sizeof(msg)),
+        CCP_ERR_INVALID);
+    assert_int_equal(tr_model_rules_parse("a:;b:;c:;d:;e:", r, 4, &n, strings, sizeof(strings), msg,
+                                          sizeof(msg)),
+                     CCP_ERR_TOO_LARGE);
+    assert_int_equal(tr_model_rules_parse("", r, 4, &n, strings, sizeof(strings), msg, sizeof(msg)),
+                     CCP_OK);
+    assert_int_equal(n, 0);
+}
+
+static void test_tool_name_upstream(void **state)
+{
+    char a[TR_TOOL_NAME_MAX + 1], b[TR_TOOL_NAME_MAX + 1];
+    char l1[100], l2[100];
+
+    (void)state;
+    assert_string_equal(tr_tool_name_upstream("Bash", a), "Bash");
+    memset(l1, 'x', 64);
+    l1[64] = '\0';
+    assert_string_equal(tr_tool_name_upstream(l1, a), l1); /* exactly 64: kept */
+    memset(l1, 'm', 80);
+    l1[80] = '\0';
+    memcpy(l2, l1, sizeof(l1));
+    l2[79] = 'n'; /* differs only past the kept prefix */
+    tr_tool_name_upstream(l1, a);
+    tr_tool_name_upstream(l2, b);
+    assert_int_equal(strlen(a), TR_TOOL_NAME_MAX);
+    assert_int_equal(strlen(b), TR_TOOL_NAME_MAX);
+    assert_string_not_equal(a, b);
+    assert_int_equal(strncmp(a, l1, 55), 0);
+    assert_int_equal(a[55], '_');
+    /* stable */
+    tr_tool_name_upstream(l1, b);
+    assert_string_equal(a, b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +599,8 @@ int main(void)
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_request_limits),
+        cmocka_unit_test(test_model_rules_parse),
+        cmocka_unit_test(test_tool_name_upstream),
     };
     int rc = cmocka_run_group_tests_name("request_unit", tests, NULL, NULL);
 
