@@ -272,7 +272,8 @@ def test_rate_limit_per_key_across_workers(run_dir, mock, memcached):
     p = Proxy(run_dir, mock.base_url, {"RATE_LIMIT_ENABLED": "true",
                                         "RATE_LIMIT_PER_MINUTE": "3", "RATE_LIMIT_BURST": "0",
                                         "MEMCACHED_SERVERS": "127.0.0.1:%d" % memcached,
-                                        "CCPROXY_PROCS": "2", "WORKER_THREADS": "1"})
+                                        "CCPROXY_PROCS": "2", "WORKER_THREADS": "1",
+                                        "RESPONSE_CACHE_ENABLED": "false"})
     try:
         away_from_minute_end()
         for i in range(3):
