@@ -47,7 +47,7 @@ for t in $targets; do
         timeout $((secs + 60)) "./fuzz_$t" -max_total_time="$secs" -max_len=65536 \
         -timeout=10 -rss_limit_mb=2048 -dict="$top/tests/fuzz/ccproxy.dict" \
         -artifact_prefix="$out/$t-" "$t.corpus" >"$out/fuzz_$t.log" 2>&1); then
-        echo "fuzz $t PASS ($(grep -c . "$out/fuzz_$t.log") log lines, $(ls "$out/$t.corpus" | wc -l) corpus files)"
+        echo "fuzz $t PASS ($(grep -c . "$out/fuzz_$t.log") log lines, $(find "$out/$t.corpus" -type f | wc -l) corpus files)"
     else
         echo "fuzz $t FAIL (see $out/fuzz_$t.log)"
         tail -n 30 "$out/fuzz_$t.log"
