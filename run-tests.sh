@@ -6,21 +6,29 @@
 # (purity, .env.example), integration tests (real lighttpd + worker + mock
 # upstream) and end-to-end tests (the real Claude Code CLI from npm).
 #
-# Options: --unit (only unit tests and build checks), --no-e2e, --keep (keep
-# per-test temp dirs). Environment: CCP_BUILD_DIR (default build/), JOBS.
+# Then the variants: an ASan+UBSan build (build-asan/) running the unit tests
+# and the integration suite against the ASan worker, valgrind over the unit
+# tests, a --enable-fault-injection build (build-torture/) and, when clang is
+# installed, libFuzzer for FUZZ_SECONDS (default 20) per fuzz target.
+#
+# Options: --unit (only unit tests and build checks), --no-e2e, --no-variants,
+# --keep (keep per-test temp dirs). Environment: CCP_BUILD_DIR (default
+# build/), JOBS, FUZZ_SECONDS.
 set -u
 top=$(cd "$(dirname "$0")" && pwd)
 cd "$top" || exit 2
 
 only_unit=0
 no_e2e=0
+no_variants=0
 for a in "$@"; do
     case "$a" in
     --unit) only_unit=1 ;;
     --no-e2e) no_e2e=1 ;;
+    --no-variants) no_variants=1 ;;
     --keep) export CCP_KEEP_TMP=1 ;;
     -h | --help)
-        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -68,26 +76,29 @@ record build 1 0
 step "unit and golden tests (make check)"
 (cd "$build" && make -j"$jobs" check >"$results/check.out" 2>&1)
 tail -n 15 "$results/check.out"
-u_pass=0
-u_fail=0
-for trs in $(find "$build/tests" -name '*.trs' | sort); do
-    log=${trs%.trs}.log
-    res=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
-    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
-    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
-    case "$res" in
-    PASS) u_pass=$((u_pass + (p > 0 ? p : 1))) ;;
-    SKIP) ;;
-    *)
-        # a crash or a failed group: count its failures, at least one
-        u_pass=$((u_pass + p))
-        u_fail=$((u_fail + (f > 0 ? f : 1)))
-        echo "---- $log"
-        tail -n 40 "$log"
-        ;;
-    esac
-done
-record "unit+golden (cmocka)" "$u_pass" "$u_fail"
+# count_checks NAME BUILD_DIR: record the cmocka/fuzz-replay results of `make check`
+count_checks() {
+    local name=$1 dir=$2 u_pass=0 u_fail=0 trs log res p f
+    for trs in $(find "$dir/tests" -name '*.trs' | sort); do
+        log=${trs%.trs}.log
+        res=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
+        p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+        f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+        case "$res" in
+        PASS) u_pass=$((u_pass + (p > 0 ? p : 1))) ;;
+        SKIP) ;;
+        *)
+            # a crash or a failed group: count its failures, at least one
+            u_pass=$((u_pass + p))
+            u_fail=$((u_fail + (f > 0 ? f : 1)))
+            echo "---- $log"
+            tail -n 40 "$log"
+            ;;
+        esac
+    done
+    record "$name" "$u_pass" "$u_fail"
+}
+count_checks "unit+golden (cmocka)" "$build"
 
 # ---- build checks -----------------------------------------------------------
 step "build checks"
@@ -161,6 +172,83 @@ if [ $only_unit -eq 0 ]; then
     [ -d "$top/tests/integration" ] && run_pytest integration "$top/tests/integration"
     if [ $no_e2e -eq 0 ] && [ -d "$top/tests/e2e" ]; then
         run_pytest e2e "$top/tests/e2e"
+    fi
+fi
+
+# ---- variants -----------------------------------------------------------------
+# sanitizer reports in the logs under DIR (lighttpd-error.log holds the workers' stderr)
+count_sanitizer_reports() {
+    grep -rlE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$1" 2>/dev/null | wc -l
+}
+
+# configure_variant DIR FLAGS...: configure (once) and build an out-of-tree variant
+configure_variant() {
+    local dir=$1
+    shift
+    mkdir -p "$dir" && (cd "$dir" && { [ -f Makefile ] || "$top/configure" -q "$@"; } &&
+        make -j"$jobs" >"$dir/build.out" 2>&1)
+}
+
+if [ $only_unit -eq 0 ] && [ $no_variants -eq 0 ]; then
+    asan=$top/build-asan
+    step "ASan + UBSan build (gcc) in $asan"
+    export ASAN_OPTIONS=abort_on_error=1:halt_on_error=1:detect_leaks=1
+    export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    if configure_variant "$asan" --enable-asan --enable-werror; then
+        record asan-build 1 0
+        (cd "$asan" && make -j"$jobs" check >"$results/asan-check.out" 2>&1)
+        count_checks "unit+fuzz-replay (asan)" "$asan"
+        mkdir -p "$results/asan-tmp"
+        CCP_BUILD_DIR=$asan run_pytest integration-asan "$top/tests/integration" \
+            --basetemp="$results/asan-tmp"
+        n=$(count_sanitizer_reports "$results/asan-tmp")
+        if [ "$n" -eq 0 ]; then
+            echo "no sanitizer reports in the ASan worker logs"
+            record asan-worker-reports 1 0
+        else
+            echo "sanitizer reports in $n log files:"
+            grep -rlE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$results/asan-tmp"
+            grep -rhE -A20 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' \
+                "$results/asan-tmp" | head -n 60
+            record asan-worker-reports 0 "$n"
+        fi
+    else
+        tail -n 30 "$asan/build.out"
+        record asan-build 0 1
+    fi
+    unset ASAN_OPTIONS UBSAN_OPTIONS
+
+    step "valgrind over the unit tests and fuzz replays ($build)"
+    if command -v valgrind >/dev/null 2>&1; then
+        (cd "$build" && make -j"$jobs" check \
+            LOG_COMPILER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q" \
+            >"$results/valgrind.out" 2>&1)
+        grep -E '^(PASS|FAIL|ERROR):' "$results/valgrind.out" | sed 's/^/  /' | tail -n 30
+        count_checks "unit+fuzz-replay (valgrind)" "$build"
+    else
+        echo "valgrind is not installed"
+        record valgrind 0 1
+    fi
+
+    torture=$top/build-torture
+    step "allocation torture (--enable-fault-injection) in $torture"
+    if configure_variant "$torture" --enable-fault-injection --enable-werror; then
+        (cd "$torture" && make -j"$jobs" check >"$results/torture.out" 2>&1)
+        count_checks "unit+torture (fault-inj)" "$torture"
+    else
+        tail -n 30 "$torture/build.out"
+        record torture-build 0 1
+    fi
+
+    step "libFuzzer, ${FUZZ_SECONDS:-20} s per target"
+    if command -v clang >/dev/null 2>&1; then
+        SECONDS_PER_TARGET=${FUZZ_SECONDS:-20} "$top/tests/fuzz/run-libfuzzer.sh" \
+            "$top/build-fuzz" >"$results/fuzz.out" 2>&1
+        cat "$results/fuzz.out"
+        record libfuzzer "$(grep -c '^fuzz .* PASS' "$results/fuzz.out")" \
+            "$(grep -c '^fuzz .* FAIL' "$results/fuzz.out")"
+    else
+        echo "clang is not installed: libFuzzer runs skipped"
     fi
 fi
 

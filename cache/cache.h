@@ -192,6 +192,14 @@ CCP_NODISCARD enum ccp_err cache_store_get(struct cache_store *st, const char *k
 enum ccp_err cache_store_set(struct cache_store *st, const char *key, const void *val, size_t n,
                              unsigned long ttl_s);
 
+/* Atomically add delta (< 2^32) to the decimal counter under key, creating
+ * it with the value delta and a lifetime of ttl_s seconds if it does not
+ * exist (the lifetime is not extended by later increments). CCP_OK with the
+ * new value in *value, or CCP_DECLINED for any failure (server down, bad
+ * key, counted like the other calls): callers fail open. */
+CCP_NODISCARD enum ccp_err cache_store_incr(struct cache_store *st, const char *key,
+                                            uint64_t delta, unsigned long ttl_s, uint64_t *value);
+
 /* Copy the counters. Can't fail. */
 void cache_store_get_stats(struct cache_store *st, struct cache_store_stats *out);
 

@@ -448,6 +448,59 @@ enum ccp_err cache_store_set(struct cache_store *st, const char *key, const void
     return memcached_success(mrc) ? CCP_OK : CCP_DECLINED;
 }
 
+enum ccp_err cache_store_incr(struct cache_store *st, const char *key, uint64_t delta,
+                              unsigned long ttl_s, uint64_t *value)
+{
+    size_t klen = strnlen(key, CACHE_STORE_MAX_KEY + 1);
+    memcached_return_t mrc;
+    memcached_st *mc = NULL;
+    char init[24];
+    int n, attempt;
+    enum ccp_err rc = CCP_DECLINED;
+
+    if (!key_ok(key, klen)) {
+        note_error(st, NULL, "incr", MEMCACHED_BAD_KEY_PROVIDED);
+        return CCP_DECLINED;
+    }
+    if (ttl_s == 0) {
+        ttl_s = 1;
+    } else if (ttl_s > STORE_MAX_TTL_S) {
+        ttl_s = STORE_MAX_TTL_S;
+    }
+    mc = borrow(st);
+    if (mc == NULL) {
+        return CCP_DECLINED;
+    }
+    /* incr on an existing counter, else add it with the first value; a
+     * concurrent add wins the race and we incr again. Both are atomic in
+     * memcached, and this works with the ASCII and the binary protocol
+     * (memcached_increment_with_initial is binary-only). */
+    for (attempt = 0; attempt < 3 && rc == CCP_DECLINED; attempt++) {
+        mrc = memcached_increment(mc, key, klen, (uint32_t)delta, value);
+        if (memcached_success(mrc)) {
+            rc = CCP_OK;
+            break;
+        }
+        if (mrc != MEMCACHED_NOTFOUND) {
+            note_error(st, mc, "incr", mrc);
+            break;
+        }
+        n = snprintf(init, sizeof(init), "%llu", (unsigned long long)delta);
+        mrc = memcached_add(mc, key, klen, init, (size_t)n, (time_t)ttl_s, 0);
+        if (memcached_success(mrc)) {
+            *value = delta;
+            rc = CCP_OK;
+            break;
+        }
+        if (mrc != MEMCACHED_NOTSTORED && mrc != MEMCACHED_DATA_EXISTS) {
+            note_error(st, mc, "add", mrc);
+            break;
+        }
+    }
+    give_back(st, mc);
+    return rc;
+}
+
 void cache_store_get_stats(struct cache_store *st, struct cache_store_stats *out)
 {
     out->hits = atomic_load_explicit(&st->c.hits, memory_order_relaxed);

@@ -96,6 +96,23 @@ static const struct conf_var conf_vars[] = {
      "Deepest JSON nesting accepted from the client or the upstream."},
     {"MAX_UPSTREAM_RESPONSE_BYTES", CT_SIZE, "67108864", 1024, 1073741824.0,
      OFF(max_upstream_bytes), "Largest non-streaming upstream answer accepted."},
+    {"MAX_MESSAGES", CT_SIZE, "10000", 0, 100000000.0, OFF(max_messages),
+     "Most entries of `messages` in one request (0: no limit); more get 400."},
+    {"MAX_CONTENT_BLOCKS", CT_SIZE, "100000", 0, 100000000.0, OFF(max_content_blocks),
+     "Most content blocks over the system prompt and all messages (0: no limit)."},
+    {"MAX_STRING_BYTES", CT_SIZE, "8388608", 0, 1073741824.0, OFF(max_string_bytes),
+     "Longest single JSON string in a request, in bytes (0: no limit); a 5 MB image in "
+     "base64 fits the default."},
+    {"MAX_SSE_LINE_BYTES", CT_SIZE, "16777216", 1024, 1073741824.0, OFF(max_sse_line_bytes),
+     "Longest line of an upstream event stream; a longer one ends the stream with an error "
+     "event."},
+    {"CLIENT_API_KEYS", CT_SECRET, "", 0, 0, OFF(client_api_keys),
+     "Comma-separated keys clients must send (x-api-key or Authorization: Bearer). Empty "
+     "(and no CLIENT_API_KEYS_FILE): no client authentication, so anyone who can reach the "
+     "port uses the upstream key."},
+    {"CLIENT_API_KEYS_FILE", CT_STR_OPT, "", 0, 0, OFF(client_api_keys_file),
+     "File of accepted client keys as SHA-256 hex digests, one per line (# comments); "
+     "used with CLIENT_API_KEYS if both are set."},
     {"LOG_LEVEL", CT_LOGLEVEL, "INFO", 0, 0, OFF(log_level),
      "DEBUG, INFO, WARNING or ERROR. Lines go to stderr (the web server's error log)."},
     {"MEMCACHED_SERVERS", CT_STR_OPT, "127.0.0.1:11211", 0, 0, OFF(memcached_servers),
@@ -141,9 +158,17 @@ static const struct conf_var conf_vars[] = {
     {"ERROR_LOG_FILE_PATH", CT_INERT, "error.jsonl", 0, 0, NOFF,
      "No effect: errors go to the web server's error log."},
     {"IS_LOCAL_DEPLOYMENT", CT_INERT, "True", 0, 0, NOFF, "No effect."},
-    {"RATE_LIMIT_ENABLED", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented; no effect."},
-    {"RATE_LIMIT_PER_MINUTE", CT_INERT, "60", 0, 0, NOFF, "Not yet implemented; no effect."},
-    {"RATE_LIMIT_BURST", CT_INERT, "30", 0, 0, NOFF, "Not yet implemented; no effect."},
+    {"RATE_LIMIT_ENABLED", CT_BOOL, "false", 0, 0, OFF(rate_limit_enabled),
+     "Limit requests and tokens per client key and minute, counted in memcached so the "
+     "limit holds across workers and hosts; over it: 429 rate_limit_error with retry-after. "
+     "If memcached is down requests are let through."},
+    {"RATE_LIMIT_PER_MINUTE", CT_LONG, "60", 1, 100000000.0, OFF(rate_limit_per_minute),
+     "Requests per client key in each one-minute window."},
+    {"RATE_LIMIT_BURST", CT_LONG, "30", 0, 100000000.0, OFF(rate_limit_burst),
+     "Most requests per client key in any one-second window (0: no burst limit)."},
+    {"RATE_LIMIT_TOKENS_PER_MINUTE", CT_LONG, "0", 0, 100000000000.0, OFF(rate_limit_tpm),
+     "Input plus output tokens per client key and minute (0: no token limit); a request "
+     "starting after the window's tokens ran out gets 429."},
     {"SECURITY_HEADERS_ENABLED", CT_INERT, "true", 0, 0, NOFF,
      "No effect: set response headers in the web server."},
     {"ENABLE_HSTS", CT_INERT, "false", 0, 0, NOFF, "No effect: set HSTS in the web server."},
@@ -153,8 +178,12 @@ static const struct conf_var conf_vars[] = {
     {"CORS_ALLOW_HEADERS", CT_INERT, "", 0, 0, NOFF, "No effect."},
     {"ALLOWED_HOSTS", CT_INERT, "localhost,127.0.0.1", 0, 0, NOFF,
      "No effect: restrict Host names in the web server."},
-    {"RESTRICT_BASE_URL", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented; no effect."},
-    {"ALLOWED_BASE_URL_HOSTS", CT_INERT, "", 0, 0, NOFF, "Not yet implemented; no effect."},
+    {"RESTRICT_BASE_URL", CT_BOOL, "false", 0, 0, OFF(restrict_base_url),
+     "Refuse to start unless the host of OPENAI_BASE_URL is in ALLOWED_BASE_URL_HOSTS or is "
+     "loopback (127.0.0.1, ::1, localhost). Recommended: true in production."},
+    {"ALLOWED_BASE_URL_HOSTS", CT_STR_OPT, "api.openai.com,openrouter.ai,api.deepseek.com", 0,
+     0, OFF(allowed_base_url_hosts),
+     "Comma-separated upstream host names accepted when RESTRICT_BASE_URL is true."},
     {"REDACT_LOG_FIELDS", CT_INERT, "openai_api_key,authorization", 0, 0, NOFF,
      "No effect: keys and Authorization are never logged."},
     {"CACHE_TOKEN_COUNTS_ENABLED", CT_BOOL, "true", 0, 0, OFF(token_counts_cache_enabled),
@@ -585,6 +614,12 @@ void conf_release(struct conf *c)
         explicit_bzero(c->admin_api_key, strlen(c->admin_api_key));
     }
     CCP_FREE(c->admin_api_key);
+    if (c->client_api_keys != NULL) {
+        explicit_bzero(c->client_api_keys, strlen(c->client_api_keys));
+    }
+    CCP_FREE(c->client_api_keys);
+    CCP_FREE(c->client_api_keys_file);
+    CCP_FREE(c->allowed_base_url_hosts);
 }
 
 static enum ccp_err describe_one(const struct conf *c, const struct conf_var *v, struct buf *out)

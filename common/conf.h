@@ -53,6 +53,19 @@ struct conf {
     char *pricing_file;        /* PRICING_FILE: JSON prices over the built-in ones; empty: none */
     char *admin_api_key;       /* ADMIN_API_KEY: secret for /v1/metrics, /metrics, /status */
     bool admin_localhost_only; /* ADMIN_LOCALHOST_ONLY: admin endpoints for loopback clients */
+    /* hardening: request limits, client keys, upstream URL, rate limits */
+    size_t max_messages;          /* MAX_MESSAGES (0: none) */
+    size_t max_content_blocks;    /* MAX_CONTENT_BLOCKS (0: none) */
+    size_t max_string_bytes;      /* MAX_STRING_BYTES (0: none) */
+    size_t max_sse_line_bytes;    /* MAX_SSE_LINE_BYTES */
+    char *client_api_keys;        /* CLIENT_API_KEYS: "k1,k2"; secret */
+    char *client_api_keys_file;   /* CLIENT_API_KEYS_FILE: SHA-256 hex lines */
+    bool restrict_base_url;       /* RESTRICT_BASE_URL */
+    char *allowed_base_url_hosts; /* ALLOWED_BASE_URL_HOSTS: "h1,h2" */
+    bool rate_limit_enabled;      /* RATE_LIMIT_ENABLED */
+    long rate_limit_per_minute;   /* RATE_LIMIT_PER_MINUTE */
+    long rate_limit_burst;        /* RATE_LIMIT_BURST: per second (0: none) */
+    long rate_limit_tpm;          /* RATE_LIMIT_TOKENS_PER_MINUTE (0: none) */
 };
 
 /* Load the configuration. `env_file` is read first if it exists (NULL: the

@@ -60,6 +60,10 @@ enum ccp_err wk_worker_init(struct wk_worker *w, const struct conf *c, struct wk
     w->opts.small_model = c->small_model;
     w->opts.max_json_depth = c->max_json_depth;
     w->opts.max_out = 2 * big; /* a translated body may grow (escaping, wrappers) */
+    w->opts.max_messages = c->max_messages;
+    w->opts.max_content_blocks = c->max_content_blocks;
+    w->opts.max_string_bytes = c->max_string_bytes;
+    w->opts.max_sse_line = c->max_sse_line_bytes;
     w->up = wk_upstream_new(c);
     if (w->up == NULL) {
         return CCP_ERR_NOMEM;
@@ -143,6 +147,8 @@ static const char *reason(int status)
         return "Request Timeout";
     case 413:
         return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
     case 422:
         return "Unprocessable Entity";
     case 429:
@@ -463,6 +469,10 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
                          e->post ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n");
     } else if (e->route == ROUTE_HEALTH) {
         route_health(&r);
+    } else if (!r.head && !wk_guard_request(&r)) {
+        /* answered 401 or 429 */
+    } else if (e->post && !wk_guard_content_type(&r)) {
+        /* answered 415 */
     } else if (e->route == ROUTE_MODELS) {
         wk_route_models(&r);
     } else if (e->route == ROUTE_METRICS_JSON) {
@@ -477,6 +487,7 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
         } else {
             wk_route_count_tokens(&r);
         }
+        wk_guard_done(&r);
     }
     if (!r.client_gone && wk_io_flush(io) != 0) {
         r.client_gone = true;

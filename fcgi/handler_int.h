@@ -57,6 +57,13 @@ void wk_random_hex(char *buf, size_t n);
 /* Milliseconds since t0 (CLOCK_MONOTONIC). */
 long wk_ms_since(const struct timespec *t0);
 
+/* Guards (guard_req.c): false after answering 401 (client key) or 429
+ * (rate limit); wk_guard_done counts the finished request's tokens. */
+bool wk_guard_request(struct wk_req *r);
+void wk_guard_done(struct wk_req *r);
+/* false after answering 415 for a body that is not declared as JSON. */
+bool wk_guard_content_type(struct wk_req *r);
+
 /* Routes. */
 void wk_route_messages(struct wk_req *r);
 void wk_route_count_tokens(struct wk_req *r);

@@ -19,7 +19,9 @@ ccproxy_fcgi_SOURCES = \
 	fcgi/retry.c fcgi/retry.h \
 	fcgi/upstream.c fcgi/upstream.h \
 	fcgi/metrics.c fcgi/metrics_int.h fcgi/metrics_curl.c \
-	fcgi/status.c
-ccproxy_fcgi_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSON_C_CFLAGS)
+	fcgi/status.c \
+	fcgi/guard.h fcgi/auth.c fcgi/urlcheck.c fcgi/ratelimit.c fcgi/guard_req.c
+ccproxy_fcgi_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSON_C_CFLAGS) $(OPENSSL_CFLAGS) \
+	$(MEMCACHED_CFLAGS)
 ccproxy_fcgi_LDADD = libccp_metrics.a libccp_translate.a $(CACHE_LIBS) libccp_common.a \
 	$(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(PTHREAD_LIBS) -lm

@@ -18,6 +18,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/conf.h"
+#include "fcgi/guard.h"
 #include "common/log.h"
 #include "fcgi/handler.h"
 #include "fcgi/io.h"
@@ -338,6 +339,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "ccproxy-fcgi: configuration error: %s\n", errmsg);
         goto out;
     }
+    if (wk_check_base_url(&c, errmsg, sizeof(errmsg)) != CCP_OK ||
+        wk_auth_init(&c, errmsg, sizeof(errmsg)) != CCP_OK) {
+        fprintf(stderr, "ccproxy-fcgi: configuration error: %s\n", errmsg);
+        goto out;
+    }
     if (check) {
         status = check_config(&c);
         goto out;
@@ -354,6 +360,13 @@ int main(int argc, char **argv)
     }
     if (wk_metrics_init(&c, cgi) != CCP_OK) {
         goto out; /* a bad PRICING_FILE, logged */
+    }
+    if (!wk_auth_required() && !cgi) {
+        LOG_WARN("no CLIENT_API_KEYS: anyone who can reach this service uses the upstream key");
+    }
+    if (wk_ratelimit_init(&c, errmsg, sizeof(errmsg)) != CCP_OK) {
+        LOG_ERROR("configuration error: %s", errmsg);
+        goto out;
     }
     if (wk_upstream_global_init() != CCP_OK) {
         LOG_ERROR("out of memory at start-up");
@@ -372,6 +385,8 @@ int main(int argc, char **argv)
 
 out:
     wk_metrics_detach();
+    wk_ratelimit_cleanup();
+    wk_auth_cleanup();
     conf_release(&c);
     curl_global_cleanup();
     return status;

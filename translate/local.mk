@@ -6,6 +6,7 @@ libccp_translate_a_SOURCES = \
 	translate/request.c \
 	translate/request_msg.c \
 	translate/request_int.h \
+	translate/limits.c \
 	translate/model_rules.c \
 	translate/response.c \
 	translate/stream.c \

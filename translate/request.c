@@ -83,6 +83,10 @@ static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len
         tr_error_set(c->err, rc, "request body must be a JSON object");
         goto out;
     }
+    rc = tr_rq_check_limits(c, obj);
+    if (rc != CCP_OK) {
+        goto out;
+    }
     *out = obj;
     obj = NULL;
     rc = CCP_OK;

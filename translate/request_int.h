@@ -43,6 +43,10 @@ CCP_NODISCARD enum ccp_err tr_rq_system(struct tr_rq_ctx *c, struct json_object 
 CCP_NODISCARD enum ccp_err tr_rq_messages(struct tr_rq_ctx *c, struct json_object *in,
                                           struct json_object *msgs);
 
+/* Check a parsed request body against the count and size limits of c->o
+ * (translate/limits.c). CCP_OK, or CCP_ERR_INVALID with c->err naming the
+ * limit and the value found. */
+CCP_NODISCARD enum ccp_err tr_rq_check_limits(struct tr_rq_ctx *c, struct json_object *root);
 /* The whole translation of an Anthropic body as a json-c tree in *out (one
  * reference), info filled; when input is not NULL, the parsed client body
  * too (one reference). Shared by tr_request, tr_count_tokens_estimate and

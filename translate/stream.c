@@ -622,7 +622,7 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
         ccp_free(st);
         return NULL;
     }
-    tr_sse_init(&st->sse, max);
+    tr_sse_init(&st->sse, o->max_sse_line > 0 && o->max_sse_line < max ? o->max_sse_line : max);
     /* one event may be larger than its line: invalid UTF-8 grows threefold */
     buf_init(&st->ev, max > SIZE_MAX / 4 ? SIZE_MAX / 2 : max * 3 + 4096);
     st->depth = o->max_json_depth;

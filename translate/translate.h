@@ -51,6 +51,12 @@ struct tr_opts {
     const char *small_model; /* target for claude-*haiku* */
     int max_json_depth;      /* json-c tokener depth for client and upstream JSON (> 0) */
     size_t max_out;          /* cap on one translated body or one batch of events */
+    /* Limits on client requests (0: no limit); exceeding one is a 400
+     * invalid_request_error naming the limit. */
+    size_t max_messages;       /* entries of `messages` */
+    size_t max_content_blocks; /* content blocks over system and all messages */
+    size_t max_string_bytes;   /* bytes of any one JSON string (key or value) */
+    size_t max_sse_line;       /* longest upstream SSE line (0: max_out) */
     /* model rules searched before the built-ins (see tr_model_rules_parse) */
     const struct tr_model_rule *rules;
     size_t nrules;

@@ -511,6 +511,30 @@ static void test_threads_share_a_store(void **state)
     shared = NULL;
 }
 
+/* cache_store_incr: creates with the delta, adds atomically, delta 0 reads,
+ * a dead server is a CCP_DECLINED (callers fail open). */
+static void test_incr_counter(void **state)
+{
+    struct cache_store *st = open_default();
+    struct cache_store *dead = open_store("127.0.0.1:1", 1048576);
+    uint64_t v = 0;
+
+    (void)state;
+    assert_int_equal(cache_store_incr(st, "ctr:a", 5, 60, &v), CCP_OK);
+    assert_int_equal(v, 5);
+    assert_int_equal(cache_store_incr(st, "ctr:a", 1, 60, &v), CCP_OK);
+    assert_int_equal(v, 6);
+    assert_int_equal(cache_store_incr(st, "ctr:a", 0, 60, &v), CCP_OK);
+    assert_int_equal(v, 6);
+    assert_int_equal(cache_store_incr(st, "ctr:b", 0, 60, &v), CCP_OK);
+    assert_int_equal(v, 0);
+    assert_true(get_is(st, "ctr:a", NULL));
+    assert_int_equal(cache_store_incr(st, "bad key", 1, 60, &v), CCP_DECLINED);
+    assert_int_equal(cache_store_incr(dead, "ctr:a", 1, 60, &v), CCP_DECLINED);
+    cache_store_free(dead);
+    cache_store_free(st);
+}
+
 static void test_server_down_then_back(void **state)
 {
     struct cache_store *st = open_default();
@@ -609,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_keys_spread_over_servers),
         cmocka_unit_test(test_threads_share_a_store),
         cmocka_unit_test(test_server_down_then_back),
+        cmocka_unit_test(test_incr_counter),
     };
 
     if (access(MEMCACHED_BIN, X_OK) != 0 || access(TIMEOUT_BIN, X_OK) != 0) {

@@ -383,6 +383,72 @@ static void test_depth_limit(void **state)
     }
 }
 
+/* MAX_MESSAGES, MAX_CONTENT_BLOCKS, MAX_STRING_BYTES: at the limit passes,
+ * one over gives 400 naming the limit, for /v1/messages and count_tokens. */
+static void expect_limit(const struct tr_opts *o, const char *body, const char *name)
+{
+    struct tr_reqinfo info;
+    struct tr_error err;
+    struct buf out;
+    unsigned long tokens = 0;
+    enum ccp_err rc;
+
+    buf_init(&out, MIB);
+    rc = tr_request(o, body, strlen(body), &out, &info, &err);
+    if (name == NULL) {
+        assert_int_equal(rc, CCP_OK);
+        assert_int_equal(tr_count_tokens_estimate(o, body, strlen(body), &tokens, &err), CCP_OK);
+    } else {
+        assert_int_equal(rc, CCP_ERR_INVALID);
+        assert_int_equal(err.status, 400);
+        assert_string_equal(err.type, "invalid_request_error");
+        assert_non_null(strstr(err.message, name));
+        assert_int_equal(out.len, 0);
+        assert_int_equal(tr_count_tokens_estimate(o, body, strlen(body), &tokens, &err),
+                         CCP_ERR_INVALID);
+        assert_non_null(strstr(err.message, name));
+    }
+    buf_release(&out);
+}
+
+static void test_request_limits(void **state)
+{
+    static const char two_msgs[] =
+        "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
+        "{\"role\":\"assistant\",\"content\":\"b\"}]}";
+    static const char three_blocks[] =
+        "{\"model\":\"m\",\"max_tokens\":5,\"system\":[{\"type\":\"text\",\"text\":\"s\"}],"
+        "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+        "{\"type\":\"text\",\"text\":\"b\"}]}]}";
+    static const char long_str[] =
+        "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":"
+        "[{\"type\":\"text\",\"text\":\"0123456789\"}]}]}";
+    static const char long_key[] =
+        "{\"model\":\"m\",\"max_tokens\":5,\"metadata\":{\"abcdefghijkl\":1},"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    struct tr_opts o;
+
+    (void)state;
+    default_opts(&o);
+    o.max_messages = 2;
+    expect_limit(&o, two_msgs, NULL);
+    o.max_messages = 1;
+    expect_limit(&o, two_msgs, "MAX_MESSAGES");
+
+    default_opts(&o);
+    o.max_content_blocks = 3;
+    expect_limit(&o, three_blocks, NULL);
+    o.max_content_blocks = 2;
+    expect_limit(&o, three_blocks, "MAX_CONTENT_BLOCKS");
+
+    default_opts(&o);
+    o.max_string_bytes = 10;
+    expect_limit(&o, long_str, NULL);
+    o.max_string_bytes = 9;
+    expect_limit(&o, long_str, "MAX_STRING_BYTES");
+    expect_limit(&o, long_key, "MAX_STRING_BYTES");
+}
+
 /* Torture (--enable-fault-injection builds): fail each of our allocations
  * in turn while translating every golden case that succeeds; each must give
  * CCP_ERR_NOMEM with a 503, leave out empty and leak nothing (valgrind). */
@@ -532,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_out_untouched_and_appended),
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_request_limits),
         cmocka_unit_test(test_model_rules_parse),
         cmocka_unit_test(test_tool_name_upstream),
     };

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "common/alloc.h"
 #include "common/buf.h"
 #include "tests/unit/golden.h"
 #include "translate/translate.h"
@@ -182,6 +183,46 @@ static void test_compact_serialization(void **state)
     buf_release(&out);
 }
 
+/* Torture (--enable-fault-injection builds): fail each of our allocations
+ * in turn for every golden completion that translates; each must give
+ * CCP_ERR_NOMEM with a 503 and leave out as it was. */
+static void torture_case(void **state)
+{
+    const char *dir = *state;
+    struct ccp_alloc_stats st;
+    struct tr_opts o;
+    struct tr_reqinfo info;
+    struct tr_error err;
+    struct buf out;
+    size_t len, n, total;
+    char *in;
+    enum ccp_err rc;
+
+    if (golden_exists(dir, "error.json") || ccp_alloc_fail_at(0) == 0) {
+        skip();
+    }
+    in = golden_read(dir, "openai.json", &len);
+    assert_non_null(in);
+    setup(&o, &info, dir);
+    buf_init(&out, MAX_OUT);
+    ccp_alloc_reset();
+    assert_int_equal(tr_response(&o, &info, MSG_ID, in, len, &out, &err), CCP_OK);
+    ccp_alloc_get_stats(&st);
+    total = st.count;
+    for (n = 1; n <= total; n++) {
+        buf_release(&out);
+        ccp_alloc_reset();
+        (void)ccp_alloc_fail_at(n);
+        rc = tr_response(&o, &info, MSG_ID, in, len, &out, &err);
+        (void)ccp_alloc_fail_at(0);
+        assert_int_equal(rc, CCP_ERR_NOMEM);
+        assert_int_equal(err.status, 503);
+        assert_int_equal(out.len, 0);
+    }
+    buf_release(&out);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,5 +231,9 @@ int main(void)
     };
     int rc = cmocka_run_group_tests_name("response", tests, NULL, NULL);
 
-    return rc + golden_run("response_golden", "response", test_golden);
+    rc += golden_run("response_golden", "response", test_golden);
+    if (ccp_alloc_fail_at(0) != 0) { /* only in fault-injection builds */
+        rc += golden_run("response_torture", "response", torture_case);
+    }
+    return rc;
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "common/alloc.h"
 #include "common/buf.h"
 #include "tests/unit/golden.h"
 #include "translate/translate.h"
@@ -483,6 +484,69 @@ static void test_output_buffer_full_is_reported(void **state)
     tr_stream_free(NULL);
 }
 
+/* Torture (--enable-fault-injection builds): fail each of our allocations
+ * in turn (at most 200 points per case) while streaming a golden case in
+ * one piece: stream_new gives NULL or some call reports CCP_ERR_NOMEM; no
+ * crash, and nothing leaks (run under valgrind or ASan). */
+static enum ccp_err torture_run(const char *in, size_t len, const struct tr_reqinfo *info,
+                                bool *got_null)
+{
+    struct tr_opts o;
+    struct tr_error err;
+    struct buf out;
+    struct tr_stream *st;
+    enum ccp_err rc;
+
+    opts_init(&o, MAX_OUT);
+    st = tr_stream_new(&o, info, MSG_ID);
+    *got_null = st == NULL;
+    if (st == NULL) {
+        return CCP_ERR_NOMEM;
+    }
+    buf_init(&out, MAX_OUT);
+    rc = tr_stream_feed(st, in, len, &out, &err);
+    if (rc == CCP_OK) {
+        rc = tr_stream_finish(st, &out, &err);
+    }
+    tr_stream_free(st);
+    buf_release(&out);
+    return rc;
+}
+
+static void torture_case(void **state)
+{
+    const char *dir = *state;
+    struct ccp_alloc_stats st;
+    struct tr_reqinfo info;
+    size_t len, n, total;
+    bool got_null;
+    char *in;
+    enum ccp_err rc0, rc;
+
+    if (ccp_alloc_fail_at(0) == 0) {
+        skip();
+    }
+    in = golden_read(dir, "openai.sse", &len);
+    assert_non_null(in);
+    info_init(&info, dir);
+    ccp_alloc_reset();
+    rc0 = torture_run(in, len, &info, &got_null);
+    ccp_alloc_get_stats(&st);
+    total = st.count < 200 ? st.count : 200;
+    for (n = 1; n <= total; n++) {
+        ccp_alloc_reset();
+        (void)ccp_alloc_fail_at(n);
+        rc = torture_run(in, len, &info, &got_null);
+        (void)ccp_alloc_fail_at(0);
+        if (rc != CCP_ERR_NOMEM && rc != rc0) {
+            printf("allocation %zu of %zu failed: result %s, without failure %s\n", n, total,
+                   ccp_strerror(rc), ccp_strerror(rc0));
+            fail();
+        }
+    }
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,5 +558,9 @@ int main(void)
     };
     int rc = cmocka_run_group_tests_name("stream", tests, NULL, NULL);
 
-    return rc + golden_run("stream_golden", "stream", test_golden);
+    rc += golden_run("stream_golden", "stream", test_golden);
+    if (ccp_alloc_fail_at(0) != 0) { /* only in fault-injection builds */
+        rc += golden_run("stream_torture", "stream", torture_case);
+    }
+    return rc;
 }
