@@ -4,7 +4,8 @@
 # Installs what is missing (Debian 12, as root), builds with --enable-werror in
 # build/, then runs: unit + golden tests (cmocka, `make check`), build checks
 # (purity, .env.example), integration tests (real lighttpd + worker + mock
-# upstream) and end-to-end tests (the real Claude Code CLI from npm).
+# upstream), the SDK check (golden streams through the pinned Anthropic SDK)
+# and end-to-end tests (the real Claude Code CLI from npm).
 #
 # Options: --unit (only unit tests and build checks), --no-e2e, --keep (keep
 # per-test temp dirs). Environment: CCP_BUILD_DIR (default build/), JOBS.
@@ -20,7 +21,7 @@ for a in "$@"; do
     --no-e2e) no_e2e=1 ;;
     --keep) export CCP_KEEP_TMP=1 ;;
     -h | --help)
-        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -140,6 +141,8 @@ PY
 
 if [ $only_unit -eq 0 ]; then
     [ -d "$top/tests/integration" ] && run_pytest integration "$top/tests/integration"
+    # the golden streams through the pinned official Anthropic SDK (node)
+    [ -d "$top/tests/sdk" ] && run_pytest sdk "$top/tests/sdk"
     if [ $no_e2e -eq 0 ] && [ -d "$top/tests/e2e" ]; then
         run_pytest e2e "$top/tests/e2e"
     fi
