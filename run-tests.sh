@@ -21,7 +21,7 @@ for a in "$@"; do
     --no-e2e) no_e2e=1 ;;
     --keep) export CCP_KEEP_TMP=1 ;;
     -h | --help)
-        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
