@@ -49,10 +49,10 @@ struct conf {
     long token_counts_ttl_s;         /* CACHE_TOKEN_COUNTS_TTL_S */
     long token_counts_max;           /* CACHE_TOKEN_COUNTS_MAX: in-process entries */
     /* Claude Code conformance */
-    char *model_rules;           /* MODEL_RULES: tr_model_rules_parse text; "" for none */
-    bool upstream_user;          /* UPSTREAM_USER_ENABLED: send `user` */
-    bool prompt_cache_key;       /* PROMPT_CACHE_KEY_ENABLED: send `prompt_cache_key` */
-    double ping_interval_s;      /* PING_INTERVAL_S: SSE ping after this much silence; 0 off */
+    char *model_rules;      /* MODEL_RULES: tr_model_rules_parse text; "" for none */
+    bool upstream_user;     /* UPSTREAM_USER_ENABLED: send `user` */
+    bool prompt_cache_key;  /* PROMPT_CACHE_KEY_ENABLED: send `prompt_cache_key` */
+    double ping_interval_s; /* PING_INTERVAL_S: SSE ping after this much silence; 0 off */
 };
 
 /* Load the configuration. `env_file` is read first if it exists (NULL: the

@@ -88,7 +88,8 @@ void wk_server_tools_warning(const struct tr_reqinfo *info, char *out, size_t ca
         name[n - 9] = '\0';
     }
     snprintf(out, cap, "x-ccproxy-warning: dropped server tools: %s%s\r\n",
-             name[0] != '\0' ? name : "unknown", info->server_tools_dropped > 1 ? " (and more)" : "");
+             name[0] != '\0' ? name : "unknown",
+             info->server_tools_dropped > 1 ? " (and more)" : "");
 }
 
 long wk_ms_since(const struct timespec *t0)

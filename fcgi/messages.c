@@ -37,8 +37,8 @@ struct call {
     /* response cache: store the answer under key if it completes */
     bool store;
     struct cache_key key;
-    struct buf capture; /* streams: every event written, up to the item size */
-    bool capture_full;  /* the stream outgrew the item size: not stored */
+    struct buf capture;  /* streams: every event written, up to the item size */
+    bool capture_full;   /* the stream outgrew the item size: not stored */
     struct wk_ping ping; /* started streams: pings while the upstream is silent */
 };
 

@@ -34,8 +34,8 @@ enum ccp_err wk_opts_init(struct tr_opts *o, struct wk_rules *rules, const struc
             o->rules = rules->rules;
             o->nrules = rules->n;
         } else {
-            (void)snprintf(msg, msgcap, "%s%s", strncmp(why, "MODEL_RULES", 11) == 0 ? "" :
-                           "MODEL_RULES: ", why);
+            (void)snprintf(msg, msgcap, "%s%s",
+                           strncmp(why, "MODEL_RULES", 11) == 0 ? "" : "MODEL_RULES: ", why);
         }
     }
     return rc;

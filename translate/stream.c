@@ -90,10 +90,10 @@ struct tr_stream {
     bool any_tool;
     int64_t *seen; /* upstream tool indices that had a block */
     size_t nseen, capseen;
-    struct json_scan scan;   /* the open tool block's arguments so far */
-    struct pend_tool *pend;  /* buffered calls (see the top of the file) */
+    struct json_scan scan;  /* the open tool block's arguments so far */
+    struct pend_tool *pend; /* buffered calls (see the top of the file) */
     size_t npend, cappend;
-    size_t max;              /* cap on one buffered argument string */
+    size_t max; /* cap on one buffered argument string */
 
     const char *finish; /* upstream finish_reason mapped, or NULL */
     bool have_usage;
