@@ -4,7 +4,8 @@
 # Installs what is missing (Debian 12, as root), builds with --enable-werror in
 # build/, then runs: unit + golden tests (cmocka, `make check`), build checks
 # (purity, .env.example), integration tests (real lighttpd + worker + mock
-# upstream) and end-to-end tests (the real Claude Code CLI from npm).
+# upstream), the SDK check (golden streams through the pinned Anthropic SDK)
+# and end-to-end tests (the real Claude Code CLI from npm).
 #
 # Then the variants: an ASan+UBSan build (build-asan/) running the unit tests
 # and the integration suite against the ASan worker, valgrind over the unit
@@ -170,6 +171,8 @@ PY
 
 if [ $only_unit -eq 0 ]; then
     [ -d "$top/tests/integration" ] && run_pytest integration "$top/tests/integration"
+    # the golden streams through the pinned official Anthropic SDK (node)
+    [ -d "$top/tests/sdk" ] && run_pytest sdk "$top/tests/sdk"
     if [ $no_e2e -eq 0 ] && [ -d "$top/tests/e2e" ]; then
         run_pytest e2e "$top/tests/e2e"
     fi

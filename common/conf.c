@@ -153,6 +153,21 @@ static const struct conf_var conf_vars[] = {
     {"ADMIN_LOCALHOST_ONLY", CT_BOOL, "false", 0, 0, OFF(admin_localhost_only),
      "Serve /v1/metrics, /metrics and /status only to clients on this host (REMOTE_ADDR "
      "127.0.0.0/8 or ::1)."},
+    {"MODEL_RULES", CT_STR_OPT, "", 0, 0, OFF(model_rules),
+     "Per-model capability rules tried before the built-in table (docs/translation.md): "
+     "rules separated by ';', each pattern:key=value,... with keys max_field "
+     "(max_tokens|max_completion_tokens), max_output (0: no clamp) and sampling, effort, "
+     "vision, replay (yes|no). Example: gpt-4o*:max_output=8192;my-model:vision=no. "
+     "Checked at start-up."},
+    {"UPSTREAM_USER_ENABLED", CT_BOOL, "true", 0, 0, OFF(upstream_user),
+     "Send the client's metadata.user_id upstream as `user` (hashed when longer than 64 "
+     "bytes)."},
+    {"PROMPT_CACHE_KEY_ENABLED", CT_BOOL, "true", 0, 0, OFF(prompt_cache_key),
+     "Send the Claude Code session (X-Claude-Code-Session-Id, else the session_id in "
+     "metadata.user_id) upstream as `prompt_cache_key`, so one session hits one prompt cache."},
+    {"PING_INTERVAL_S", CT_DOUBLE, "10", 0, 3600, OFF(ping_interval_s),
+     "Once a stream has started, send the client an SSE ping event after this many seconds "
+     "without output (long upstream reasoning), as Anthropic does; 0 turns pings off."},
     /* accepted from the original service's .env; no effect in this build */
     {"LOG_PRETTY_CONSOLE", CT_INERT, "True", 0, 0, NOFF, "No effect: log lines are plain text."},
     {"ERROR_LOG_FILE_PATH", CT_INERT, "error.jsonl", 0, 0, NOFF,
@@ -620,6 +635,7 @@ void conf_release(struct conf *c)
     CCP_FREE(c->client_api_keys);
     CCP_FREE(c->client_api_keys_file);
     CCP_FREE(c->allowed_base_url_hosts);
+    CCP_FREE(c->model_rules);
 }
 
 static enum ccp_err describe_one(const struct conf *c, const struct conf_var *v, struct buf *out)

@@ -66,6 +66,11 @@ struct conf {
     long rate_limit_per_minute;   /* RATE_LIMIT_PER_MINUTE */
     long rate_limit_burst;        /* RATE_LIMIT_BURST: per second (0: none) */
     long rate_limit_tpm;          /* RATE_LIMIT_TOKENS_PER_MINUTE (0: none) */
+    /* Claude Code conformance */
+    char *model_rules;      /* MODEL_RULES: tr_model_rules_parse text; "" for none */
+    bool upstream_user;     /* UPSTREAM_USER_ENABLED: send `user` */
+    bool prompt_cache_key;  /* PROMPT_CACHE_KEY_ENABLED: send `prompt_cache_key` */
+    double ping_interval_s; /* PING_INTERVAL_S: SSE ping after this much silence; 0 off */
 };
 
 /* Load the configuration. `env_file` is read first if it exists (NULL: the

@@ -53,17 +53,18 @@ enum ccp_err wk_worker_init(struct wk_worker *w, const struct conf *c, struct wk
     size_t big =
         c->max_body_bytes > c->max_upstream_bytes ? c->max_body_bytes : c->max_upstream_bytes;
 
+    char msg[256];
+    enum ccp_err err;
+
     memset(w, 0, sizeof(*w));
     w->conf = c;
     w->rc = rc;
-    w->opts.big_model = c->big_model;
-    w->opts.small_model = c->small_model;
-    w->opts.max_json_depth = c->max_json_depth;
-    w->opts.max_out = 2 * big; /* a translated body may grow (escaping, wrappers) */
-    w->opts.max_messages = c->max_messages;
-    w->opts.max_content_blocks = c->max_content_blocks;
-    w->opts.max_string_bytes = c->max_string_bytes;
-    w->opts.max_sse_line = c->max_sse_line_bytes;
+    /* a translated body may grow (escaping, wrappers): twice the biggest input */
+    err = wk_opts_init(&w->opts, &w->rules, c, 2 * big, msg, sizeof(msg));
+    if (err != CCP_OK) {
+        LOG_ERROR("%s", msg);
+        return err;
+    }
     w->up = wk_upstream_new(c);
     if (w->up == NULL) {
         return CCP_ERR_NOMEM;
@@ -75,6 +76,32 @@ void wk_worker_release(struct wk_worker *w)
 {
     wk_upstream_free(w->up);
     w->up = NULL;
+}
+
+void wk_server_tools_warning(const struct tr_reqinfo *info, char *out, size_t cap)
+{
+    char name[64];
+    size_t i, n = 0;
+
+    /* only the tool's name, in header-safe characters: "web_search_20250305" -> "web_search" */
+    for (i = 0; info->server_tool[i] != '\0' && n + 1 < sizeof(name); i++) {
+        char ch = info->server_tool[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == '-' ||
+                  (ch >= '0' && ch <= '9');
+
+        if (!ok) {
+            break;
+        }
+        name[n++] = ch;
+    }
+    name[n] = '\0';
+    /* drop a trailing _<date> version */
+    if (n > 9 && name[n - 9] == '_' && strspn(name + n - 8, "0123456789") == 8) {
+        name[n - 9] = '\0';
+    }
+    snprintf(out, cap, "x-ccproxy-warning: dropped server tools: %s%s\r\n",
+             name[0] != '\0' ? name : "unknown",
+             info->server_tools_dropped > 1 ? " (and more)" : "");
 }
 
 long wk_ms_since(const struct timespec *t0)
@@ -170,7 +197,7 @@ static const char *reason(int status)
 
 int wk_send_head(struct wk_req *r, int status, const char *ctype, const char *extra)
 {
-    char head[1024], cache[48] = "";
+    char head[1024], cache[48] = "", warn[128] = "";
     int n;
 
     CCP_ASSERT(!r->sent_head);
@@ -179,9 +206,12 @@ int wk_send_head(struct wk_req *r, int status, const char *ctype, const char *ex
     if (r->cache != WK_CACHE_OFF) {
         snprintf(cache, sizeof(cache), "x-ccproxy-cache: %s\r\n", wk_cache_state_name(r->cache));
     }
+    if (r->have_info && r->info.server_tools_dropped > 0) {
+        wk_server_tools_warning(&r->info, warn, sizeof(warn));
+    }
     n = snprintf(head, sizeof(head),
-                 "Status: %d %s\r\nContent-Type: %s\r\nrequest-id: %s\r\n%s%s\r\n", status,
-                 reason(status), ctype, r->id, cache, extra != NULL ? extra : "");
+                 "Status: %d %s\r\nContent-Type: %s\r\nrequest-id: %s\r\n%s%s%s\r\n", status,
+                 reason(status), ctype, r->id, cache, warn, extra != NULL ? extra : "");
     if (n < 0 || (size_t)n >= sizeof(head)) {
         return -1;
     }
@@ -457,6 +487,8 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
     r.head = strcmp(r.method, "HEAD") == 0;
     is_get = r.head || strcmp(r.method, "GET") == 0;
     e = resolve_path(&r);
+    /* w is this thread's own: the session of this request, cleared below */
+    w->opts.session_id = wk_opts_session_id(io->param(io, "HTTP_X_CLAUDE_CODE_SESSION_ID"));
 
     if (e == NULL) {
         snprintf(msg, sizeof(msg), "no route for %s %.100s", r.method, r.path);
@@ -489,6 +521,7 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
         }
         wk_guard_done(&r);
     }
+    w->opts.session_id = NULL;
     if (!r.client_gone && wk_io_flush(io) != 0) {
         r.client_gone = true;
     }

@@ -5,6 +5,7 @@
 
 #include "common/conf.h"
 #include "fcgi/io.h"
+#include "fcgi/opts.h"
 #include "fcgi/rcache.h"
 #include "fcgi/upstream.h"
 #include "translate/translate.h"
@@ -12,13 +13,15 @@
 /* What one serving thread owns. */
 struct wk_worker {
     const struct conf *conf; /* borrowed, read-only */
-    struct tr_opts opts;     /* derived from conf by wk_worker_init */
+    struct tr_opts opts;     /* derived from conf by wk_worker_init; session_id per request */
+    struct wk_rules rules;   /* MODEL_RULES parsed, opts.rules points here */
     struct wk_upstream *up;  /* this thread's upstream handle */
     struct wk_rcache *rc;    /* the process's response cache, shared; NULL: none */
 };
 
 /* Fill w for conf c and response cache rc (borrowed, may be NULL) and create
- * its upstream handle. CCP_OK or CCP_ERR_NOMEM. */
+ * its upstream handle. CCP_OK, CCP_ERR_INVALID (MODEL_RULES; checked at
+ * start-up by wk_opts_check) or CCP_ERR_NOMEM. */
 CCP_NODISCARD enum ccp_err wk_worker_init(struct wk_worker *w, const struct conf *c,
                                           struct wk_rcache *rc);
 /* Free what wk_worker_init made. Safe on a zeroed struct. */

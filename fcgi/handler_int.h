@@ -52,6 +52,9 @@ int wk_send_body(struct wk_req *r, const char *p, size_t n);
 void wk_send_json(struct wk_req *r, int status, const char *extra, const char *json, size_t n);
 /* An Anthropic error JSON answer for err; passes err->retry_after on. */
 void wk_send_error(struct wk_req *r, const struct tr_error *err);
+/* The "x-ccproxy-warning: dropped server tools: <name>\r\n" line for info
+ * (the first dropped tool's type without its _<date> version) into out. */
+void wk_server_tools_warning(const struct tr_reqinfo *info, char *out, size_t cap);
 /* Fill buf with n random lower-case hex digits and a NUL (buf holds n + 1). */
 void wk_random_hex(char *buf, size_t n);
 /* Milliseconds since t0 (CLOCK_MONOTONIC). */

@@ -15,6 +15,8 @@ ccproxy_fcgi_SOURCES = \
 	fcgi/handler.c fcgi/handler.h fcgi/handler_int.h \
 	fcgi/messages.c \
 	fcgi/models.c \
+	fcgi/opts.c fcgi/opts.h \
+	fcgi/ping.c fcgi/ping.h \
 	fcgi/rcache.c fcgi/rcache.h \
 	fcgi/retry.c fcgi/retry.h \
 	fcgi/upstream.c fcgi/upstream.h \

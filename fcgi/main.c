@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "fcgi/handler.h"
 #include "fcgi/io.h"
+#include "fcgi/opts.h"
 #include "fcgi/rcache.h"
 #include "fcgi/metrics_int.h"
 #include "fcgi/upstream.h"
@@ -160,7 +161,7 @@ static int serve_cgi(const struct conf *c, struct wk_rcache *rc)
     struct wk_io io;
 
     if (wk_worker_init(&w, c, rc) != CCP_OK) {
-        LOG_ERROR("out of memory at start-up");
+        LOG_ERROR("could not start the worker");
         wk_worker_release(&w);
         return 1;
     }
@@ -248,7 +249,7 @@ static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc)
 
         if (wk_worker_init(&t->w, c, rc) != CCP_OK ||
             FCGX_InitRequest(&t->req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-            LOG_ERROR("out of memory starting thread %ld", i);
+            LOG_ERROR("could not start thread %ld", i);
             wk_worker_release(&t->w);
             break;
         }
@@ -340,7 +341,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (wk_check_base_url(&c, errmsg, sizeof(errmsg)) != CCP_OK ||
-        wk_auth_init(&c, errmsg, sizeof(errmsg)) != CCP_OK) {
+        wk_auth_init(&c, errmsg, sizeof(errmsg)) != CCP_OK ||
+        wk_opts_check(&c, errmsg, sizeof(errmsg)) != CCP_OK) {
         fprintf(stderr, "ccproxy-fcgi: configuration error: %s\n", errmsg);
         goto out;
     }

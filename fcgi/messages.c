@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "fcgi/handler_int.h"
+#include "fcgi/ping.h"
 #include "fcgi/rcache.h"
 #include "fcgi/metrics_int.h"
 #include "fcgi/retry.h"
@@ -37,8 +38,9 @@ struct call {
     /* response cache: store the answer under key if it completes */
     bool store;
     struct cache_key key;
-    struct buf capture; /* streams: every event written, up to the item size */
-    bool capture_full;  /* the stream outgrew the item size: not stored */
+    struct buf capture;  /* streams: every event written, up to the item size */
+    bool capture_full;   /* the stream outgrew the item size: not stored */
+    struct wk_ping ping; /* started streams: pings while the upstream is silent */
 };
 
 /* Write and flush the pending events; false if the client is gone. */
@@ -54,6 +56,7 @@ static bool push_events(struct call *c)
         }
         ok = wk_send_body(c->r, c->events.ptr, c->events.len) == 0;
         buf_reset(&c->events);
+        wk_ping_note_output(&c->ping);
     }
     if (ok && wk_io_flush(c->r->io) != 0) {
         ok = false;
@@ -122,6 +125,15 @@ static bool sink_alive(void *ctx)
     if (c->r->io->gone(c->r->io)) {
         c->r->client_gone = true;
         return false;
+    }
+    /* between two feeds the client's stream is at an event boundary: a ping
+     * fits there (never cached: it goes around c->capture) */
+    if (c->started && !c->ended && wk_ping_due(&c->ping)) {
+        if (wk_send_body(c->r, wk_ping_event, wk_ping_event_len) != 0 ||
+            wk_io_flush(c->r->io) != 0) {
+            c->r->client_gone = true;
+            return false;
+        }
     }
     return true;
 }
@@ -407,6 +419,7 @@ void wk_route_messages(struct wk_req *r)
 
     c.r = r;
     c.stream = r->info.stream;
+    wk_ping_init(&c.ping, w->conf->ping_interval_s);
     if (consult_cache(r, &c, &up_body, msg_id)) {
         goto out;
     }

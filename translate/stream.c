@@ -13,9 +13,17 @@
  * - Blocks: reasoning (reasoning_content or reasoning) → thinking block,
  *   closed with an empty signature_delta; content (and refusal) → text
  *   block; each tool call, keyed by its `index`, → tool_use block. A block
- *   of another kind closes the open one. Fragments for a tool call whose
- *   block is already closed cannot be delivered in a well-formed stream: the
- *   stream fails (the client retries) rather than run a truncated call.
+ *   of another kind closes the open one.
+ * - Parallel tool calls whose fragments interleave: while the open tool
+ *   block's arguments are not yet a complete JSON value, fragments of other
+ *   calls are buffered. At that call's next fragment after the open one is
+ *   complete, the open block closes and the buffered call opens with its
+ *   buffered arguments as one delta, then streams on; calls still buffered
+ *   when another kind of block starts or the message ends go out as whole
+ *   blocks in upstream index order. The decisions depend on the parsed
+ *   chunks only, never on how bytes were split. Argument bytes for a block
+ *   already closed (other than whitespace) cannot be delivered in a
+ *   well-formed stream: the stream fails rather than run a truncated call.
  * - A tool name shortened by the request translation (longer than 64
  *   bytes) is mapped back to the client's name (tr_reqinfo aliases).
  * - finish_reason is remembered; message_delta and message_stop go out at
@@ -48,6 +56,18 @@
 
 enum blk { BLK_NONE, BLK_TEXT, BLK_THINKING, BLK_TOOL };
 
+/* A tool call whose fragments arrived while another tool block was open. */
+struct pend_tool {
+    int64_t idx;
+    struct buf id, name, args;
+};
+
+/* Where a JSON value being streamed stands (for "are the arguments whole"). */
+struct json_scan {
+    int depth;
+    bool begun, in_str, esc;
+};
+
 struct tr_stream {
     struct tr_sse sse;
     struct buf ev; /* the event being built; appended to `out` whole */
@@ -70,6 +90,10 @@ struct tr_stream {
     bool any_tool;
     int64_t *seen; /* upstream tool indices that had a block */
     size_t nseen, capseen;
+    struct json_scan scan;  /* the open tool block's arguments so far */
+    struct pend_tool *pend; /* buffered calls (see the top of the file) */
+    size_t npend, cappend;
+    size_t max; /* cap on one buffered argument string */
 
     const char *finish; /* upstream finish_reason mapped, or NULL */
     bool have_usage;
@@ -208,7 +232,10 @@ static enum ccp_err close_block(struct tr_stream *st)
     return rc;
 }
 
-/* Open a text or thinking block (closing another kind first). */
+static enum ccp_err close_all(struct tr_stream *st);
+
+/* Open a text or thinking block (closing another kind first, and sending
+ * buffered tool calls). */
 static enum ccp_err open_block(struct tr_stream *st, enum blk kind)
 {
     enum ccp_err rc;
@@ -219,7 +246,7 @@ static enum ccp_err open_block(struct tr_stream *st, enum blk kind)
     if (st->open == kind) {
         return CCP_OK;
     }
-    rc = close_block(st);
+    rc = close_all(st);
     if (rc == CCP_OK) {
         rc = ev_start(st, "content_block_start");
     }
@@ -353,11 +380,57 @@ static bool tool_seen(const struct tr_stream *st, int64_t idx)
     return false;
 }
 
-static enum ccp_err open_tool(struct tr_stream *st, int64_t idx, struct json_object *tc)
+static void scan_json(struct json_scan *j, const char *p, size_t n)
 {
-    struct json_object *fn = NULL;
-    const char *id, *name = NULL;
-    size_t idlen, namelen = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        char ch = p[i];
+
+        if (j->in_str) {
+            if (j->esc) {
+                j->esc = false;
+            } else if (ch == '\\') {
+                j->esc = true;
+            } else if (ch == '"') {
+                j->in_str = false;
+            }
+        } else if (ch == '"') {
+            j->in_str = true;
+            j->begun = true;
+        } else if (ch == '{' || ch == '[') {
+            j->depth++;
+            j->begun = true;
+        } else if (ch == '}' || ch == ']') {
+            j->depth--;
+        } else if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n') {
+            j->begun = true;
+        }
+    }
+}
+
+/* The open tool block's arguments form a whole JSON object or array. */
+static bool args_whole(const struct tr_stream *st)
+{
+    return st->scan.begun && st->scan.depth <= 0 && !st->scan.in_str;
+}
+
+static bool only_space(const char *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Open a tool_use block for upstream call idx (closing the open block). */
+static enum ccp_err open_tool(struct tr_stream *st, int64_t idx, const char *id, size_t idlen,
+                              const char *name, size_t namelen)
+{
     char gen[sizeof(st->model) + 48];
     enum ccp_err rc;
 
@@ -373,11 +446,6 @@ static enum ccp_err open_tool(struct tr_stream *st, int64_t idx, struct json_obj
     rc = close_block(st);
     if (rc != CCP_OK) {
         return rc;
-    }
-    id = get_str(tc, "id", &idlen);
-    if (json_object_object_get_ex(tc, "function", &fn) &&
-        json_object_is_type(fn, json_type_object)) {
-        name = get_str(fn, "name", &namelen);
     }
     if (name != NULL && tr_tool_name_client(&st->names, name, namelen) != NULL) {
         name = tr_tool_name_client(&st->names, name, namelen); /* a shortened name */
@@ -405,8 +473,116 @@ static enum ccp_err open_tool(struct tr_stream *st, int64_t idx, struct json_obj
         st->open = BLK_TOOL;
         st->tool = idx;
         st->tool_args = false;
+        memset(&st->scan, 0, sizeof(st->scan));
         st->any_tool = true;
         st->index = st->next_index++;
+    }
+    return rc;
+}
+
+/* Argument bytes for the open tool block. */
+static enum ccp_err tool_args(struct tr_stream *st, const char *args, size_t alen)
+{
+    enum ccp_err rc = CCP_OK;
+
+    if (args != NULL && alen > 0) {
+        rc = emit_delta(st, "input_json_delta", "partial_json", args, alen);
+        st->tool_args = true;
+        st->gen_bytes += alen;
+        scan_json(&st->scan, args, alen);
+    }
+    return rc;
+}
+
+static struct pend_tool *pend_find(struct tr_stream *st, int64_t idx)
+{
+    size_t i;
+
+    for (i = 0; i < st->npend; i++) {
+        if (st->pend[i].idx == idx) {
+            return &st->pend[i];
+        }
+    }
+    return NULL;
+}
+
+static void pend_release(struct pend_tool *p)
+{
+    buf_release(&p->id);
+    buf_release(&p->name);
+    buf_release(&p->args);
+}
+
+/* Buffer a fragment of call idx (id, name, arguments; each may be NULL). */
+static enum ccp_err pend_add(struct tr_stream *st, int64_t idx, const char *id, size_t idlen,
+                             const char *name, size_t namelen, const char *args, size_t alen)
+{
+    struct pend_tool *p = pend_find(st, idx);
+    enum ccp_err rc = CCP_OK;
+
+    if (p == NULL) {
+        if (st->npend == st->cappend) {
+            size_t ncap = st->cappend ? st->cappend * 2 : 4;
+            struct pend_tool *np = ccp_realloc(st->pend, ncap * sizeof(*np));
+            if (np == NULL) {
+                return CCP_ERR_NOMEM;
+            }
+            st->pend = np;
+            st->cappend = ncap;
+        }
+        p = &st->pend[st->npend++];
+        p->idx = idx;
+        buf_init(&p->id, 1024);
+        buf_init(&p->name, 1024);
+        buf_init(&p->args, st->max);
+    }
+    /* OpenAI sends id and name once, in the call's first fragment */
+    if (id != NULL && idlen > 0 && p->id.len == 0) {
+        rc = buf_append(&p->id, id, idlen);
+    }
+    if (rc == CCP_OK && name != NULL && namelen > 0 && p->name.len == 0) {
+        rc = buf_append(&p->name, name, namelen);
+    }
+    if (rc == CCP_OK && args != NULL && alen > 0) {
+        rc = buf_append(&p->args, args, alen);
+    }
+    return rc;
+}
+
+/* Open the buffered call p as the open block, its arguments so far as one
+ * delta, and forget it. */
+static enum ccp_err pend_open(struct tr_stream *st, struct pend_tool *p)
+{
+    struct pend_tool copy = *p;
+    enum ccp_err rc;
+
+    *p = st->pend[--st->npend]; /* unordered removal; flushing sorts */
+    rc = open_tool(st, copy.idx, copy.id.ptr, copy.id.len, copy.name.ptr, copy.name.len);
+    if (rc == CCP_OK) {
+        rc = tool_args(st, copy.args.ptr, copy.args.len);
+    }
+    pend_release(&copy);
+    return rc;
+}
+
+/* Close the open block, then send every buffered call as a whole block, in
+ * upstream index order. */
+static enum ccp_err close_all(struct tr_stream *st)
+{
+    enum ccp_err rc = close_block(st);
+
+    while (rc == CCP_OK && st->npend > 0) {
+        size_t i, lo = 0;
+
+        for (i = 1; i < st->npend; i++) {
+            if (st->pend[i].idx < st->pend[lo].idx) {
+                lo = i;
+            }
+        }
+        rc = pend_open(st, &st->pend[lo]);
+        if (rc == CCP_OK) {
+            rc = close_block(st);
+        }
     }
     return rc;
 }
@@ -415,9 +591,10 @@ static enum ccp_err add_tool_fragment(struct tr_stream *st, struct json_object *
 {
     struct json_object *v, *fn = NULL;
     int64_t idx;
-    const char *args = NULL;
-    size_t alen = 0, dummy;
-    enum ccp_err rc = CCP_OK;
+    const char *args = NULL, *id, *name = NULL;
+    size_t alen = 0, idlen, namelen = 0;
+    struct pend_tool *p;
+    enum ccp_err rc;
 
     if (!json_object_is_type(tc, json_type_object)) {
         return CCP_OK;
@@ -425,27 +602,38 @@ static enum ccp_err add_tool_fragment(struct tr_stream *st, struct json_object *
     if (json_object_object_get_ex(tc, "function", &fn) &&
         json_object_is_type(fn, json_type_object)) {
         args = get_str(fn, "arguments", &alen);
+        name = get_str(fn, "name", &namelen);
     }
+    id = get_str(tc, "id", &idlen);
     if (json_object_object_get_ex(tc, "index", &v) && json_object_is_type(v, json_type_int)) {
         idx = json_object_get_int64(v);
-    } else if (get_str(tc, "id", &dummy) != NULL || (fn != NULL && get_str(fn, "name", &dummy))) {
-        idx = INT64_MIN + (int64_t)st->nseen; /* no index but an id: a new call */
+    } else if (id != NULL || name != NULL) {
+        idx = INT64_MIN + (int64_t)(st->nseen + st->npend); /* no index but an id: a new call */
     } else {
         idx = st->open == BLK_TOOL ? st->tool : 0;
     }
-    if (!(st->open == BLK_TOOL && st->tool == idx)) {
-        if (tool_seen(st, idx)) {
-            return fail_code(st, CCP_ERR_UPSTREAM_PROTO,
-                             "upstream interleaved the arguments of parallel tool calls");
+    if (st->open == BLK_TOOL && st->tool == idx) {
+        return tool_args(st, args, alen);
+    }
+    if (tool_seen(st, idx)) {
+        if (args == NULL || only_space(args, alen)) {
+            return CCP_OK;
         }
-        rc = open_tool(st, idx, tc);
+        return fail_code(st, CCP_ERR_UPSTREAM_PROTO,
+                         "upstream sent arguments for a tool call after its block ended");
     }
-    if (rc == CCP_OK && args != NULL && alen > 0) {
-        rc = emit_delta(st, "input_json_delta", "partial_json", args, alen);
-        st->tool_args = true;
-        st->gen_bytes += alen;
+    if (st->open == BLK_TOOL && !args_whole(st)) {
+        /* the open call is not finished: keep this one for later */
+        return pend_add(st, idx, id, idlen, name, namelen, args, alen);
     }
-    return rc;
+    p = pend_find(st, idx);
+    if (p != NULL) {
+        /* its turn: the open call is whole; the buffered one streams on */
+        rc = pend_add(st, idx, id, idlen, name, namelen, args, alen);
+        return rc == CCP_OK ? pend_open(st, p) : rc;
+    }
+    rc = open_tool(st, idx, id, idlen, name, namelen);
+    return rc == CCP_OK ? tool_args(st, args, alen) : rc;
 }
 
 static const char *map_finish(const char *f)
@@ -514,7 +702,7 @@ static enum ccp_err finish_message(struct tr_stream *st)
         reason = "tool_use";
     }
     if (rc == CCP_OK) {
-        rc = close_block(st);
+        rc = close_all(st);
     }
     if (rc == CCP_OK) {
         rc = ev_start(st, "message_delta");
@@ -626,6 +814,7 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
     /* one event may be larger than its line: invalid UTF-8 grows threefold */
     buf_init(&st->ev, max > SIZE_MAX / 4 ? SIZE_MAX / 2 : max * 3 + 4096);
     st->depth = o->max_json_depth;
+    st->max = max;
     memcpy(st->model, info->client_model, sizeof(st->model));
     st->names.naliases =
         info->naliases < TR_MAX_TOOL_ALIASES ? info->naliases : TR_MAX_TOOL_ALIASES;
@@ -732,11 +921,17 @@ unsigned long tr_stream_cached_tokens(const struct tr_stream *st)
 
 void tr_stream_free(struct tr_stream *st)
 {
+    size_t i;
+
     if (st == NULL) {
         return;
     }
     tr_sse_release(&st->sse);
     buf_release(&st->ev);
+    for (i = 0; i < st->npend; i++) {
+        pend_release(&st->pend[i]);
+    }
+    ccp_free(st->pend);
     ccp_free(st->seen);
     ccp_free(st->msg_id);
     ccp_free(st);

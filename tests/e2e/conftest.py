@@ -1,6 +1,7 @@
-"""Fixtures for the end-to-end suite: the real Claude Code CLI (pinned in
-package.json / package-lock.json, installed with `npm ci`) talking to
-lighttpd -> ccproxy-fcgi -> the mock OpenAI upstream."""
+"""Fixtures for the end-to-end suite: the real Claude Code CLI talking to
+lighttpd -> ccproxy-fcgi -> the mock OpenAI upstream. Two versions, each
+pinned with package.json / package-lock.json and installed with `npm ci`:
+the current one here, an older one in old/. Every test runs with both."""
 
 import os
 import shutil
@@ -15,35 +16,38 @@ sys.path.insert(0, str(HERE.parent / "integration"))
 
 from harness import Mock, Proxy  # noqa: E402
 
-CLAUDE_VERSION = "2.1.331"
+# version -> the directory (under tests/e2e) with its package.json and lock
+CLAUDE_VERSIONS = {"2.1.331": "", "2.1.197": "old"}
 
 
-def npm_dir():
-    """Where node_modules lives: $CCP_NPM_DIR (a cache) or tests/e2e itself."""
+def npm_dir(sub):
+    """Where node_modules lives: $CCP_NPM_DIR/<sub> (a cache) or tests/e2e/<sub>."""
     d = os.environ.get("CCP_NPM_DIR")
-    return Path(d) if d else HERE
+    return (Path(d) if d else HERE) / sub
 
 
-@pytest.fixture(scope="session")
-def claude_bin():
+@pytest.fixture(scope="session", params=list(CLAUDE_VERSIONS))
+def claude_bin(request):
+    version = request.param
+    sub = CLAUDE_VERSIONS[version]
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip("npm is not installed: cannot install the Claude Code CLI "
                     "(apt-get install -y npm)")
-    d = npm_dir()
+    d = npm_dir(sub)
     claude = d / "node_modules" / ".bin" / "claude"
     if not claude.exists():
         d.mkdir(parents=True, exist_ok=True)
-        if d != HERE:
+        if d != HERE / sub:
             for name in ("package.json", "package-lock.json"):
-                shutil.copyfile(HERE / name, d / name)
+                shutil.copyfile(HERE / sub / name, d / name)
         res = subprocess.run(["timeout", "600", npm, "ci", "--no-audit", "--no-fund"], cwd=d,
                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
         assert res.returncode == 0, "npm ci failed:\n" + res.stdout + res.stderr
     res = subprocess.run(["timeout", "60", str(claude), "--version"], capture_output=True,
                          text=True, stdin=subprocess.DEVNULL)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith(CLAUDE_VERSION), res.stdout
+    assert res.stdout.startswith(version), res.stdout
     return claude
 
 
@@ -89,12 +93,13 @@ def run_claude(claude_bin, proxy, tmp_path):
         "CLAUDE_CODE_MAX_RETRIES": "2",
     }
 
-    def run(prompt, *args):
+    def run(prompt, *args, extra_env=None):
         res = subprocess.run(["timeout", "120", str(claude_bin), "-p", prompt] + list(args),
-                             env=env, cwd=project, stdin=subprocess.DEVNULL,
-                             capture_output=True, text=True)
+                             env=dict(env, **(extra_env or {})), cwd=project,
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True)
         print("claude exit %d\nstdout:\n%s\nstderr:\n%s" % (res.returncode, res.stdout,
                                                               res.stderr))
         return res
 
+    run.project = project
     return run

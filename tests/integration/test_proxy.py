@@ -517,9 +517,9 @@ def test_killed_worker_is_respawned(proxy, mock):
         assert status == 200, raw
 
 
-def test_stream_interleaved_tool_calls_never_wrong(proxy, mock):
-    """Fragments of two calls interleaved by index: either both tool_use blocks
-    carry their exact arguments, or the stream ends with an error event."""
+def test_stream_interleaved_tool_calls_delivered_whole(proxy, mock):
+    """Fragments of two calls interleaved by index: both tool_use blocks come
+    out, each whole and in its own block, with their exact arguments."""
     a = {"command": "echo one"}
     b = {"file_path": "/etc/hostname"}
     mock.script({"kind": "tool_calls", "interleave": True,
@@ -528,17 +528,25 @@ def test_stream_interleaved_tool_calls_never_wrong(proxy, mock):
     status, headers, raw = proxy.messages(
         user_turn("both", stream=True, tools=[BASH_TOOL, READ_TOOL]))
     events = events_of(status, headers, raw)
-    if names(events)[-1] == "error":
-        assert "message_stop" not in names(events)
-        return
+    assert "error" not in names(events), raw
+    assert names(events)[-1] == "message_stop"
     blocks = {}
+    open_blocks = set()
     for n, d in events:
         if n == "content_block_start" and d["content_block"]["type"] == "tool_use":
-            blocks[d["index"]] = [d["content_block"]["id"], ""]
+            assert not open_blocks, "a block started while another was open"
+            open_blocks.add(d["index"])
+            blocks[d["index"]] = [d["content_block"]["id"], d["content_block"]["name"], ""]
         elif n == "content_block_delta" and d["delta"]["type"] == "input_json_delta":
-            blocks[d["index"]][1] += d["delta"]["partial_json"]
-    assert sorted((i, json.loads(j)) for i, j in blocks.values()) == [("call_one", a),
-                                                                      ("call_two", b)]
+            assert d["index"] in open_blocks
+            blocks[d["index"]][2] += d["delta"]["partial_json"]
+        elif n == "content_block_stop":
+            open_blocks.discard(d["index"])
+    assert sorted(blocks) == [0, 1]
+    assert [(i, nm, json.loads(j)) for i, nm, j in (blocks[0], blocks[1])] == [
+        ("call_one", "Bash", a), ("call_two", "Read", b)]
+    stop = [d for n, d in events if n == "message_delta"][0]
+    assert stop["delta"]["stop_reason"] == "tool_use"
 
 
 def test_stalled_clients_do_not_block_others(proxy, mock):

@@ -28,6 +28,14 @@ Reply objects ("kind" selects; every field optional unless noted):
       a text stream with a pause between chunks (same as "text").
   {"kind": "raw", "status": 200, "headers": {...}, "chunks": ["bytes", ...],
    "delay": 0, "close": false}  arbitrary body, sent chunk by chunk.
+Streams also take "pauses": {"<n>": seconds} (wait that long before SSE
+event n, the role chunk being 0) and text replies "reasoning": "..." (sent
+as reasoning_content chunks before the text).
+
+Auto mode markers (last user text): RUN_BASH:<cmd>; PARALLEL_BASH:<c1>|<c2>
+(two Bash calls in one turn); READ_FILE:<path> (a Read call); TASK:<prompt>
+(a Task/Agent call running a sub-agent with <prompt>); THINK:<text> (reasoning
+then the answer). After tool results: "The command printed: <results>".
 
 Python 3 standard library only. Run: /usr/bin/python3 mock_openai.py --port 0
 --port-file FILE. Listens on 127.0.0.1 only.
@@ -109,20 +117,72 @@ def auto_reply(body, seq):
     last = turns[-1] if turns else {}
     role = last.get("role")
     if role == "tool":
-        return {"kind": "text", "text": "The command printed: " + message_text(last).strip()}
+        results = []
+        for m in reversed(turns):
+            if m.get("role") != "tool":
+                break
+            results.insert(0, message_text(m).strip())
+        return {"kind": "text", "text": "The command printed: " + " + ".join(results)}
     if role == "user":
         text = message_text(last)
-        marker = "RUN_BASH:"
-        pos = text.rfind(marker)
-        if pos >= 0:
-            cmd = text[pos + len(marker):].split("\n", 1)[0].strip()
-            names = tool_names(body)
-            name = "Bash" if "Bash" in names else (names[0] if names else None)
-            if name and cmd:
-                return {"kind": "tool_calls",
-                        "calls": [{"id": "call_mock_%d" % seq, "name": name,
-                                   "arguments": {"command": cmd}, "fragments": 3}]}
+        names = tool_names(body)
+        # a user turn right after tool results (e.g. an image from Read)
+        prev = turns[-2] if len(turns) >= 2 else {}
+        if prev.get("role") == "tool" and not text.strip():
+            return {"kind": "text", "text": "The command printed: " + message_text(prev).strip()}
+        for marker, make in (("RUN_BASH:", _bash_call), ("PARALLEL_BASH:", _parallel_calls),
+                             ("READ_FILE:", _read_call), ("TASK:", _task_call),
+                             ("THINK:", _think_reply)):
+            pos = text.rfind(marker)
+            if pos >= 0:
+                arg = text[pos + len(marker):].split("\n", 1)[0].strip()
+                reply = make(arg, names, seq) if arg else None
+                if reply is not None:
+                    return reply
     return {"kind": "text", "text": DEFAULT_TEXT}
+
+
+def _bash_call(cmd, names, seq):
+    name = "Bash" if "Bash" in names else (names[0] if names else None)
+    if not name:
+        return None
+    return {"kind": "tool_calls",
+            "calls": [{"id": "call_mock_%d" % seq, "name": name,
+                       "arguments": {"command": cmd}, "fragments": 3}]}
+
+
+def _parallel_calls(arg, names, seq):
+    if "Bash" not in names:
+        return None
+    cmds = [c.strip() for c in arg.split("|") if c.strip()]
+    return {"kind": "tool_calls",
+            "calls": [{"id": "call_mock_%d_%d" % (seq, i), "name": "Bash",
+                       "arguments": {"command": c, "description": "step %d" % i},
+                       "fragments": 3} for i, c in enumerate(cmds)]}
+
+
+def _read_call(path, names, seq):
+    if "Read" not in names:
+        return None
+    return {"kind": "tool_calls",
+            "calls": [{"id": "call_mock_%d" % seq, "name": "Read",
+                       "arguments": {"file_path": path}, "fragments": 2}]}
+
+
+def _task_call(prompt, names, seq):
+    name = "Task" if "Task" in names else ("Agent" if "Agent" in names else None)
+    if not name:
+        return None
+    return {"kind": "tool_calls",
+            "calls": [{"id": "call_mock_%d" % seq, "name": name,
+                       "arguments": {"description": "Sub-agent task", "prompt": prompt,
+                                     "subagent_type": "general-purpose"},
+                       "fragments": 3}]}
+
+
+def _think_reply(text, names, seq):
+    return {"kind": "text", "reasoning": "Let me think about this carefully. " * 3,
+            "text": text}
 
 
 def split_text(text, parts):
@@ -454,6 +514,10 @@ class Handler(BaseHTTPRequestHandler):
                     events.extend(evs)
             finish = reply.get("finish_reason", "tool_calls")
         else:
+            if reply.get("reasoning"):
+                for piece in split_text(reply["reasoning"], 4):
+                    events.append(self.chunk(ctx, {"reasoning_content": piece}))
+                    ntok += 1
             for piece in self.text_chunks(reply):
                 events.append(self.chunk(ctx, {"content": piece}))
                 ntok += 1
@@ -473,13 +537,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self.stream_out(ctx["seq"], events, float(reply.get("delay", 0)), cut)
+        self.stream_out(ctx["seq"], events, float(reply.get("delay", 0)), cut,
+                        reply.get("pauses"))
 
-    def stream_out(self, seq, events, delay, cut):
+    def stream_out(self, seq, events, delay, cut, pauses=None):
         sent = 0
+        pauses = {int(k): float(v) for k, v in (pauses or {}).items()}
         try:
             for i, ev in enumerate(events):
                 if i > 0 and delay > 0 and self.peer_closed(delay):
+                    raise ConnectionResetError("peer closed")
+                if pauses.get(i) and self.peer_closed(pauses[i]):
                     raise ConnectionResetError("peer closed")
                 self.write_chunk(ev)
                 sent += 1

@@ -75,7 +75,9 @@ write("020-whole-tool-call-finish-stop",[ch({"role":"assistant","content":None,"
 write("021-empty-upstream",[],raw="")
 write("022-done-without-finish",[role(),txt("Answer without finish_reason."),DONE])
 write("023-error-first-rate-limit",['data: {"error":{"message":"Rate limit reached for requests","type":"requests","code":"rate_limit_exceeded"}}'])
-L=[role(),ch({"tool_calls":[tc(0,"call_i0","Read",'{"file_')]}),ch({"tool_calls":[tc(1,"call_i1","Read",'{"file_')]}),ch({"tool_calls":[tc(0,args='path":"a"}',typ=False)]}),fin("tool_calls"),DONE]
+# three parallel calls, fragments interleaved: 0 and 1 start, 2 comes whole,
+# then 0 and 1 finish; each call must come out as its own block, args intact
+L=[role(),ch({"tool_calls":[tc(0,"call_i0","Read",'{"file_')]}),ch({"tool_calls":[tc(1,"call_i1","Read",'{"file_')]}),ch({"tool_calls":[tc(2,"call_i2","Read",'{"file_path":"c"}')]}),ch({"tool_calls":[tc(0,args='path":"a"}',typ=False)]}),ch({"tool_calls":[tc(1,args='path":"b"}',typ=False)]}),fin("tool_calls"),DONE]
 write("024-interleaved-tool-fragments",L)
 write("025-bom-and-cr-line-endings",[],raw="\ufeff"+"\r\r".join([role(),txt("CR only"),fin("stop"),DONE])+"\r\r")
 L=[role(),ch({"tool_calls":[tc(0,"call_dup","Bash",'{"command":"echo 1"}')]}),ch({"tool_calls":[{"index":0,"id":"call_dup","type":"function","function":{"name":"Bash","arguments":""}}]}),fin("tool_calls"),ch(None,None,{"prompt_tokens":30,"completion_tokens":12,"total_tokens":42,"prompt_cache_hit_tokens":10},choices=False),DONE]

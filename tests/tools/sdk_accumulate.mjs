@@ -2,8 +2,8 @@
 // official Anthropic SDK stream accumulator (client.messages.stream) from a
 // 127.0.0.1 server, and checks that streams ending in message_stop give a
 // final message and streams ending in `event: error` reject.
-// Usage: NODE_PATH=<dir with node_modules> node tests/tools/sdk_accumulate.mjs [data dir]
-// (npm install @anthropic-ai/sdk in that dir first).
+// Usage: NODE_PATH=<absolute dir with node_modules> node tests/tools/sdk_accumulate.mjs [data dir]
+// (the pinned SDK: `npm ci` in tests/sdk; tests/sdk/test_sdk_accumulate.py runs this).
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
