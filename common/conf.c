@@ -122,6 +122,21 @@ static const struct conf_var conf_vars[] = {
     {"RESPONSE_CACHE_LRU_BYTES", CT_SIZE, "33554432", 0, 17179869184.0,
      OFF(response_cache_lru_bytes),
      "Most bytes of responses kept in each worker process's in-process cache."},
+    {"STREAM_DEDUPE_ENABLED", CT_BOOL, "true", 0, 0, OFF(stream_dedupe_enabled),
+     "Coalesce identical concurrent streaming requests (same translated request, same client "
+     "API key) through ccproxy-coordd: one upstream call, every client gets the same bytes. "
+     "Takes effect only when COORD_ADDRESSES is set."},
+    {"COORD_ADDRESSES", CT_STR_OPT, "", 0, 0, OFF(coord_addresses),
+     "ccproxy-coordd addresses, comma-separated: unix socket paths (/path or unix:/path) or "
+     "host:port. Several: each request picks one by its key hash, so give every host the same "
+     "list in the same order. Empty: no coalescing. A coordinator that is down costs one failed "
+     "connect, then is skipped for 2 s; requests go direct."},
+    {"COORD_CONNECT_TIMEOUT_MS", CT_LONG, "100", 1, 10000, OFF(coord_connect_timeout_ms),
+     "Milliseconds allowed to connect to the coordinator and join a stream; on failure the "
+     "request goes direct."},
+    {"COORD_FOLLOWER_WAIT_MS", CT_LONG, "5000", 1, 600000, OFF(coord_follower_wait_ms),
+     "Longest wait of a coalesced request for the leader's first event; then it goes direct "
+     "(like nginx proxy_cache_lock_timeout)."},
     /* accepted from the original service's .env; no effect in this build */
     {"LOG_PRETTY_CONSOLE", CT_INERT, "True", 0, 0, NOFF, "No effect: log lines are plain text."},
     {"ERROR_LOG_FILE_PATH", CT_INERT, "error.jsonl", 0, 0, NOFF,
@@ -152,7 +167,6 @@ static const struct conf_var conf_vars[] = {
     {"CACHE_CONVERTERS_ENABLED", CT_INERT, "true", 0, 0, NOFF,
      "No effect: translation is cheaper than a cache lookup."},
     {"CACHE_CONVERTERS_MAX", CT_INERT, "256", 0, 0, NOFF, "No effect."},
-    {"STREAM_DEDUPE_ENABLED", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented."},
     {"METRICS_CACHE_ENABLED", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented."},
     {"TRUNCATE_LONG_REQUESTS", CT_INERT, "false", 0, 0, NOFF,
      "No effect: context errors go back to Claude Code, which compacts."},
@@ -564,6 +578,7 @@ void conf_release(struct conf *c)
     CCP_FREE(c->small_model);
     CCP_FREE(c->inert_set);
     CCP_FREE(c->memcached_servers);
+    CCP_FREE(c->coord_addresses);
 }
 
 static enum ccp_err describe_one(const struct conf *c, const struct conf_var *v, struct buf *out)

@@ -48,6 +48,11 @@ struct conf {
     bool token_counts_cache_enabled; /* CACHE_TOKEN_COUNTS_ENABLED */
     long token_counts_ttl_s;         /* CACHE_TOKEN_COUNTS_TTL_S */
     long token_counts_max;           /* CACHE_TOKEN_COUNTS_MAX: in-process entries */
+    /* streaming fan-out (ccproxy-coordd) */
+    bool stream_dedupe_enabled;    /* STREAM_DEDUPE_ENABLED */
+    char *coord_addresses;         /* COORD_ADDRESSES: "addr,addr"; empty: no coalescing */
+    long coord_connect_timeout_ms; /* COORD_CONNECT_TIMEOUT_MS: connect + JOIN */
+    long coord_follower_wait_ms;   /* COORD_FOLLOWER_WAIT_MS: wait for the first event */
 };
 
 /* Load the configuration. `env_file` is read first if it exists (NULL: the

@@ -5,11 +5,12 @@ ccproxy_fcgi_SOURCES = \
 	fcgi/io.c fcgi/io.h \
 	fcgi/handler.c fcgi/handler.h fcgi/handler_int.h \
 	fcgi/messages.c \
+	fcgi/fanout.c fcgi/fanout.h \
 	fcgi/models.c \
 	fcgi/rcache.c fcgi/rcache.h \
 	fcgi/retry.c fcgi/retry.h \
 	fcgi/upstream.c fcgi/upstream.h
 ccproxy_fcgi_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSON_C_CFLAGS)
-ccproxy_fcgi_LDADD = libccp_translate.a libccp_cache.a libccp_common.a \
+ccproxy_fcgi_LDADD = libccp_translate.a libccp_cache.a libccp_coord.a libccp_common.a \
 	$(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(MEMCACHED_LIBS) $(OPENSSL_LIBS) \
 	$(PTHREAD_LIBS) -lm

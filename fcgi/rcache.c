@@ -36,6 +36,8 @@ const char *wk_cache_state_name(enum wk_cache_state s)
         return "hit";
     case WK_CACHE_BYPASS:
         return "bypass";
+    case WK_CACHE_COALESCED:
+        return "coalesced";
     case WK_CACHE_OFF:
         break;
     }

@@ -15,7 +15,7 @@
  *   stream as a stream, at once). The message id is replaced by the new
  *   request's id (same length), so every answer has its own msg_ id; tool
  *   use ids inside stay as first sent.
- * - x-ccproxy-cache: hit | miss | bypass on every /v1/messages answer once
+ * - x-ccproxy-cache: hit | miss | bypass (| coalesced, see fcgi/fanout.h) on every /v1/messages answer once
  *   the request translated; no header when no cache is configured. The
  *   client's cache-control: no-cache skips the lookup and stores the fresh
  *   answer; no-store skips both.
@@ -43,10 +43,11 @@ enum wk_cache_state {
     WK_CACHE_OFF,   /* no response cache configured: no header */
     WK_CACHE_MISS,  /* looked up, not found (or the cache failed): answer stored if complete */
     WK_CACHE_HIT,   /* answered from the cache */
-    WK_CACHE_BYPASS /* the client sent cache-control: no-cache or no-store */
+    WK_CACHE_BYPASS,   /* the client sent cache-control: no-cache or no-store */
+    WK_CACHE_COALESCED /* a stream relayed from an identical request in flight (fcgi/fanout.h) */
 };
 
-/* "off", "miss", "hit" or "bypass". */
+/* "off", "miss", "hit", "bypass" or "coalesced". */
 const char *wk_cache_state_name(enum wk_cache_state s);
 
 struct wk_rcache_stats {
