@@ -8,21 +8,21 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "coord/client.h"
 #include "coord/proto.h"
-#include "common/log.h"
 #include "fcgi/fanout.h"
 #include "fcgi/handler_int.h"
 #include "translate/translate.h"
 
 #include "common/banned.h"
 
-#define ADDR_SLOTS 16        /* addresses remembered as down (more share slots) */
-#define DOWN_MS 2000         /* an address that failed is skipped this long */
-#define PUBLISH_MS 1000      /* longest a leader waits for the coordinator to take a chunk */
-#define SLICE_MS 200         /* a follower checks its client this often */
-#define LOG_EVERY_MS 10000   /* repeated coordinator failures are logged this rarely */
-#define ADDR_MAX 512         /* longest address */
+#define ADDR_SLOTS 16      /* addresses remembered as down (more share slots) */
+#define DOWN_MS 2000       /* an address that failed is skipped this long */
+#define PUBLISH_MS 1000    /* longest a leader waits for the coordinator to take a chunk */
+#define SLICE_MS 200       /* a follower checks its client this often */
+#define LOG_EVERY_MS 10000 /* repeated coordinator failures are logged this rarely */
+#define ADDR_MAX 512       /* longest address */
 #define EVENT_MAX (COORD_DEFAULT_MAX_PAYLOAD)
 
 static const char sse_headers[] = "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
@@ -58,8 +58,7 @@ static void note_failure(const char *addr, const char *what, enum ccp_err rc)
 
 bool wk_fanout_enabled(const struct conf *c)
 {
-    return c->stream_dedupe_enabled && c->coord_addresses != NULL &&
-           c->coord_addresses[0] != '\0';
+    return c->stream_dedupe_enabled && c->coord_addresses != NULL && c->coord_addresses[0] != '\0';
 }
 
 /* The first 32 bits of the key's hex digest. */
@@ -110,8 +109,7 @@ static bool pick_address(const char *list, uint32_t pick, char *out, size_t cap,
     return false;
 }
 
-enum ccp_err wk_fanout_join(struct wk_fanout *fo, const struct conf *c,
-                            const struct cache_key *key)
+enum ccp_err wk_fanout_join(struct wk_fanout *fo, const struct conf *c, const struct cache_key *key)
 {
     char addr[ADDR_MAX];
     size_t idx = 0;
@@ -121,8 +119,8 @@ enum ccp_err wk_fanout_join(struct wk_fanout *fo, const struct conf *c,
 
     memset(fo, 0, sizeof(*fo));
     fo->conf = c;
-    if (!wk_fanout_enabled(c) || !pick_address(c->coord_addresses, key_hash(key), addr,
-                                                sizeof(addr), &idx)) {
+    if (!wk_fanout_enabled(c) ||
+        !pick_address(c->coord_addresses, key_hash(key), addr, sizeof(addr), &idx)) {
         return CCP_DECLINED;
     }
     if (atomic_load(&down_until[idx]) > now_ms()) {

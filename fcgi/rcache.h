@@ -15,10 +15,9 @@
  *   stream as a stream, at once). The message id is replaced by the new
  *   request's id (same length), so every answer has its own msg_ id; tool
  *   use ids inside stay as first sent.
- * - x-ccproxy-cache: hit | miss | bypass (| coalesced, see fcgi/fanout.h) on every /v1/messages answer once
- *   the request translated; no header when no cache is configured. The
- *   client's cache-control: no-cache skips the lookup and stores the fresh
- *   answer; no-store skips both.
+ * - x-ccproxy-cache: hit | miss | bypass (| coalesced, see fcgi/fanout.h) on every /v1/messages
+ * answer once the request translated; no header when no cache is configured. The client's
+ * cache-control: no-cache skips the lookup and stores the fresh answer; no-store skips both.
  * - The LRU (per process) and memcached share the TTL. memcached down or
  *   slow (MEMCACHED_TIMEOUT_MS) is a miss; a failed server is retried after
  *   libmemcached's retry timeout (about 2 s). */
@@ -40,9 +39,9 @@ struct wk_rcache;
 /* What the cache did for one request: the x-ccproxy-cache header and the
  * log line's cache= field. */
 enum wk_cache_state {
-    WK_CACHE_OFF,   /* no response cache configured: no header */
-    WK_CACHE_MISS,  /* looked up, not found (or the cache failed): answer stored if complete */
-    WK_CACHE_HIT,   /* answered from the cache */
+    WK_CACHE_OFF,      /* no response cache configured: no header */
+    WK_CACHE_MISS,     /* looked up, not found (or the cache failed): answer stored if complete */
+    WK_CACHE_HIT,      /* answered from the cache */
     WK_CACHE_BYPASS,   /* the client sent cache-control: no-cache or no-store */
     WK_CACHE_COALESCED /* a stream relayed from an identical request in flight (fcgi/fanout.h) */
 };
