@@ -15,9 +15,11 @@
  *   stream as a stream, at once). The message id is replaced by the new
  *   request's id (same length), so every answer has its own msg_ id; tool
  *   use ids inside stay as first sent.
- * - x-ccproxy-cache: hit | miss | bypass (| coalesced, see fcgi/fanout.h) on every /v1/messages
- * answer once the request translated; no header when no cache is configured. The client's
- * cache-control: no-cache skips the lookup and stores the fresh answer; no-store skips both.
+ * - x-ccproxy-cache: hit | miss | bypass on every /v1/messages answer once
+ *   the request translated; no header when no cache is configured, except
+ *   "coalesced" on a stream relayed by the fan-out (fcgi/fanout.h). The
+ *   client's cache-control: no-cache skips the lookup and stores the fresh
+ *   answer; no-store skips both.
  * - The LRU (per process) and memcached share the TTL. memcached down or
  *   slow (MEMCACHED_TIMEOUT_MS) is a miss; a failed server is retried after
  *   libmemcached's retry timeout (about 2 s). */
