@@ -347,3 +347,19 @@ def test_two_hosts_share_the_coordinators(run_dir, mock, memcached):
             h.stop()
         c1.stop()
         c2.stop()
+
+
+def test_follower_wait_timeout_goes_direct(run_dir, mock, coordd):
+    p = start_proxy(run_dir, mock, COORD_ADDRESSES=coordd.address, COORD_FOLLOWER_WAIT_MS="300")
+    try:
+        # the leader's upstream is silent for 1.5 s; the follower stops
+        # waiting after 0.3 s and calls upstream itself
+        mock.script(dict(slow_reply(count=5, delay=0.01), first_byte_delay=1.5),
+                    slow_reply(count=5, delay=0.01))
+        body = stream_turn("wait for me")
+        results = run_concurrently([lambda: p.messages(body)] * 2)
+        assert len(upstream_calls(mock)) == 2
+        assert all(s == 200 and complete(r) for s, _h, r in results)
+        assert all(h.get("x-ccproxy-cache") == "miss" for _s, h, _r in results)
+    finally:
+        p.stop()
