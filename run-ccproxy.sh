@@ -168,12 +168,58 @@ if [ "$USE_MOCK" -eq 1 ]; then
     log "mock upstream at $OPENAI_BASE_URL (log: $CCPROXY_RUN_DIR/mock.log)"
 fi
 
-# Hook: the coordinator (ccproxy-coordd) and memcached arrive in a later
-# issue. Start them here, add their PIDs to PIDS, and export their addresses
-# (MEMCACHED_SERVERS; the coordinator's variable once it exists). Every
-# variable the workers need must be in lighttpd.conf's bin-copy-environment.
+# memcached and ccproxy-coordd, unless MEMCACHED_SERVERS / COORD_ADDRESSES
+# already name servers (set either to "none" to run without it). Both run
+# from here, by PID, and stop with the rest. COORD_QUEUE_MAX (default 1000)
+# is the coordinator's per-follower queue in events.
+wait_unix() {
+    local path=$1 pid=$2 _
+    for _ in $(seq 1 100); do
+        [ -S "$path" ] && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
 start_coordinator() {
-    :
+    local mport coordd="$BUILD_DIR/ccproxy-coordd" sock
+    if [ "${MEMCACHED_SERVERS:-}" = "none" ]; then
+        export MEMCACHED_SERVERS=
+    elif [ -z "${MEMCACHED_SERVERS:-}" ]; then
+        if command -v memcached >/dev/null 2>&1; then
+            mport=${MEMCACHED_PORT:-11311}
+            local margs=(-l 127.0.0.1 -p "$mport" -U 0 -m "${MEMCACHED_MB:-256}" -I 4m)
+            [ "$(id -u)" -eq 0 ] && margs+=(-u nobody)
+            memcached "${margs[@]}" >"$CCPROXY_RUN_DIR/memcached.log" 2>&1 &
+            PIDS+=($!)
+            if wait_port 127.0.0.1 "$mport" "$!"; then
+                export MEMCACHED_SERVERS="127.0.0.1:$mport"
+                log "memcached at $MEMCACHED_SERVERS"
+            else
+                log "memcached did not start (see $CCPROXY_RUN_DIR/memcached.log); no shared cache"
+                export MEMCACHED_SERVERS=
+            fi
+        else
+            log "memcached is not installed: no shared response cache (apt-get install memcached)"
+            export MEMCACHED_SERVERS=
+        fi
+    fi
+    if [ "${COORD_ADDRESSES:-}" = "none" ]; then
+        export COORD_ADDRESSES=
+    elif [ -z "${COORD_ADDRESSES:-}" ] && [ -x "$coordd" ]; then
+        sock="$CCPROXY_RUN_DIR/coordd.sock"
+        "$coordd" --socket "$sock" --queue-max "${COORD_QUEUE_MAX:-1000}" \
+            >"$CCPROXY_RUN_DIR/coordd.log" 2>&1 &
+        PIDS+=($!)
+        if wait_unix "$sock" "$!"; then
+            export COORD_ADDRESSES="$sock"
+            log "ccproxy-coordd at $sock"
+        else
+            log "ccproxy-coordd did not start (see $CCPROXY_RUN_DIR/coordd.log); no fan-out"
+            export COORD_ADDRESSES=
+        fi
+    fi
 }
 start_coordinator
 

@@ -168,6 +168,21 @@ static const struct conf_var conf_vars[] = {
     {"PING_INTERVAL_S", CT_DOUBLE, "10", 0, 3600, OFF(ping_interval_s),
      "Once a stream has started, send the client an SSE ping event after this many seconds "
      "without output (long upstream reasoning), as Anthropic does; 0 turns pings off."},
+    {"STREAM_DEDUPE_ENABLED", CT_BOOL, "true", 0, 0, OFF(stream_dedupe_enabled),
+     "Coalesce identical concurrent streaming requests (same translated request, same client "
+     "API key) through ccproxy-coordd: one upstream call, every client gets the same bytes. "
+     "Takes effect only when COORD_ADDRESSES is set."},
+    {"COORD_ADDRESSES", CT_STR_OPT, "", 0, 0, OFF(coord_addresses),
+     "ccproxy-coordd addresses, comma-separated: unix socket paths (/path or unix:/path) or "
+     "host:port. Several: each request picks one by its key hash, so give every host the same "
+     "list in the same order. Empty: no coalescing. A coordinator that is down costs one failed "
+     "connect, then is skipped for 2 s; requests go direct."},
+    {"COORD_CONNECT_TIMEOUT_MS", CT_LONG, "100", 1, 10000, OFF(coord_connect_timeout_ms),
+     "Milliseconds allowed to connect to the coordinator and join a stream; on failure the "
+     "request goes direct."},
+    {"COORD_FOLLOWER_WAIT_MS", CT_LONG, "5000", 1, 600000, OFF(coord_follower_wait_ms),
+     "Longest wait of a coalesced request for the leader's first event; then it goes direct "
+     "(like nginx proxy_cache_lock_timeout)."},
     /* accepted from the original service's .env; no effect in this build */
     {"LOG_PRETTY_CONSOLE", CT_INERT, "True", 0, 0, NOFF, "No effect: log lines are plain text."},
     {"ERROR_LOG_FILE_PATH", CT_INERT, "error.jsonl", 0, 0, NOFF,
@@ -210,7 +225,6 @@ static const struct conf_var conf_vars[] = {
     {"CACHE_CONVERTERS_ENABLED", CT_INERT, "true", 0, 0, NOFF,
      "No effect: translation is cheaper than a cache lookup."},
     {"CACHE_CONVERTERS_MAX", CT_INERT, "256", 0, 0, NOFF, "No effect."},
-    {"STREAM_DEDUPE_ENABLED", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented."},
     {"METRICS_CACHE_ENABLED", CT_INERT, "true", 0, 0, NOFF,
      "No effect: cache statistics are always in /v1/metrics."},
     {"TRUNCATE_LONG_REQUESTS", CT_INERT, "false", 0, 0, NOFF,
@@ -636,6 +650,7 @@ void conf_release(struct conf *c)
     CCP_FREE(c->client_api_keys_file);
     CCP_FREE(c->allowed_base_url_hosts);
     CCP_FREE(c->model_rules);
+    CCP_FREE(c->coord_addresses);
 }
 
 static enum ccp_err describe_one(const struct conf *c, const struct conf_var *v, struct buf *out)

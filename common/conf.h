@@ -71,6 +71,11 @@ struct conf {
     bool upstream_user;     /* UPSTREAM_USER_ENABLED: send `user` */
     bool prompt_cache_key;  /* PROMPT_CACHE_KEY_ENABLED: send `prompt_cache_key` */
     double ping_interval_s; /* PING_INTERVAL_S: SSE ping after this much silence; 0 off */
+    /* streaming fan-out (ccproxy-coordd) */
+    bool stream_dedupe_enabled;    /* STREAM_DEDUPE_ENABLED */
+    char *coord_addresses;         /* COORD_ADDRESSES: "addr,addr"; empty: no coalescing */
+    long coord_connect_timeout_ms; /* COORD_CONNECT_TIMEOUT_MS: connect + JOIN */
+    long coord_follower_wait_ms;   /* COORD_FOLLOWER_WAIT_MS: wait for the first event */
 };
 
 /* Load the configuration. `env_file` is read first if it exists (NULL: the

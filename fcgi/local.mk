@@ -14,6 +14,7 @@ ccproxy_fcgi_SOURCES = \
 	fcgi/io.c fcgi/io.h \
 	fcgi/handler.c fcgi/handler.h fcgi/handler_int.h \
 	fcgi/messages.c \
+	fcgi/fanout.c fcgi/fanout.h \
 	fcgi/models.c \
 	fcgi/opts.c fcgi/opts.h \
 	fcgi/ping.c fcgi/ping.h \
@@ -25,5 +26,5 @@ ccproxy_fcgi_SOURCES = \
 	fcgi/guard.h fcgi/auth.c fcgi/urlcheck.c fcgi/ratelimit.c fcgi/guard_req.c
 ccproxy_fcgi_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSON_C_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(MEMCACHED_CFLAGS)
-ccproxy_fcgi_LDADD = libccp_metrics.a libccp_translate.a $(CACHE_LIBS) libccp_common.a \
-	$(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(PTHREAD_LIBS) -lm
+ccproxy_fcgi_LDADD = libccp_metrics.a libccp_translate.a $(CACHE_LIBS) libccp_coord.a \
+	libccp_common.a $(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(PTHREAD_LIBS) -lm

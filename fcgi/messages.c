@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "fcgi/fanout.h"
 #include "fcgi/handler_int.h"
 #include "fcgi/ping.h"
 #include "fcgi/rcache.h"
@@ -41,12 +42,23 @@ struct call {
     struct buf capture;  /* streams: every event written, up to the item size */
     bool capture_full;   /* the stream outgrew the item size: not stored */
     struct wk_ping ping; /* started streams: pings while the upstream is silent */
+    bool have_key;       /* key is set (the cache or the fan-out computed it) */
+    /* streaming fan-out (fcgi/fanout.h): leading, publish every event */
+    struct wk_fanout fo;
+    bool terminal; /* the stream's terminal event went out (to the client or followers) */
 };
 
-/* Write and flush the pending events; false if the client is gone. */
+/* The client left and no follower needs the stream: stop. */
+static bool nobody_left(struct call *c)
+{
+    return c->r->client_gone && !wk_fanout_wanted(&c->fo);
+}
+
+/* Write and flush the pending events (and publish them to followers);
+ * false if nobody is left to read them. */
 static bool push_events(struct call *c)
 {
-    bool ok = true;
+    bool ok = !c->r->client_gone;
 
     if (c->events.len > 0) {
         if (c->store && !c->capture_full &&
@@ -54,7 +66,8 @@ static bool push_events(struct call *c)
             c->capture_full = true; /* too large for the cache (or no memory) */
             buf_release(&c->capture);
         }
-        ok = wk_send_body(c->r, c->events.ptr, c->events.len) == 0;
+        wk_fanout_publish(&c->fo, c->events.ptr, c->events.len);
+        ok = ok && wk_send_body(c->r, c->events.ptr, c->events.len) == 0;
         buf_reset(&c->events);
         wk_ping_note_output(&c->ping);
     }
@@ -64,14 +77,14 @@ static bool push_events(struct call *c)
     if (!ok) {
         c->r->client_gone = true;
     }
-    return ok;
+    return !nobody_left(c);
 }
 
 static bool start_stream(struct call *c)
 {
     c->started = true;
-    if (wk_send_head(c->r, 200, sse_ctype, sse_headers) != 0) {
-        return false;
+    if (!c->r->client_gone && wk_send_head(c->r, 200, sse_ctype, sse_headers) != 0) {
+        c->r->client_gone = true;
     }
     return push_events(c);
 }
@@ -113,6 +126,7 @@ static bool sink_data(void *ctx, int status, const char *p, size_t n)
         /* the stream appended its terminal event; nothing more to read */
         LOG_WARN("upstream stream failed: %s (%s)", c->err.message, ccp_strerror(rc));
         c->ended = true;
+        c->terminal = true;
         return false;
     }
     return true;
@@ -122,20 +136,18 @@ static bool sink_alive(void *ctx)
 {
     struct call *c = ctx;
 
-    if (c->r->io->gone(c->r->io)) {
+    if (!c->r->client_gone && c->r->io->gone(c->r->io)) {
         c->r->client_gone = true;
-        return false;
     }
     /* between two feeds the client's stream is at an event boundary: a ping
      * fits there (never cached: it goes around c->capture) */
-    if (c->started && !c->ended && wk_ping_due(&c->ping)) {
+    if (c->started && !c->ended && !c->r->client_gone && wk_ping_due(&c->ping)) {
         if (wk_send_body(c->r, wk_ping_event, wk_ping_event_len) != 0 ||
             wk_io_flush(c->r->io) != 0) {
             c->r->client_gone = true;
-            return false;
         }
     }
-    return true;
+    return !nobody_left(c);
 }
 
 /* Streaming: end the client's stream after the transfer; store it in the
@@ -146,7 +158,7 @@ static void finish_stream(struct call *c, const struct wk_upstream_result *res)
     enum ccp_err rc;
 
     memset(&err, 0, sizeof(err));
-    if (c->r->client_gone || c->ended) {
+    if (nobody_left(c) || c->ended) {
         return;
     }
     if (res->err == CCP_OK) {
@@ -163,7 +175,8 @@ static void finish_stream(struct call *c, const struct wk_upstream_result *res)
         }
         rc = CCP_ERR_UPSTREAM; /* an error event: never stored */
     }
-    if (push_events(c) && rc == CCP_OK && c->store && !c->capture_full) {
+    c->terminal = push_events(c) || c->terminal;
+    if (c->terminal && rc == CCP_OK && c->store && !c->capture_full) {
         wk_rcache_put(c->r->w->rc, &c->key, CACHE_ENTRY_SSE, sse_ctype, c->capture.ptr,
                       c->capture.len);
     }
@@ -317,6 +330,7 @@ static bool consult_cache(struct wk_req *r, struct call *c, const struct buf *up
         wk_rcache_note_bypass(rc);
         return false;
     }
+    c->have_key = true;
     if (no_cache) {
         /* no-cache: skip the lookup but keep the fresh answer; no-store: neither */
         r->cache = WK_CACHE_BYPASS;
@@ -329,6 +343,38 @@ static bool consult_cache(struct wk_req *r, struct call *c, const struct buf *up
         c->store = true;
     }
     buf_init(&c->capture, wk_rcache_max_body(rc));
+    return false;
+}
+
+/* Streaming with fan-out on: join the coordinator under the response key.
+ * True if this request was answered as a follower; false to call upstream
+ * (leading, or going direct). */
+static bool join_fanout(struct wk_req *r, struct call *c, const struct buf *up_body)
+{
+    struct cache_key tenant;
+
+    if (!c->stream || !wk_fanout_enabled(r->w->conf)) {
+        return false;
+    }
+    if (!c->have_key) {
+        if (wk_rcache_tenant(r->io->param(r->io, "HTTP_X_API_KEY"),
+                             r->io->param(r->io, "HTTP_AUTHORIZATION"), &tenant) != CCP_OK ||
+            wk_rcache_key(up_body->ptr, up_body->len, r->w->opts.max_json_depth, &tenant,
+                          r->info.stream, &c->key) != CCP_OK) {
+            return false;
+        }
+        c->have_key = true;
+    }
+    if (wk_fanout_join(&c->fo, r->w->conf, &c->key) != CCP_OK || c->fo.leader) {
+        return false;
+    }
+    if (wk_fanout_follow(&c->fo, r) == CCP_OK) {
+        return true;
+    }
+    /* the leader failed or the coordinator went away before any byte: go direct */
+    if (r->cache == WK_CACHE_COALESCED) {
+        r->cache = WK_CACHE_MISS;
+    }
     return false;
 }
 
@@ -420,7 +466,7 @@ void wk_route_messages(struct wk_req *r)
     c.r = r;
     c.stream = r->info.stream;
     wk_ping_init(&c.ping, w->conf->ping_interval_s);
-    if (consult_cache(r, &c, &up_body, msg_id)) {
+    if (consult_cache(r, &c, &up_body, msg_id) || join_fanout(r, &c, &up_body)) {
         goto out;
     }
     buf_init(&c.body, c.stream ? ERR_BODY_MAX : w->conf->max_upstream_bytes);
@@ -441,6 +487,7 @@ void wk_route_messages(struct wk_req *r)
     } else {
         answer_after(&c, &res, msg_id);
     }
+    wk_fanout_finish(&c.fo, c.terminal);
     if (c.started) {
         tr_stream_usage(c.st, &r->tokens_in, &r->tokens_out);
         r->tokens_cached = tr_stream_cached_tokens(c.st);
@@ -450,6 +497,7 @@ void wk_route_messages(struct wk_req *r)
     }
 
 out:
+    wk_fanout_release(&c.fo);
     tr_stream_free(c.st);
     buf_release(&c.capture);
     buf_release(&c.body);

@@ -16,7 +16,8 @@
  *   request's id (same length), so every answer has its own msg_ id; tool
  *   use ids inside stay as first sent.
  * - x-ccproxy-cache: hit | miss | bypass on every /v1/messages answer once
- *   the request translated; no header when no cache is configured. The
+ *   the request translated; no header when no cache is configured, except
+ *   "coalesced" on a stream relayed by the fan-out (fcgi/fanout.h). The
  *   client's cache-control: no-cache skips the lookup and stores the fresh
  *   answer; no-store skips both.
  * - The LRU (per process) and memcached share the TTL. memcached down or

@@ -1,0 +1,305 @@
+/* fcgi/fanout.c: the worker's side of the streaming fan-out: pick a
+ * coordinator by key hash, join, publish as leader, relay as follower, and
+ * fall back to a direct upstream call whenever the coordinator fails. */
+#include "config.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "coord/client.h"
+#include "coord/proto.h"
+#include "fcgi/fanout.h"
+#include "fcgi/handler_int.h"
+#include "translate/translate.h"
+
+#include "common/banned.h"
+
+#define ADDR_SLOTS 16      /* addresses remembered as down (more share slots) */
+#define DOWN_MS 2000       /* an address that failed is skipped this long */
+#define PUBLISH_MS 1000    /* longest a leader waits for the coordinator to take a chunk */
+#define SLICE_MS 200       /* a follower checks its client this often */
+#define LOG_EVERY_MS 10000 /* repeated coordinator failures are logged this rarely */
+#define ADDR_MAX 512       /* longest address */
+#define EVENT_MAX (COORD_DEFAULT_MAX_PAYLOAD)
+
+static const char sse_headers[] = "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
+static const char sse_ctype[] = "text/event-stream; charset=utf-8";
+
+/* Per process: until when each address is skipped (CLOCK_MONOTONIC ms). */
+static atomic_llong down_until[ADDR_SLOTS];
+static atomic_llong last_log_ms;
+static atomic_long failures_since_log;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Log a coordinator failure at most once per LOG_EVERY_MS, with a count. */
+static void note_failure(const char *addr, const char *what, enum ccp_err rc)
+{
+    long long now = now_ms(), last = atomic_load(&last_log_ms);
+    long n = atomic_fetch_add(&failures_since_log, 1) + 1;
+
+    if (now - last >= LOG_EVERY_MS && atomic_compare_exchange_strong(&last_log_ms, &last, now)) {
+        atomic_store(&failures_since_log, 0);
+        LOG_WARN("coordinator %s: %s (%s); going direct (%ld failures in the last %d s)", addr,
+                 what, ccp_strerror(rc), n, LOG_EVERY_MS / 1000);
+    } else {
+        LOG_DEBUG("coordinator %s: %s (%s); going direct", addr, what, ccp_strerror(rc));
+    }
+}
+
+bool wk_fanout_enabled(const struct conf *c)
+{
+    return c->stream_dedupe_enabled && c->coord_addresses != NULL && c->coord_addresses[0] != '\0';
+}
+
+/* The first 32 bits of the key's hex digest. */
+static uint32_t key_hash(const struct cache_key *key)
+{
+    uint32_t h = 0;
+    size_t i;
+
+    for (i = 0; i < 8 && key->hex[i] != '\0'; i++) {
+        char ch = key->hex[i];
+        uint32_t d = ch >= '0' && ch <= '9' ? (uint32_t)(ch - '0') : (uint32_t)(ch - 'a' + 10);
+
+        h = (h << 4) | (d & 0xf);
+    }
+    return h;
+}
+
+/* Copy address number `pick` modulo their count out of the comma list.
+ * Its index (for down_until) in *idx. False if the list has none. */
+static bool pick_address(const char *list, uint32_t pick, char *out, size_t cap, size_t *idx)
+{
+    const char *p;
+    size_t count = 0, want, n;
+
+    for (p = list; *p != '\0';) {
+        n = strcspn(p, ",");
+        count += n > 0 ? 1 : 0;
+        p += n + (p[n] == ',' ? 1 : 0);
+    }
+    if (count == 0) {
+        return false;
+    }
+    want = pick % count;
+    count = 0;
+    for (p = list; *p != '\0';) {
+        n = strcspn(p, ",");
+        if (n > 0 && count++ == want) {
+            if (n >= cap) {
+                return false;
+            }
+            memcpy(out, p, n);
+            out[n] = '\0';
+            *idx = want % ADDR_SLOTS;
+            return true;
+        }
+        p += n + (p[n] == ',' ? 1 : 0);
+    }
+    return false;
+}
+
+enum ccp_err wk_fanout_join(struct wk_fanout *fo, const struct conf *c, const struct cache_key *key)
+{
+    char addr[ADDR_MAX];
+    size_t idx = 0;
+    enum coord_role role;
+    enum ccp_err rc;
+    int timeout = (int)c->coord_connect_timeout_ms;
+
+    memset(fo, 0, sizeof(*fo));
+    fo->conf = c;
+    if (!wk_fanout_enabled(c) ||
+        !pick_address(c->coord_addresses, key_hash(key), addr, sizeof(addr), &idx)) {
+        return CCP_DECLINED;
+    }
+    if (atomic_load(&down_until[idx]) > now_ms()) {
+        return CCP_DECLINED;
+    }
+    rc = coord_connect(addr, timeout, 0, &fo->cc);
+    if (rc != CCP_OK) {
+        atomic_store(&down_until[idx], now_ms() + DOWN_MS);
+        note_failure(addr, "cannot connect", rc);
+        return CCP_DECLINED;
+    }
+    rc = coord_join(fo->cc, key->hex, strlen(key->hex), timeout, &role);
+    if (rc != CCP_OK) {
+        if (rc != CCP_ERR_COORD) {
+            atomic_store(&down_until[idx], now_ms() + DOWN_MS);
+        }
+        note_failure(addr, "join failed", rc);
+        wk_fanout_release(fo);
+        return CCP_DECLINED;
+    }
+    fo->leader = role == COORD_ROLE_LEADER;
+    LOG_DEBUG("coordinator %s: %s stream %.16s", addr, fo->leader ? "leading" : "following",
+              key->hex);
+    return CCP_OK;
+}
+
+void wk_fanout_publish(struct wk_fanout *fo, const char *p, size_t n)
+{
+    enum ccp_err rc;
+
+    if (fo->cc == NULL || !fo->leader || n == 0) {
+        return;
+    }
+    rc = coord_publish(fo->cc, p, n, PUBLISH_MS);
+    if (rc != CCP_OK) {
+        note_failure("link", "publish failed; the stream goes on without followers", rc);
+        wk_fanout_release(fo);
+    }
+}
+
+bool wk_fanout_wanted(struct wk_fanout *fo)
+{
+    unsigned count = 0;
+
+    if (fo->cc == NULL || !fo->leader) {
+        return false;
+    }
+    if (coord_followers(fo->cc, 0, &count) != CCP_OK) {
+        wk_fanout_release(fo);
+        return false;
+    }
+    fo->followers = count;
+    return count > 0;
+}
+
+void wk_fanout_finish(struct wk_fanout *fo, bool complete)
+{
+    enum ccp_err rc;
+
+    if (fo->cc == NULL) {
+        return;
+    }
+    if (fo->leader) {
+        rc = complete ? coord_end(fo->cc, PUBLISH_MS)
+                      : coord_abort(fo->cc, "leader failed", PUBLISH_MS);
+        if (rc != CCP_OK) {
+            LOG_DEBUG("coordinator: could not end the stream (%s)", ccp_strerror(rc));
+        }
+    }
+    wk_fanout_release(fo);
+}
+
+void wk_fanout_release(struct wk_fanout *fo)
+{
+    coord_close(fo->cc);
+    fo->cc = NULL;
+    fo->leader = false;
+    fo->followers = 0;
+}
+
+/* End a started relay with an error event saying why. */
+static void relay_error(struct wk_req *r, const char *why)
+{
+    struct tr_error err;
+    struct buf ev;
+
+    memset(&err, 0, sizeof(err));
+    buf_init(&ev, 4096);
+    tr_error_set(&err, CCP_ERR_UPSTREAM, "the shared upstream stream failed: %s", why);
+    if (tr_error_sse(&err, &ev) == CCP_OK && wk_send_body(r, ev.ptr, ev.len) == 0) {
+        (void)wk_io_flush(r->io);
+    }
+    buf_release(&ev);
+}
+
+/* Send one chunk of relayed events, with the headers first. False if the
+ * client is gone. */
+static bool relay_chunk(struct wk_req *r, const struct buf *ev)
+{
+    if (!r->sent_head) {
+        r->cache = WK_CACHE_COALESCED;
+        if (wk_send_head(r, 200, sse_ctype, sse_headers) != 0) {
+            return false;
+        }
+    }
+    return wk_send_body(r, ev->ptr, ev->len) == 0 && wk_io_flush(r->io) == 0;
+}
+
+enum ccp_err wk_fanout_follow(struct wk_fanout *fo, struct wk_req *r)
+{
+    const struct conf *c = fo->conf;
+    long long t0 = now_ms();
+    long long first_by = t0 + c->coord_follower_wait_ms;
+    long long end_by = first_by + c->max_stream_seconds * 1000LL;
+    enum coord_next_kind kind;
+    enum ccp_err rc = CCP_DECLINED, nrc;
+    struct buf ev;
+    bool sent = false;
+
+    buf_init(&ev, EVENT_MAX);
+    if (fo->cc == NULL || fo->leader) {
+        goto out;
+    }
+    for (;;) {
+        long long now = now_ms(), limit = sent ? end_by : first_by;
+        int wait = (int)(limit - now < SLICE_MS ? limit - now : SLICE_MS);
+
+        if (wait <= 0) {
+            if (!sent) {
+                LOG_INFO("coalesced stream: no event within COORD_FOLLOWER_WAIT_MS; going direct");
+                goto out;
+            }
+            relay_error(r, "no end within MAX_STREAM_SECONDS");
+            rc = CCP_OK;
+            goto out;
+        }
+        buf_reset(&ev);
+        nrc = coord_next(fo->cc, &ev, wait, &kind);
+        if (nrc == CCP_ERR_TIMEOUT) {
+            if (r->io->gone(r->io)) {
+                r->client_gone = true;
+                rc = CCP_OK;
+                goto out;
+            }
+            continue;
+        }
+        if (nrc != CCP_OK) {
+            note_failure("link", "lost while following", nrc);
+            if (sent) {
+                relay_error(r, "coordinator lost");
+                rc = CCP_OK;
+            }
+            goto out;
+        }
+        if (kind == COORD_NEXT_EVENT) {
+            if (!relay_chunk(r, &ev)) {
+                r->client_gone = true; /* closing the link tells the leader */
+                rc = CCP_OK;
+                goto out;
+            }
+            sent = true;
+            continue;
+        }
+        if (kind == COORD_NEXT_END && sent) {
+            rc = CCP_OK;
+            goto out;
+        }
+        /* ABORT, or END with no event at all */
+        LOG_INFO("coalesced stream aborted (%.*s)%s", (int)(ev.len < 200 ? ev.len : 200),
+                 ev.ptr != NULL ? ev.ptr : "", sent ? "" : "; going direct");
+        if (sent) {
+            relay_error(r, ev.len > 0 ? ev.ptr : "aborted");
+            rc = CCP_OK;
+        }
+        goto out;
+    }
+
+out:
+    wk_fanout_release(fo);
+    buf_release(&ev);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/* fcgi/fanout.h: streaming fan-out through ccproxy-coordd (coord/client.h).
+ * Identical concurrent streaming requests share one upstream call.
+ *
+ * Policy (POST /v1/messages with "stream": true, after a response cache miss
+ * or bypass, when STREAM_DEDUPE_ENABLED and COORD_ADDRESSES are set):
+ * - Key: the response cache key (fcgi/rcache.h: canonical translated request,
+ *   stream flag, tenant), so different client keys never share a stream.
+ *   With several COORD_ADDRESSES the key's hash picks one, so identical
+ *   requests on every host meet at the same coordinator.
+ * - The first request leads: it calls upstream as usual and publishes every
+ *   chunk of translated Anthropic SSE bytes. The others follow: they get the
+ *   bytes from the first event on, then live ones, and relay them as they
+ *   are. So every client of one stream gets byte-identical events, including
+ *   the leader's message id (unlike a response cache hit, which gets its own
+ *   id). Their x-ccproxy-cache header says "coalesced".
+ * - A follower that got nothing yet goes direct (calls upstream itself) when
+ *   the coordinator is down, dies or stalls, when the leader fails before its
+ *   first event (an upstream error answer, which then reaches the leader's
+ *   client only), or after COORD_FOLLOWER_WAIT_MS. Once it sent bytes, any
+ *   such failure ends its client's stream with an error event.
+ * - A leader whose client left keeps reading upstream while followers remain,
+ *   and cancels the upstream call when none remain. A leader that fails, or
+ *   whose process dies, ends every follower (the coordinator aborts them).
+ * - A coordinator that cannot be reached costs one failed connect (at most
+ *   COORD_CONNECT_TIMEOUT_MS; a missing or stale unix socket fails at once);
+ *   then this process skips that address for 2 s and goes direct.
+ * - Non-streaming requests are not coalesced (the response cache serves
+ *   repeats once the first one finished). */
+#ifndef CCP_FCGI_FANOUT_H
+#define CCP_FCGI_FANOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cache/cache.h"
+#include "common/compiler.h"
+#include "common/conf.h"
+#include "common/err.h"
+
+struct coord_client;
+struct wk_req;
+
+/* One request's link to the coordinator. Zero it before use. */
+struct wk_fanout {
+    struct coord_client *cc; /* NULL: not coalescing (or the link broke) */
+    const struct conf *conf;
+    bool leader;
+    unsigned followers; /* leader: followers attached, last we heard */
+};
+
+/* True if conf turns fan-out on (STREAM_DEDUPE_ENABLED and COORD_ADDRESSES). */
+bool wk_fanout_enabled(const struct conf *c);
+
+/* Join the stream of key at the coordinator its hash picks. CCP_OK: fo is
+ * linked and fo->leader says the role (a leader calls upstream and publishes;
+ * a follower calls wk_fanout_follow). CCP_DECLINED: go direct (coordinator
+ * down, busy or off; nothing to release). Can't fail otherwise. */
+CCP_NODISCARD enum ccp_err wk_fanout_join(struct wk_fanout *fo, const struct conf *c,
+                                          const struct cache_key *key);
+
+/* Leader: send n bytes of whole translated events to the followers. A
+ * failure unlinks fo (the leader carries on alone). No-op if not leading. */
+void wk_fanout_publish(struct wk_fanout *fo, const char *p, size_t n);
+
+/* Leader: true while followers are attached (its upstream call must go on
+ * even if its own client left). Never blocks. False if not leading. */
+bool wk_fanout_wanted(struct wk_fanout *fo);
+
+/* Leader: the stream is over. complete: the followers got every event up
+ * to a terminal one (message_stop or an error event): END. Otherwise ABORT,
+ * so followers that got nothing go direct and the others end with an error
+ * event. Unlinks fo. No-op if not linked. */
+void wk_fanout_finish(struct wk_fanout *fo, bool complete);
+
+/* Follower: relay the stream to r's client until it ends. CCP_OK: r was
+ * answered (or its client left); CCP_DECLINED: nothing was sent, go direct.
+ * Unlinks fo either way. */
+CCP_NODISCARD enum ccp_err wk_fanout_follow(struct wk_fanout *fo, struct wk_req *r);
+
+/* Unlink (a leader that did not finish aborts its followers). Safe on a
+ * zeroed or already released struct. */
+void wk_fanout_release(struct wk_fanout *fo);
+
+#endif /* CCP_FCGI_FANOUT_H */

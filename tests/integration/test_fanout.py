@@ -1,0 +1,365 @@
+"""Streaming fan-out through real lighttpd, ccproxy-fcgi, ccproxy-coordd and
+memcached (all on 127.0.0.1, stopped by PID) against the mock upstream:
+coalescing, separation, late joiners, slow followers, leader failure, a
+coordinator that dies or is absent, memcached restarts, and two hosts."""
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from harness import (CLIENT_HEADERS, Proc, Proxy, build_dir, can_connect, free_port, parse_sse,
+                     wait_until)
+from test_cache import Memcached
+
+SONNET = "claude-sonnet-4-5-20250929"
+
+
+def stream_turn(text, stream=True, max_tokens=1024):
+    return {"model": SONNET, "max_tokens": max_tokens, "stream": stream,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}]}
+
+
+def slow_reply(count=20, delay=0.05, size=8):
+    return {"kind": "slow", "chunks": ["w%03d" % i + "x" * size + " " for i in range(count)],
+            "delay": delay}
+
+
+class Coordd:
+    """ccproxy-coordd on a unix socket in the run dir (and optionally TCP)."""
+
+    def __init__(self, run_dir, name="coordd", tcp=False, args=()):
+        binary = build_dir() / "ccproxy-coordd"
+        if not os.access(binary, os.X_OK):
+            pytest.fail("no ccproxy-coordd at %s: build first or set CCP_BUILD_DIR" % binary)
+        self.path = str(run_dir / (name + ".sock"))
+        self.port = free_port() if tcp else None
+        argv = [str(binary), "--socket", self.path, "--log-level", "DEBUG", *args]
+        if tcp:
+            argv += ["--listen", "127.0.0.1:%d" % self.port]
+        self.proc = Proc(argv, dict(os.environ), run_dir / (name + ".log"))
+        wait_until(lambda: self.ready() or not self.proc.alive(), 10, "coordd to listen")
+        assert self.proc.alive(), self.proc.output()
+
+    def ready(self):
+        if self.port is not None and not can_connect(self.port):
+            return False
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.path)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port if self.port is not None else self.path
+
+    def kill(self):
+        """SIGKILL the daemon itself (not the timeout wrapper)."""
+        out = os.popen("pgrep -P %d" % self.proc.pid).read().split()
+        for pid in out:
+            os.kill(int(pid), signal.SIGKILL)
+        wait_until(lambda: not self.ready(), 5, "coordd to die")
+
+    def stop(self):
+        self.proc.stop()
+
+
+def start_proxy(run_dir, mock, threads=12, **conf):
+    """A proxy whose configuration comes from its own env file."""
+    run_dir.mkdir(exist_ok=True)
+    env_file = run_dir / "fanout.env"
+    base = {"PROVIDER_MAX_RETRIES": "0", "COORD_FOLLOWER_WAIT_MS": "5000",
+            "MEMCACHED_SERVERS": ""}
+    base.update(conf)
+    env_file.write_text("".join("%s=%s\n" % kv for kv in base.items()))
+    return Proxy(run_dir, mock.base_url,
+                 {"CCPROXY_ENV_FILE": str(env_file), "WORKER_THREADS": str(threads),
+                  "LOG_LEVEL": "INFO"})
+
+
+@pytest.fixture
+def coordd(run_dir):
+    c = Coordd(run_dir)
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def memcached(run_dir):
+    m = Memcached(run_dir)
+    m.start()
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def fproxy(run_dir, mock, coordd, memcached):
+    p = start_proxy(run_dir, mock, COORD_ADDRESSES=coordd.address,
+                    MEMCACHED_SERVERS="127.0.0.1:%d" % memcached.port, RESPONSE_CACHE_LRU_MAX="0")
+    yield p
+    p.stop()
+
+
+def run_concurrently(fns, timeout=30):
+    """Call every fn in its own thread at once; their results in order."""
+    results = [None] * len(fns)
+    errors = []
+    start = threading.Barrier(len(fns))
+
+    def body(i, fn):
+        try:
+            start.wait(timeout=10)
+            results[i] = fn()
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=body, args=(i, fn)) for i, fn in enumerate(fns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not any(t.is_alive() for t in threads), "a request hung"
+    assert not errors, errors
+    return results
+
+
+def upstream_calls(mock):
+    return [r for r in mock.requests() if r["path"].endswith("/chat/completions")]
+
+
+def events_of(body):
+    return [name for name, _ in parse_sse(body)]
+
+
+def complete(body):
+    names = events_of(body)
+    return names[0] == "message_start" and names[-1] == "message_stop"
+
+
+def test_identical_streams_coalesce(fproxy, mock):
+    mock.script(slow_reply(count=20, delay=0.05))
+    body = stream_turn("coalesce me")
+    results = run_concurrently([lambda: fproxy.messages(body)] * 20)
+    assert len(upstream_calls(mock)) == 1
+    bodies = [raw for _status, _hdrs, raw in results]
+    assert all(status == 200 for status, _h, _r in results)
+    assert all(complete(raw) for raw in bodies), bodies[0][:300]
+    assert len(set(bodies)) == 1, "streams differ"
+    states = sorted(h.get("x-ccproxy-cache") for _s, h, _r in results)
+    assert states.count("miss") == 1 and states.count("coalesced") == 19, states
+
+
+def test_different_requests_are_separate(fproxy, mock):
+    mock.script(*[slow_reply(count=10, delay=0.05) for _ in range(5)])
+    base = stream_turn("separate me")
+    other_key = dict(CLIENT_HEADERS, **{"x-api-key": "sk-ant-another-client"})
+    variants = [
+        lambda: fproxy.messages(base),
+        lambda: fproxy.messages(stream_turn("separate me, differently")),
+        lambda: fproxy.messages(stream_turn("separate me", max_tokens=777)),
+        lambda: fproxy.messages(stream_turn("separate me", stream=False)),
+        lambda: fproxy.messages(base, headers=other_key),
+    ]
+    results = run_concurrently(variants)
+    assert len(upstream_calls(mock)) == 5
+    assert all(status == 200 for status, _h, _r in results)
+    assert all(h.get("x-ccproxy-cache") == "miss" for _s, h, _r in results)
+
+
+def open_stream(proxy, body, headers=None):
+    """Send a streaming request; the response object, headers read."""
+    conn = proxy.conn(timeout=30)
+    hdrs = dict(CLIENT_HEADERS, **{"Content-Type": "application/json"})
+    hdrs.update(headers or {})
+    conn.request("POST", "/v1/messages", body=json.dumps(body).encode(), headers=hdrs)
+    resp = conn.getresponse()
+    return conn, resp
+
+
+def test_late_joiner_gets_the_full_stream(fproxy, mock):
+    mock.script(slow_reply(count=30, delay=0.05))
+    body = stream_turn("late joiner")
+    conn, resp = open_stream(fproxy, body)
+    first = resp.read1(65536)  # the leader's first events are out
+    assert first.startswith(b"event: message_start")
+    status, hdrs, late = fproxy.messages(body)
+    early = first + resp.read()
+    conn.close()
+    assert status == 200 and hdrs.get("x-ccproxy-cache") == "coalesced"
+    assert late == early and complete(late)
+    assert len(upstream_calls(mock)) == 1
+
+
+def test_leader_upstream_cut_ends_every_follower(fproxy, mock):
+    mock.script({"kind": "cut", "chunks": ["part %d " % i for i in range(10)], "delay": 0.1})
+    body = stream_turn("cut me")
+    t0 = time.monotonic()
+    results = run_concurrently([lambda: fproxy.messages(body, timeout=20)] * 5)
+    assert time.monotonic() - t0 < 10
+    assert len(upstream_calls(mock)) == 1
+    for status, _h, raw in results:
+        assert status == 200
+        assert events_of(raw)[-1] == "error", raw[-300:]
+
+
+def test_slow_follower_is_dropped_alone(run_dir, mock, memcached):
+    c = Coordd(run_dir, args=("--queue-bytes", "1048576"))
+    p = start_proxy(run_dir, mock, COORD_ADDRESSES=c.address)
+    try:
+        # about 12 MB of events: more than every socket buffer between coordd
+        # and a client that stopped reading, plus its 1 MB queue
+        mock.script(slow_reply(count=1500, delay=0.001, size=8000))
+        body = stream_turn("slow follower")
+        conn, resp = open_stream(p, body)
+        assert resp.read1(65536).startswith(b"event: message_start")
+        # the slow client: a raw socket with a small buffer that reads nothing
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", p.port))
+        data = json.dumps(body).encode()
+        head = "".join("%s: %s\r\n" % kv for kv in CLIENT_HEADERS.items())
+        slow.sendall(("POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %d\r\nConnection: close\r\n%s\r\n" % (len(data), head))
+                     .encode() + data)
+        t0 = time.monotonic()
+        leader_out = {}
+        reader = threading.Thread(target=lambda: leader_out.update(raw=resp.read()))
+        reader.start()
+        fast = run_concurrently([lambda: p.messages(body, timeout=30)] * 3)
+        reader.join(30)
+        assert not reader.is_alive()
+        leader = leader_out["raw"]
+        conn.close()
+        assert time.monotonic() - t0 < 20
+        for status, hdrs, raw in fast:
+            assert status == 200 and hdrs.get("x-ccproxy-cache") == "coalesced"
+            assert complete(raw) and raw.endswith(leader[-200:])
+        # now drain the slow one: it was cut off with an error event
+        slow.settimeout(20)
+        got = b""
+        while True:
+            chunk = slow.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+        slow.close()
+        body_part = got.split(b"\r\n\r\n", 1)[1]
+        assert b"event: error" in body_part[-2000:]
+        assert b"event: message_stop" not in body_part
+        assert len(upstream_calls(mock)) == 1
+    finally:
+        p.stop()
+        c.stop()
+
+
+def test_coordd_killed_mid_stream(fproxy, mock, coordd):
+    mock.script(*[slow_reply(count=20, delay=0.05) for _ in range(6)])
+    body = stream_turn("kill the coordinator")
+    conn, resp = open_stream(fproxy, body)
+    first = resp.read1(65536)
+    # a follower: its headers come with the first relayed event
+    fconn, fresp = open_stream(fproxy, body)
+    assert fresp.getheader("x-ccproxy-cache") == "coalesced"
+    coordd.kill()
+    leader = first + resp.read()
+    follower = fresp.read()
+    conn.close()
+    fconn.close()
+    assert complete(leader)
+    # the follower had bytes out: it ends with an error event (or, if it had
+    # everything already, complete)
+    assert events_of(follower)[-1] in ("message_stop", "error")
+    # new requests go direct at once
+    mock.script({"kind": "text", "text": "after the coordinator"})
+    t0 = time.monotonic()
+    status, hdrs, raw = fproxy.messages(stream_turn("after kill"))
+    assert status == 200 and complete(raw)
+    assert time.monotonic() - t0 < 2
+
+
+@pytest.mark.parametrize("kind", ["absent", "stale"])
+def test_coordinator_absent_goes_direct(run_dir, mock, kind):
+    path = str(run_dir / "nobody.sock")
+    if kind == "stale":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(path)
+        s.close()  # the file stays; nobody listens
+    p = start_proxy(run_dir, mock, COORD_ADDRESSES=path, COORD_CONNECT_TIMEOUT_MS="100")
+    try:
+        for i in range(3):
+            mock.script({"kind": "text", "text": "direct %d" % i})
+            t0 = time.monotonic()
+            status, hdrs, raw = p.messages(stream_turn("direct %d" % i))
+            assert status == 200 and complete(raw)
+            assert time.monotonic() - t0 < 1.5
+        results = run_concurrently([lambda: p.messages(stream_turn("same"))] * 3)
+        assert all(s == 200 and complete(r) for s, _h, r in results)
+    finally:
+        p.stop()
+
+
+def test_memcached_restart_with_fanout(fproxy, mock, memcached):
+    body = stream_turn("cache me")
+    status, hdrs, first = fproxy.messages(body)
+    assert status == 200 and hdrs.get("x-ccproxy-cache") == "miss"
+    status, hdrs, _ = fproxy.messages(body)
+    assert hdrs.get("x-ccproxy-cache") == "hit"
+    memcached.stop()
+    status, hdrs, raw = fproxy.messages(stream_turn("while memcached is down"))
+    assert status == 200 and complete(raw)
+    memcached.start()
+
+    def hit():
+        fproxy.messages(body)
+        return fproxy.messages(body)[1].get("x-ccproxy-cache") == "hit"
+
+    wait_until(hit, 15, "cache hits after memcached restarted", step=0.3)
+
+
+def test_two_hosts_share_the_coordinators(run_dir, mock, memcached):
+    # two coordinators (one on TCP); both hosts list both, in the same order
+    c1 = Coordd(run_dir, "coordd1", tcp=True)
+    c2 = Coordd(run_dir, "coordd2")
+    addrs = "%s,%s" % (c1.address, c2.address)
+    hosts = []
+    try:
+        for name in ("host-a", "host-b"):
+            hosts.append(start_proxy(run_dir / name, mock, threads=6, COORD_ADDRESSES=addrs,
+                                     MEMCACHED_SERVERS="127.0.0.1:%d" % memcached.port))
+        for n in range(3):  # several keys: both coordinators get used
+            mock.reset()
+            mock.script(slow_reply(count=15, delay=0.05))
+            body = stream_turn("two hosts %d" % n)
+            results = run_concurrently([lambda h=h: h.messages(body) for h in hosts] * 3)
+            assert len(upstream_calls(mock)) == 1
+            assert len({raw for _s, _h, raw in results}) == 1
+            assert all(complete(raw) for _s, _h, raw in results)
+    finally:
+        for h in hosts:
+            h.stop()
+        c1.stop()
+        c2.stop()
+
+
+def test_follower_wait_timeout_goes_direct(run_dir, mock, coordd):
+    p = start_proxy(run_dir, mock, COORD_ADDRESSES=coordd.address, COORD_FOLLOWER_WAIT_MS="300")
+    try:
+        # the leader's upstream is silent for 1.5 s; the follower stops
+        # waiting after 0.3 s and calls upstream itself
+        mock.script(dict(slow_reply(count=5, delay=0.01), first_byte_delay=1.5),
+                    slow_reply(count=5, delay=0.01))
+        body = stream_turn("wait for me")
+        results = run_concurrently([lambda: p.messages(body)] * 2)
+        assert len(upstream_calls(mock)) == 2
+        assert all(s == 200 and complete(r) for s, _h, r in results)
+        assert all(h.get("x-ccproxy-cache") == "miss" for _s, h, _r in results)
+    finally:
+        p.stop()
