@@ -48,6 +48,11 @@ struct conf {
     bool token_counts_cache_enabled; /* CACHE_TOKEN_COUNTS_ENABLED */
     long token_counts_ttl_s;         /* CACHE_TOKEN_COUNTS_TTL_S */
     long token_counts_max;           /* CACHE_TOKEN_COUNTS_MAX: in-process entries */
+    /* count_tokens */
+    char *tokenizer_data_dir;        /* TOKENIZER_DATA_DIR: rank tables; "": built-in dirs */
+    char *token_count_encoding;      /* TOKEN_COUNT_ENCODING: auto, o200k_base, cl100k_base */
+    bool count_tokens_upstream;      /* COUNT_TOKENS_UPSTREAM */
+    char *count_tokens_upstream_url; /* COUNT_TOKENS_UPSTREAM_URL; "": none */
 };
 
 /* Load the configuration. `env_file` is read first if it exists (NULL: the

@@ -14,6 +14,7 @@
 #include "common/str.h"
 #include "fcgi/handler.h"
 #include "fcgi/handler_int.h"
+#include "translate/bpe.h"
 
 #include "common/banned.h"
 
@@ -59,6 +60,8 @@ void wk_worker_release(struct wk_worker *w)
 {
     wk_upstream_free(w->up);
     w->up = NULL;
+    tr_bpe_scratch_free(w->bpe);
+    w->bpe = NULL;
 }
 
 long wk_ms_since(const struct timespec *t0)

@@ -8,8 +8,10 @@ ccproxy_fcgi_SOURCES = \
 	fcgi/models.c \
 	fcgi/rcache.c fcgi/rcache.h \
 	fcgi/retry.c fcgi/retry.h \
+	fcgi/tokens.c fcgi/tokens.h \
 	fcgi/upstream.c fcgi/upstream.h
+ccproxy_fcgi_CPPFLAGS = $(AM_CPPFLAGS) $(BPE_DIRS_CPPFLAGS)
 ccproxy_fcgi_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSON_C_CFLAGS)
 ccproxy_fcgi_LDADD = libccp_translate.a libccp_cache.a libccp_common.a \
 	$(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(MEMCACHED_LIBS) $(OPENSSL_LIBS) \
-	$(PTHREAD_LIBS) -lm
+	$(PCRE2_LIBS) $(PTHREAD_LIBS) -lm

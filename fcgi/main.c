@@ -22,6 +22,7 @@
 #include "fcgi/handler.h"
 #include "fcgi/io.h"
 #include "fcgi/rcache.h"
+#include "fcgi/tokens.h"
 #include "fcgi/upstream.h"
 
 #include "common/banned.h"
@@ -152,7 +153,7 @@ static int check_config(const struct conf *c)
     return status;
 }
 
-static int serve_cgi(const struct conf *c, struct wk_rcache *rc)
+static int serve_cgi(const struct conf *c, struct wk_rcache *rc, struct wk_tokens *tok)
 {
     struct wk_worker w;
     struct wk_io io;
@@ -162,6 +163,7 @@ static int serve_cgi(const struct conf *c, struct wk_rcache *rc)
         wk_worker_release(&w);
         return 1;
     }
+    w.tok = tok;
     wk_io_cgi(&io);
     wk_handle(&w, &io);
     wk_worker_release(&w);
@@ -212,7 +214,7 @@ static void on_wake(int sig)
     (void)sig; /* only interrupts accept() */
 }
 
-static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc)
+static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc, struct wk_tokens *tok)
 {
     struct pool_thread *threads = NULL;
     long n = c->worker_threads, started = 0, i;
@@ -250,6 +252,7 @@ static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc)
             wk_worker_release(&t->w);
             break;
         }
+        t->w.tok = tok;
         atomic_fetch_add(&live_threads, 1);
         if (pthread_create(&t->tid, NULL, thread_main, t) != 0) {
             atomic_fetch_sub(&live_threads, 1);
@@ -300,6 +303,7 @@ int main(int argc, char **argv)
 {
     struct conf c;
     struct wk_rcache *rc = NULL;
+    struct wk_tokens *tok = NULL;
     char errmsg[512];
     bool check = false, cgi;
     int status = 1;
@@ -358,11 +362,15 @@ int main(int argc, char **argv)
     /* one response cache per process, shared by its threads; plain CGI
      * answers one request per process, so no in-process LRU there */
     rc = wk_rcache_new(&c, !cgi);
+    /* the rank tables: mapped now under FastCGI, on the first count_tokens
+     * under CGI (a /v1/messages process never needs them) */
+    tok = wk_tokens_new(&c, rc, !cgi, !cgi);
     if (cgi) {
-        status = serve_cgi(&c, rc);
+        status = serve_cgi(&c, rc, tok);
     } else {
-        status = serve_fastcgi(&c, rc);
+        status = serve_fastcgi(&c, rc, tok);
     }
+    wk_tokens_free(tok);
     wk_rcache_free(rc);
     wk_upstream_global_cleanup();
 
