@@ -222,6 +222,19 @@ static const struct conf_var conf_vars[] = {
      "Seconds a cached token count is kept."},
     {"CACHE_TOKEN_COUNTS_MAX", CT_LONG, "2048", 1, 10000000, OFF(token_counts_max),
      "Most token counts kept in each worker process's in-process cache."},
+    {"TOKENIZER_DATA_DIR", CT_STR_OPT, "", 0, 0, OFF(tokenizer_data_dir),
+     "Directory of the tokenizer rank tables (o200k_base.bpe, cl100k_base.bpe) for exact "
+     "count_tokens. Empty: the installed data directory, else the source tree's data/. "
+     "Without them count_tokens answers an estimate."},
+    {"TOKEN_COUNT_ENCODING", CT_STR, "auto", 0, 0, OFF(token_count_encoding),
+     "Encoding count_tokens uses: auto (by upstream model: cl100k_base for gpt-4 and "
+     "gpt-3.5, else o200k_base), o200k_base or cl100k_base."},
+    {"COUNT_TOKENS_UPSTREAM", CT_BOOL, "false", 0, 0, OFF(count_tokens_upstream),
+     "Ask COUNT_TOKENS_UPSTREAM_URL for count_tokens first; local counting when it fails."},
+    {"COUNT_TOKENS_UPSTREAM_URL", CT_STR_OPT, "", 0, 0, OFF(count_tokens_upstream_url),
+     "Counting endpoint for COUNT_TOKENS_UPSTREAM: gets the translated Chat Completions "
+     "request (POST, upstream key as Bearer) and answers {\"input_tokens\":N} or "
+     "{\"count\":N} (vLLM /tokenize)."},
     {"CACHE_CONVERTERS_ENABLED", CT_INERT, "true", 0, 0, NOFF,
      "No effect: translation is cheaper than a cache lookup."},
     {"CACHE_CONVERTERS_MAX", CT_INERT, "256", 0, 0, NOFF, "No effect."},
@@ -544,6 +557,29 @@ static enum ccp_err read_key_file(struct conf *c, const char *path, char *errmsg
     return c->openai_api_key != NULL ? CCP_OK : CCP_ERR_NOMEM;
 }
 
+/* The count_tokens variables that have a fixed set of values. */
+static enum ccp_err check_count_tokens(const struct conf *c, char *errmsg, size_t errlen)
+{
+    const char *e = c->token_count_encoding, *u = c->count_tokens_upstream_url;
+
+    if (e != NULL && strcmp(e, "auto") != 0 && strcmp(e, "o200k_base") != 0 &&
+        strcmp(e, "cl100k_base") != 0) {
+        snprintf(errmsg, errlen, "TOKEN_COUNT_ENCODING must be auto, o200k_base or cl100k_base, "
+                 "not '%s'", e);
+        return CCP_ERR_INVALID;
+    }
+    if (u != NULL && u[0] != '\0' && strncmp(u, "http://", 7) != 0 &&
+        strncmp(u, "https://", 8) != 0) {
+        snprintf(errmsg, errlen, "COUNT_TOKENS_UPSTREAM_URL must start with http:// or https://");
+        return CCP_ERR_INVALID;
+    }
+    if (c->count_tokens_upstream && (u == NULL || u[0] == '\0')) {
+        snprintf(errmsg, errlen, "COUNT_TOKENS_UPSTREAM=true needs COUNT_TOKENS_UPSTREAM_URL");
+        return CCP_ERR_INVALID;
+    }
+    return CCP_OK;
+}
+
 enum ccp_err conf_load_from(struct conf *c, const char *env_file, const char *const *envp,
                             char *errmsg, size_t errlen)
 {
@@ -592,6 +628,9 @@ enum ccp_err conf_load_from(struct conf *c, const char *env_file, const char *co
     }
     if (rc == CCP_OK && raw.val[keyfile] != NULL && raw.val[keyfile][0] != '\0') {
         rc = read_key_file(&tmp, raw.val[keyfile], errmsg, errlen);
+    }
+    if (rc == CCP_OK) {
+        rc = check_count_tokens(&tmp, errmsg, errlen);
     }
     if (rc == CCP_OK) {
         *c = tmp;
@@ -651,6 +690,9 @@ void conf_release(struct conf *c)
     CCP_FREE(c->allowed_base_url_hosts);
     CCP_FREE(c->model_rules);
     CCP_FREE(c->coord_addresses);
+    CCP_FREE(c->tokenizer_data_dir);
+    CCP_FREE(c->token_count_encoding);
+    CCP_FREE(c->count_tokens_upstream_url);
 }
 
 static enum ccp_err describe_one(const struct conf *c, const struct conf_var *v, struct buf *out)

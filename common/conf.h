@@ -76,6 +76,11 @@ struct conf {
     char *coord_addresses;         /* COORD_ADDRESSES: "addr,addr"; empty: no coalescing */
     long coord_connect_timeout_ms; /* COORD_CONNECT_TIMEOUT_MS: connect + JOIN */
     long coord_follower_wait_ms;   /* COORD_FOLLOWER_WAIT_MS: wait for the first event */
+    /* count_tokens */
+    char *tokenizer_data_dir;        /* TOKENIZER_DATA_DIR: rank tables; "": built-in dirs */
+    char *token_count_encoding;      /* TOKEN_COUNT_ENCODING: auto, o200k_base, cl100k_base */
+    bool count_tokens_upstream;      /* COUNT_TOKENS_UPSTREAM */
+    char *count_tokens_upstream_url; /* COUNT_TOKENS_UPSTREAM_URL; "": none */
 };
 
 /* Load the configuration. `env_file` is read first if it exists (NULL: the

@@ -14,6 +14,7 @@
 #include "common/str.h"
 #include "fcgi/handler.h"
 #include "fcgi/handler_int.h"
+#include "translate/bpe.h"
 
 #include "common/banned.h"
 
@@ -76,6 +77,8 @@ void wk_worker_release(struct wk_worker *w)
 {
     wk_upstream_free(w->up);
     w->up = NULL;
+    tr_bpe_scratch_free(w->bpe);
+    w->bpe = NULL;
 }
 
 void wk_server_tools_warning(const struct tr_reqinfo *info, char *out, size_t cap)

@@ -7,6 +7,7 @@
 #include "fcgi/io.h"
 #include "fcgi/opts.h"
 #include "fcgi/rcache.h"
+#include "fcgi/tokens.h"
 #include "fcgi/upstream.h"
 #include "translate/translate.h"
 
@@ -17,6 +18,8 @@ struct wk_worker {
     struct wk_rules rules;   /* MODEL_RULES parsed, opts.rules points here */
     struct wk_upstream *up;  /* this thread's upstream handle */
     struct wk_rcache *rc;    /* the process's response cache, shared; NULL: none */
+    struct wk_tokens *tok;   /* the process's count_tokens state, shared; NULL: estimates */
+    struct tr_bpe_scratch *bpe; /* this thread's tokenizer memory, made on first use */
 };
 
 /* Fill w for conf c and response cache rc (borrowed, may be NULL) and create

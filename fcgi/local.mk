@@ -20,11 +20,14 @@ ccproxy_fcgi_SOURCES = \
 	fcgi/ping.c fcgi/ping.h \
 	fcgi/rcache.c fcgi/rcache.h \
 	fcgi/retry.c fcgi/retry.h \
+	fcgi/tokens.c fcgi/tokens.h \
 	fcgi/upstream.c fcgi/upstream.h \
 	fcgi/metrics.c fcgi/metrics_int.h fcgi/metrics_curl.c \
 	fcgi/status.c \
 	fcgi/guard.h fcgi/auth.c fcgi/urlcheck.c fcgi/ratelimit.c fcgi/guard_req.c
+ccproxy_fcgi_CPPFLAGS = $(AM_CPPFLAGS) $(BPE_DIRS_CPPFLAGS)
 ccproxy_fcgi_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSON_C_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(MEMCACHED_CFLAGS)
 ccproxy_fcgi_LDADD = libccp_metrics.a libccp_translate.a $(CACHE_LIBS) libccp_coord.a \
-	libccp_common.a $(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(PTHREAD_LIBS) -lm
+	libccp_common.a $(CURL_LIBS) $(JSON_C_LIBS) $(FCGI_LIBS) $(PCRE2_LIBS) \
+	$(PTHREAD_LIBS) -lm

@@ -25,6 +25,7 @@
 #include "fcgi/opts.h"
 #include "fcgi/rcache.h"
 #include "fcgi/metrics_int.h"
+#include "fcgi/tokens.h"
 #include "fcgi/upstream.h"
 
 #include "common/banned.h"
@@ -155,7 +156,7 @@ static int check_config(const struct conf *c)
     return status;
 }
 
-static int serve_cgi(const struct conf *c, struct wk_rcache *rc)
+static int serve_cgi(const struct conf *c, struct wk_rcache *rc, struct wk_tokens *tok)
 {
     struct wk_worker w;
     struct wk_io io;
@@ -165,6 +166,7 @@ static int serve_cgi(const struct conf *c, struct wk_rcache *rc)
         wk_worker_release(&w);
         return 1;
     }
+    w.tok = tok;
     wk_io_cgi(&io);
     wk_handle(&w, &io);
     wk_worker_release(&w);
@@ -215,7 +217,7 @@ static void on_wake(int sig)
     (void)sig; /* only interrupts accept() */
 }
 
-static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc)
+static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc, struct wk_tokens *tok)
 {
     struct pool_thread *threads = NULL;
     long n = c->worker_threads, started = 0, i;
@@ -253,6 +255,7 @@ static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc)
             wk_worker_release(&t->w);
             break;
         }
+        t->w.tok = tok;
         atomic_fetch_add(&live_threads, 1);
         if (pthread_create(&t->tid, NULL, thread_main, t) != 0) {
             atomic_fetch_sub(&live_threads, 1);
@@ -303,6 +306,7 @@ int main(int argc, char **argv)
 {
     struct conf c;
     struct wk_rcache *rc = NULL;
+    struct wk_tokens *tok = NULL;
     char errmsg[512];
     bool check = false, cgi;
     int status = 1;
@@ -377,11 +381,15 @@ int main(int argc, char **argv)
     /* one response cache per process, shared by its threads; plain CGI
      * answers one request per process, so no in-process LRU there */
     rc = wk_rcache_new(&c, !cgi);
+    /* the rank tables: mapped now under FastCGI, on the first count_tokens
+     * under CGI (a /v1/messages process never needs them) */
+    tok = wk_tokens_new(&c, rc, !cgi, !cgi);
     if (cgi) {
-        status = serve_cgi(&c, rc);
+        status = serve_cgi(&c, rc, tok);
     } else {
-        status = serve_fastcgi(&c, rc);
+        status = serve_fastcgi(&c, rc, tok);
     }
+    wk_tokens_free(tok);
     wk_rcache_free(rc);
     wk_upstream_global_cleanup();
 

@@ -504,22 +504,3 @@ out:
     buf_release(&c.events);
     buf_release(&up_body);
 }
-
-void wk_route_count_tokens(struct wk_req *r)
-{
-    struct tr_error err;
-    unsigned long tokens = 0;
-    char json[64];
-    int n;
-    enum ccp_err rc;
-
-    memset(&err, 0, sizeof(err));
-    rc = tr_count_tokens_estimate(&r->w->opts, r->body.ptr != NULL ? r->body.ptr : "", r->body.len,
-                                  &tokens, &err);
-    if (rc != CCP_OK) {
-        wk_send_error(r, &err);
-        return;
-    }
-    n = snprintf(json, sizeof(json), "{\"input_tokens\":%lu}", tokens);
-    wk_send_json(r, 200, "x-ccproxy-token-count: estimate\r\n", json, (size_t)n);
-}

@@ -262,3 +262,8 @@ void wk_rcache_get_stats(struct wk_rcache *rc, struct wk_rcache_stats *out)
     out->skipped_too_large = atomic_load(&rc->skipped_too_large);
     out->errors = atomic_load(&rc->errors);
 }
+
+struct cache_store *wk_rcache_store(struct wk_rcache *rc)
+{
+    return rc != NULL ? rc->store : NULL;
+}

@@ -103,4 +103,8 @@ size_t wk_rcache_max_body(const struct wk_rcache *rc);
 /* Copy the counters. Can't fail. */
 void wk_rcache_get_stats(struct wk_rcache *rc, struct wk_rcache_stats *out);
 
+/* The cache's memcached store (NULL when rc is NULL or has none), shared
+ * with the token-count cache so a process keeps one connection pool. */
+struct cache_store *wk_rcache_store(struct wk_rcache *rc);
+
 #endif /* CCP_FCGI_RCACHE_H */

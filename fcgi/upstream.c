@@ -322,9 +322,28 @@ static void set_result_error(struct wk_upstream *u, CURLcode cc)
     }
 }
 
+static void post(struct wk_upstream *u, const char *url, const char *body, size_t len,
+                 bool stream, long timeout_ms, const struct wk_upstream_sink *sink,
+                 struct wk_upstream_result *res);
+
 void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool stream,
                       long timeout_ms, const struct wk_upstream_sink *sink,
                       struct wk_upstream_result *res)
+{
+    post(u, u->url, body, len, stream, timeout_ms, sink, res);
+}
+
+void wk_upstream_post_url(struct wk_upstream *u, const char *url, const char *body, size_t len,
+                          long timeout_ms, const struct wk_upstream_sink *sink,
+                          struct wk_upstream_result *res)
+{
+    post(u, url, body, len, false, timeout_ms, sink, res);
+    curl_easy_setopt(u->easy, CURLOPT_URL, u->url);
+}
+
+static void post(struct wk_upstream *u, const char *url, const char *body, size_t len,
+                 bool stream, long timeout_ms, const struct wk_upstream_sink *sink,
+                 struct wk_upstream_result *res)
 {
     long max_ms = u->conf->max_stream_seconds * 1000L;
 
@@ -361,6 +380,7 @@ void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool 
         snprintf(res->message, sizeof(res->message), "out of memory");
         goto out;
     }
+    curl_easy_setopt(u->easy, CURLOPT_URL, url);
     curl_easy_setopt(u->easy, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(u->easy, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(u->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);

@@ -58,4 +58,10 @@ void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool 
                       long timeout_ms, const struct wk_upstream_sink *sink,
                       struct wk_upstream_result *res);
 
+/* The same, non-streaming, to another URL with the same key and limits
+ * (COUNT_TOKENS_UPSTREAM_URL). */
+void wk_upstream_post_url(struct wk_upstream *u, const char *url, const char *body, size_t len,
+                          long timeout_ms, const struct wk_upstream_sink *sink,
+                          struct wk_upstream_result *res);
+
 #endif /* CCP_FCGI_UPSTREAM_H */

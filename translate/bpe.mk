@@ -36,3 +36,12 @@ tests_unit_translate_test_count_CFLAGS = $(TEST_CFLAGS)
 tests_unit_translate_test_count_LDADD = $(TEST_LIBS) $(PCRE2_LIBS)
 endif
 EXTRA_DIST += tests/data/translate/count docs/tokens.md
+
+# bench/count_tokens: tr_count_tokens timed in-process (bench/count_tokens.sh);
+# built by `make check` (not a test), or `make bench/count_tokens`
+check_PROGRAMS += bench/count_tokens
+bench_count_tokens_SOURCES = bench/count_tokens.c
+bench_count_tokens_CFLAGS = $(AM_CFLAGS) $(PCRE2_CFLAGS) $(JSON_C_CFLAGS)
+bench_count_tokens_LDADD = libccp_translate.a libccp_cache.a libccp_common.a $(PCRE2_LIBS) \
+	$(JSON_C_LIBS) $(MEMCACHED_LIBS) $(OPENSSL_LIBS) $(PTHREAD_LIBS)
+EXTRA_DIST += bench/count_tokens.sh bench/gen-cc-request.py

@@ -52,6 +52,9 @@ struct counter {
     const char *model; /* upstream model */
     bool cl100k;
     long total;
+    const struct tr_count_hooks *h; /* NULL: no cache */
+    const char *enc_name;
+    size_t cache_min;
 };
 
 /* ---- images: base64 header readers ---------------------------------------- */
@@ -364,12 +367,21 @@ static enum ccp_err add_text(struct counter *k, const char *s, size_t n)
     size_t c = 0;
     enum ccp_err rc;
 
+    bool cached = k->h != NULL && k->h->get != NULL && n >= k->cache_min;
+
     if (n == 0) {
+        return CCP_OK;
+    }
+    if (cached && k->h->get(k->h->ctx, k->enc_name, s, n, &c)) {
+        k->total += (long)c;
         return CCP_OK;
     }
     rc = tr_bpe_count_with(k->v, k->s, s, n, &c);
     if (rc == CCP_OK) {
         k->total += (long)c;
+        if (cached && k->h->put != NULL) {
+            k->h->put(k->h->ctx, k->enc_name, s, n, c);
+        }
     }
     return rc;
 }
@@ -689,6 +701,14 @@ enum ccp_err tr_count_tokens(const struct tr_opts *o, const struct tr_bpe *const
                              struct tr_bpe_scratch *s, const char *body, size_t len,
                              unsigned long *tokens, struct tr_error *err)
 {
+    return tr_count_tokens_ex(o, enc, s, NULL, body, len, tokens, err);
+}
+
+enum ccp_err tr_count_tokens_ex(const struct tr_opts *o, const struct tr_bpe *const enc[2],
+                                struct tr_bpe_scratch *s, const struct tr_count_hooks *hooks,
+                                const char *body, size_t len, unsigned long *tokens,
+                                struct tr_error *err)
+{
     struct tr_rq_ctx c = {.o = o, .err = err};
     struct json_object *root = NULL, *in = NULL, *msgs;
     struct tr_bpe_scratch *own = NULL;
@@ -702,13 +722,19 @@ enum ccp_err tr_count_tokens(const struct tr_opts *o, const struct tr_bpe *const
     if (rc != CCP_OK) {
         goto out;
     }
-    if (tr_bpe_encoding_parse(tr_encoding_for_model(ri.upstream_model), &e) != CCP_OK) {
+    if (hooks != NULL && (hooks->encoding == (int)TR_BPE_O200K_BASE ||
+                          hooks->encoding == (int)TR_BPE_CL100K_BASE)) {
+        e = (enum tr_bpe_encoding)hooks->encoding;
+    } else if (tr_bpe_encoding_parse(tr_encoding_for_model(ri.upstream_model), &e) != CCP_OK) {
         e = TR_BPE_O200K_BASE;
     }
     memset(&k, 0, sizeof(k));
     k.v = enc[e] != NULL ? enc[e] : enc[1 - (int)e];
     k.cl100k = k.v == enc[TR_BPE_CL100K_BASE];
     k.model = ri.upstream_model;
+    k.h = hooks;
+    k.enc_name = tr_bpe_encoding_name(k.cl100k ? TR_BPE_CL100K_BASE : TR_BPE_O200K_BASE);
+    k.cache_min = hooks != NULL && hooks->cache_min > 0 ? hooks->cache_min : TR_COUNT_CACHE_MIN;
     if (k.v == NULL) {
         rc = CCP_ERR_INTERNAL;
         tr_error_set(err, rc, "no tokenizer vocabulary is loaded");

@@ -152,6 +152,35 @@ CCP_NODISCARD enum ccp_err tr_count_tokens(const struct tr_opts *o,
                                            struct tr_bpe_scratch *s, const char *body, size_t len,
                                            unsigned long *tokens, struct tr_error *err);
 
+/* Strings shorter than this are counted directly, without the cache. */
+#define TR_COUNT_CACHE_MIN 256
+
+/* Optional hooks of tr_count_tokens_ex, provided by the caller (translate/
+ * does no I/O itself): an encoding override and a per-string count cache.
+ * Every text string of the counted request (a message's text, a text part,
+ * a tool call's arguments, a tool result, a tool's definition line) of at
+ * least cache_min bytes is first looked up with get(); on a miss it is
+ * tokenized and its count handed to put(). Counts depend only on the
+ * encoding and the bytes, so the total is the same with or without a cache. */
+struct tr_count_hooks {
+    int encoding;     /* -1: by model (tr_encoding_for_model); else an enum tr_bpe_encoding */
+    size_t cache_min; /* 0: TR_COUNT_CACHE_MIN */
+    /* true and *count set when s[0..n) is cached for `encoding` ("o200k_base"...) */
+    bool (*get)(void *ctx, const char *encoding, const char *s, size_t n, size_t *count);
+    /* the count just computed for s[0..n); may be NULL */
+    void (*put)(void *ctx, const char *encoding, const char *s, size_t n, size_t count);
+    void *ctx;
+};
+
+/* tr_count_tokens with hooks (NULL: none). When the encoding override names
+ * a table that is not loaded, the other one is used, as for the model's. */
+CCP_NODISCARD enum ccp_err tr_count_tokens_ex(const struct tr_opts *o,
+                                              const struct tr_bpe *const enc[2],
+                                              struct tr_bpe_scratch *s,
+                                              const struct tr_count_hooks *hooks,
+                                              const char *body, size_t len,
+                                              unsigned long *tokens, struct tr_error *err);
+
 /* Width and height of an image from the first bytes of its base64 data
  * (b64[0..len), no data: prefix): PNG, JPEG, GIF and WebP headers; only the
  * bytes needed are decoded. false for anything else (truncated, garbage,

@@ -10,6 +10,8 @@ an automatic reply (see auto_reply). Control side, for the tests:
   POST /_mock/script     push one reply object or a list of them
   POST /_mock/reset      forget requests, streams and pending script
   GET  /_mock/health     200 {"ok": true}
+  POST .../tokenize      a counting endpoint (vLLM-like): {"count": 1000 + messages},
+                         or the next scripted reply if it is an error
 
 Reply objects ("kind" selects; every field optional unless noted):
   {"kind": "text", "text": "...", "chunks": ["a", "b"], "delay": 0.05,
@@ -318,11 +320,34 @@ class Handler(BaseHTTPRequestHandler):
                 pending = len(STATE.script)
             self.send_json(200, {"ok": True, "pending": pending})
             return
+        if path.endswith("/tokenize"):
+            self.tokenize(raw)
+            return
         if not path.endswith("/chat/completions"):
             self.send_json(404, {"error": {"message": "mock: no route " + path,
                                            "type": "invalid_request_error", "code": None}})
             return
         self.chat_completions(raw)
+
+    def tokenize(self, raw):
+        """A counting endpoint like vLLM's /tokenize: {"count": N}, N = 1000 +
+        the number of messages; a scripted error reply is sent instead."""
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        record = {"seq": STATE.next_id(), "method": self.command, "path": self.path,
+                  "headers": [[k, v] for k, v in self.headers.items()],
+                  "body_bytes": len(raw), "body": body, "time": time.time()}
+        with STATE.lock:
+            STATE.requests.append(record)
+            reply = STATE.script.pop(0) if STATE.script else None
+        if reply is not None and reply.get("kind") == "error":
+            self.reply_error(reply)
+            return
+        msgs = body.get("messages") if isinstance(body, dict) else None
+        self.send_json(200, {"count": 1000 + len(msgs or []), "max_model_len": 128000,
+                             "tokens": []})
 
     def chat_completions(self, raw):
         try:

@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/vocab.h"
 #include "tests/unit/golden.h"
 #include "translate/bpe.h"
@@ -292,6 +293,177 @@ static void test_defaults_and_errors(void **state)
     assert_int_equal(n, 3 + 3 + 1 + 1);
 }
 
+
+/* ---- per-string cache hooks ---------------------------------------------- */
+
+#define FAKE_MAX 64
+
+/* A fake cache: exact copies of the strings looked up, with their counts. */
+struct fake_cache {
+    char *keys[FAKE_MAX];
+    size_t lens[FAKE_MAX], counts[FAKE_MAX];
+    char enc[FAKE_MAX][16];
+    size_t n, gets, hits, puts, min_seen;
+    size_t bias; /* added to every count served: shows a hit skips tokenizing */
+};
+
+static int fake_find(struct fake_cache *f, const char *enc, const char *s, size_t n)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->lens[i] == n && memcmp(f->keys[i], s, n) == 0 && strcmp(f->enc[i], enc) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static bool fake_get(void *ctx, const char *enc, const char *s, size_t n, size_t *count)
+{
+    struct fake_cache *f = ctx;
+    int i = fake_find(f, enc, s, n);
+
+    f->gets++;
+    if (f->min_seen == 0 || n < f->min_seen) {
+        f->min_seen = n;
+    }
+    if (i < 0) {
+        return false;
+    }
+    f->hits++;
+    *count = f->counts[i] + f->bias;
+    return true;
+}
+
+static void fake_put(void *ctx, const char *enc, const char *s, size_t n, size_t count)
+{
+    struct fake_cache *f = ctx;
+
+    f->puts++;
+    assert_true(f->n < FAKE_MAX);
+    assert_true(fake_find(f, enc, s, n) < 0);
+    f->keys[f->n] = ccp_malloc(n);
+    assert_non_null(f->keys[f->n]);
+    memcpy(f->keys[f->n], s, n);
+    f->lens[f->n] = n;
+    f->counts[f->n] = count;
+    snprintf(f->enc[f->n], sizeof(f->enc[0]), "%s", enc);
+    f->n++;
+}
+
+static void fake_release(struct fake_cache *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        ccp_free(f->keys[i]);
+    }
+}
+
+/* A conversation of turns long enough to be cached: turn i repeats a phrase. */
+static char *conversation(int turns)
+{
+    struct buf b;
+    static const char phrase[] = "The quick brown fox jumps over the lazy dog; ";
+
+    buf_init(&b, 4 * MIB);
+    assert_int_equal(buf_append_cstr(&b, "{\"model\":\"claude-sonnet-4-5\",\"system\":\"You are a "
+                                          "helpful assistant.\",\"messages\":["),
+                     CCP_OK);
+    for (int t = 0; t < turns; t++) {
+        assert_int_equal(buf_appendf(&b, "%s{\"role\":\"%s\",\"content\":[{\"type\":\"text\","
+                                         "\"text\":\"turn %d: ",
+                                     t > 0 ? "," : "", t % 2 == 0 ? "user" : "assistant", t),
+                         CCP_OK);
+        for (int i = 0; i < 8 + t; i++) {
+            assert_int_equal(buf_append_cstr(&b, phrase), CCP_OK);
+        }
+        assert_int_equal(buf_append_cstr(&b, "\"}]}"), CCP_OK);
+    }
+    assert_int_equal(buf_append_cstr(&b, "]}"), CCP_OK);
+    return b.ptr;
+}
+
+static unsigned long count_hooked(const char *body, const struct tr_count_hooks *h)
+{
+    struct tr_opts o;
+    struct tr_error err;
+    unsigned long n = 0;
+
+    opts(&o);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(tr_count_tokens_ex(&o, encs, scratch, h, body, strlen(body), &n, &err),
+                     CCP_OK);
+    return n;
+}
+
+/* Misses store every long string, hits serve them without tokenizing, and
+ * the total is the uncached one; a growing conversation only misses on the
+ * new turn; short strings never reach the cache. */
+static void test_cache_hooks(void **state)
+{
+    struct fake_cache f;
+    struct tr_count_hooks h;
+    char *three = conversation(3), *four = conversation(4);
+    unsigned long plain3 = count_ok(three, scratch), plain4 = count_ok(four, scratch);
+
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    memset(&h, 0, sizeof(h));
+    h.encoding = -1;
+    h.get = fake_get;
+    h.put = fake_put;
+    h.ctx = &f;
+    assert_int_equal(count_hooked(three, &h), plain3);
+    assert_int_equal(f.hits, 0);
+    assert_int_equal(f.puts, 3); /* the three turns; role and system strings are short */
+    assert_true(f.min_seen >= TR_COUNT_CACHE_MIN);
+    assert_string_equal(f.enc[0], "o200k_base");
+
+    f.gets = f.puts = 0;
+    assert_int_equal(count_hooked(three, &h), plain3);
+    assert_int_equal(f.hits, 3);
+    assert_int_equal(f.puts, 0);
+
+    f.hits = f.puts = 0;
+    assert_int_equal(count_hooked(four, &h), plain4);
+    assert_int_equal(f.hits, 3);
+    assert_int_equal(f.puts, 1); /* only the new turn is tokenized */
+
+    /* a hit's count is used as given: the text is not tokenized again */
+    f.hits = 0;
+    f.bias = 1000;
+    assert_int_equal(count_hooked(four, &h), plain4 + 4 * 1000);
+    assert_int_equal(f.hits, 4);
+    f.bias = 0;
+
+    /* a smaller threshold sends the short strings through the cache too */
+    f.hits = f.puts = f.gets = f.min_seen = 0;
+    h.cache_min = 1;
+    assert_int_equal(count_hooked(four, &h), plain4);
+    assert_true(f.puts > 0);
+    assert_true(f.min_seen < TR_COUNT_CACHE_MIN);
+    h.cache_min = 0;
+
+    /* the encoding override counts with cl100k and keys by it */
+    h.encoding = TR_BPE_CL100K_BASE;
+    f.puts = 0;
+    {
+        struct tr_opts o;
+        struct tr_error err;
+        unsigned long want = 0;
+
+        opts(&o);
+        o.big_model = "gpt-4";
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(tr_count_tokens(&o, encs, scratch, four, strlen(four), &want, &err),
+                         CCP_OK);
+        assert_int_equal(count_hooked(four, &h), want);
+    }
+    assert_int_equal(f.puts, 4); /* new keys: another encoding */
+    assert_string_equal(f.enc[f.n - 1], "cl100k_base");
+    fake_release(&f);
+    ccp_free(three);
+    ccp_free(four);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_image_tokens),
         cmocka_unit_test(test_image_headers),
         cmocka_unit_test(test_defaults_and_errors),
+        cmocka_unit_test(test_cache_hooks),
     };
     int rc;
 
