@@ -45,6 +45,7 @@ struct conn {
     size_t out_len, out_off, out_cap;
     bool want_out;  /* EPOLLOUT armed */
     bool streaming; /* a slow stream is in progress */
+    bool close_after; /* the request said Connection: close */
     long chunks_left, chunk_no;
 };
 
@@ -288,6 +289,12 @@ static void on_input(struct conn *c)
                 break;
             }
         }
+        for (i = 0; i + 18 < hlen; i++) {
+            if ((p[i] == '\n') && strncasecmp(p + i + 1, "connection: close", 17) == 0) {
+                c->close_after = true;
+                break;
+            }
+        }
         if (clen > MAX_BODY) {
             conn_close(c);
             return;
@@ -339,6 +346,9 @@ static void flush_out(struct conn *c)
     c->out_off = 0;
     c->out_len = 0;
     arm(c, false);
+    if (c->close_after && !c->streaming) {
+        conn_close(c);
+    }
 }
 
 static void conn_close(struct conn *c)

@@ -6,6 +6,7 @@ libccp_translate_a_SOURCES = \
 	translate/request.c \
 	translate/request_msg.c \
 	translate/request_int.h \
+	translate/jsonw.c \
 	translate/response.c \
 	translate/stream.c \
 	translate/errmap.c \

@@ -41,4 +41,8 @@ CCP_NODISCARD enum ccp_err tr_rq_system(struct tr_rq_ctx *c, struct json_object 
 CCP_NODISCARD enum ccp_err tr_rq_messages(struct tr_rq_ctx *c, struct json_object *in,
                                           struct json_object *msgs);
 
+/* Append o serialized exactly as json_object_to_json_string_ext(o,
+ * TR_RQ_JSON_FLAGS) would (jsonw.c). On failure out is as it was. */
+CCP_NODISCARD enum ccp_err tr_json_append(struct json_object *o, struct buf *out);
+
 #endif /* CCP_TRANSLATE_REQUEST_INT_H */
