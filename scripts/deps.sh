@@ -5,7 +5,7 @@
 ccp_deps_build="autoconf automake libtool pkg-config make gcc libfcgi-dev libcurl4-openssl-dev
 libnghttp2-dev libjson-c-dev libssl-dev libmemcached-dev libpcre2-dev"
 ccp_deps_run="lighttpd memcached spawn-fcgi python3 curl"
-ccp_deps_test="libcmocka-dev python3-pytest nodejs npm"
+ccp_deps_test="libcmocka-dev python3-pytest python3-brotli python3-zstandard nodejs npm"
 
 ccp_install_deps() {
     local want="$ccp_deps_build $ccp_deps_run" missing="" p
