@@ -264,6 +264,8 @@ watch_pids=""
 run_w1w2 direct "$MOCK" /v1/chat/completions .openai '[DONE]'
 measure direct "W3 500 slow streams" "$w3n" client "$MOCK/v1/chat/completions" \
     "$b/slow.stream.openai" "$w3n" '[DONE]'
+measure direct "W3 500 slow streams, again" "$w3n" client "$MOCK/v1/chat/completions" \
+    "$b/slow.stream.openai" "$w3n" '[DONE]'
 
 # ---- ccproxy ------------------------------------------------------------------
 start_lighttpd ccproxy "$build/ccproxy-fcgi"
@@ -272,8 +274,6 @@ mkdir -p "$tmp/floor"
 curl -s -X POST --data-binary @"$b/small.json" "$BASE/v1/messages" >"$tmp/floor/nonstream"
 curl -s -X POST --data-binary @"$b/small.stream.json" "$BASE/v1/messages" >"$tmp/floor/stream"
 run_w1w2 ccproxy "$BASE" /v1/messages .json message_stop
-measure ccproxy "W3 500 slow streams" "$w3n" client "$BASE/v1/messages" "$b/slow.stream.json" \
-    "$w3n" message_stop
 measure ccproxy "W4 20 identical streams" 20 client "$BASE/v1/messages" "$b/small.stream.json" \
     20 message_stop
 measure ccproxy "W5 count_tokens large" 1 both "$BASE/v1/messages/count_tokens" \
@@ -281,6 +281,14 @@ measure ccproxy "W5 count_tokens large" 1 both "$BASE/v1/messages/count_tokens" 
 measure ccproxy "W6 repeated request" 1 client "$BASE/v1/messages" "$b/medium.json" "$w6n" '"'
 # shellcheck disable=SC2086
 total_hwm=$(hwm_kb $watch_pids)
+stop_lighttpd
+# W3 on fresh workers: their peak RSS is W3's alone (glibc keeps the memory
+# the 600 KB bodies above needed), then once more with warm connections.
+start_lighttpd ccproxy-w3 "$build/ccproxy-fcgi"
+measure ccproxy "W3 500 slow streams" "$w3n" client "$BASE/v1/messages" "$b/slow.stream.json" \
+    "$w3n" message_stop
+measure ccproxy "W3 500 slow streams, again" "$w3n" client "$BASE/v1/messages" \
+    "$b/slow.stream.json" "$w3n" message_stop
 stop_lighttpd
 
 # ---- floor ----------------------------------------------------------------------
