@@ -8,7 +8,8 @@ floor_fcgi_LDADD = $(FCGI_LIBS) $(PTHREAD_LIBS)
 translate_bench_SOURCES = bench/translate_bench.c
 translate_bench_LDADD = libccp_translate.a libccp_common.a $(JSON_C_LIBS) -lm
 CLEANFILES += $(EXTRA_PROGRAMS)
-EXTRA_DIST += bench/run.sh bench/tokenizer.sh bench/gen_bodies.py bench/client.py
+EXTRA_DIST += bench/run.sh bench/tokenizer.sh bench/client.py bench/report.py \
+	bench/bodies/gen.py bench/bodies/small.json
 
 bench-progs: $(EXTRA_PROGRAMS)
 .PHONY: bench-progs
