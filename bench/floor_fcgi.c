@@ -71,9 +71,8 @@ static void serve(FCGX_Request *req, char *body, size_t cap)
     body[got] = '\0';
     is_stream = strstr(body, "\"stream\":true") != NULL || strstr(body, "\"stream\": true") != NULL;
     if (!is_stream) {
-        FCGX_FPrintF(req->out,
-                     "Status: 200 OK\r\nContent-Type: application/json\r\n"
-                     "request-id: req_000000000000000000000000\r\n\r\n");
+        FCGX_FPrintF(req->out, "Status: 200 OK\r\nContent-Type: application/json\r\n"
+                               "request-id: req_000000000000000000000000\r\n\r\n");
         FCGX_PutStr(nonstream, (int)nonstream_len, req->out);
         return;
     }

@@ -43,8 +43,8 @@ struct conn {
     size_t in_len, in_cap;
     char *out;
     size_t out_len, out_off, out_cap;
-    bool want_out;  /* EPOLLOUT armed */
-    bool streaming; /* a slow stream is in progress */
+    bool want_out;    /* EPOLLOUT armed */
+    bool streaming;   /* a slow stream is in progress */
     bool close_after; /* the request said Connection: close */
     long chunks_left, chunk_no;
 };
@@ -117,11 +117,12 @@ static void out_chunk_no(struct conn *c, long i)
 {
     char json[384];
 
-    snprintf(json, sizeof(json),
-             "{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
-             "\"model\":\"bench-model\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
-             "\"word%ld \"},\"finish_reason\":null}]}",
-             i);
+    snprintf(
+        json, sizeof(json),
+        "{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
+        "\"model\":\"bench-model\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+        "\"word%ld \"},\"finish_reason\":null}]}",
+        i);
     out_sse(c, json);
 }
 
@@ -129,12 +130,13 @@ static void out_stream_end(struct conn *c, long chunks)
 {
     char json[384];
 
-    snprintf(json, sizeof(json),
-             "{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
-             "\"model\":\"bench-model\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
-             "\"stop\"}],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":%ld,"
-             "\"total_tokens\":%ld}}",
-             chunks, chunks + 100);
+    snprintf(
+        json, sizeof(json),
+        "{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
+        "\"model\":\"bench-model\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+        "\"stop\"}],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":%ld,"
+        "\"total_tokens\":%ld}}",
+        chunks, chunks + 100);
     out_sse(c, json);
     out_sse(c, "[DONE]");
     out_add(c, "0\r\n\r\n", 5);
@@ -414,12 +416,13 @@ static void make_canned(void)
         text[i] = (i % 6 == 5) ? ' ' : (char)('a' + i % 26);
     }
     text[g.text_bytes] = '\0';
-    bn = snprintf(body, cap,
-                  "{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion\",\"created\":1700000000,"
-                  "\"model\":\"bench-model\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
-                  "\"assistant\",\"content\":\"%s\"},\"finish_reason\":\"stop\"}],\"usage\":{"
-                  "\"prompt_tokens\":100,\"completion_tokens\":50,\"total_tokens\":150}}",
-                  text);
+    bn =
+        snprintf(body, cap,
+                 "{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion\",\"created\":1700000000,"
+                 "\"model\":\"bench-model\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+                 "\"assistant\",\"content\":\"%s\"},\"finish_reason\":\"stop\"}],\"usage\":{"
+                 "\"prompt_tokens\":100,\"completion_tokens\":50,\"total_tokens\":150}}",
+                 text);
     hn = snprintf(g.canned, cap + 256,
                   "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
                   bn);

@@ -14,6 +14,7 @@
 #include "common/banned.h"
 
 /* Output bytes for one input byte of a string: 1, 2 (\n \" ...) or 6 (\u00XX). */
+/* clang-format off */
 static const unsigned char esc_tab[256] = {
     6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6,
     6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
@@ -32,6 +33,7 @@ static const unsigned char esc_tab[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
+/* clang-format on */
 
 static size_t esc_len(unsigned char c)
 {
