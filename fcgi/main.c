@@ -34,8 +34,9 @@
  * - every thread runs with those signals blocked; the main thread waits
  *   for them with sigwait, so no request is ever interrupted by them;
  * - on the first one, `stopping` is set and FCGX_ShutdownPending() called;
- *   the one thread inside FCGX_Accept_r (accept is serialized by
- *   accept_mutex) is woken with SIGUSR2, whose empty handler has no
+ *   threads waiting for the accept turn are woken (wake_idle); the one
+ *   thread inside FCGX_Accept_r (accept turns, see take_turn) is woken
+ *   with SIGUSR2, whose empty handler has no
  *   SA_RESTART, so accept() fails with EINTR (FCGI_FAIL_ACCEPT_ON_INTR);
  *   SIGUSR2 is re-sent every 100 ms while a thread sits in accept, which
  *   closes the race of a signal arriving just before accept() blocks;
@@ -51,11 +52,83 @@ struct pool_thread {
     atomic_int in_accept;
     struct wk_worker w;
     FCGX_Request req;
+    pthread_cond_t wake; /* signalled when the accept turn is handed to us */
+    bool has_turn;
+    struct pool_thread *next_idle;
 };
 
 static atomic_int stopping;
 static atomic_long live_threads;
-static pthread_mutex_t accept_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+/* Accept turns: one thread at a time is in FCGX_Accept_r. Threads that want
+ * the turn while it is taken wait on a stack, and the turn goes to the one
+ * that went idle last (LIFO): under light load the same few threads, with
+ * warm caches and warm upstream connections, serve every request (a mutex
+ * would rotate through all WORKER_THREADS: 25 % slower at concurrency 1
+ * with 256 threads, see docs/benchmarks.md). */
+static pthread_mutex_t turn_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool turn_taken;
+static struct pool_thread *idle_top;
+
+/* Wait for the accept turn; false if stopping before it came. */
+static bool take_turn(struct pool_thread *t)
+{
+    struct pool_thread **pp;
+    bool got = true;
+
+    pthread_mutex_lock(&turn_lock);
+    if (!turn_taken) {
+        turn_taken = true;
+        goto out;
+    }
+    t->has_turn = false;
+    t->next_idle = idle_top;
+    idle_top = t;
+    while (!t->has_turn && !atomic_load(&stopping)) {
+        pthread_cond_wait(&t->wake, &turn_lock);
+    }
+    if (!t->has_turn) {
+        for (pp = &idle_top; *pp != NULL; pp = &(*pp)->next_idle) {
+            if (*pp == t) {
+                *pp = t->next_idle;
+                break;
+            }
+        }
+        got = false;
+    }
+out:
+    pthread_mutex_unlock(&turn_lock);
+    return got;
+}
+
+/* Hand the accept turn to the thread that went idle last, or free it. */
+static void give_turn(void)
+{
+    struct pool_thread *next;
+
+    pthread_mutex_lock(&turn_lock);
+    next = idle_top;
+    if (next != NULL) {
+        idle_top = next->next_idle;
+        next->has_turn = true;
+        pthread_cond_signal(&next->wake);
+    } else {
+        turn_taken = false;
+    }
+    pthread_mutex_unlock(&turn_lock);
+}
+
+/* Shutdown: wake every thread waiting for a turn (they see `stopping`). */
+static void wake_idle(void)
+{
+    struct pool_thread *t;
+
+    pthread_mutex_lock(&turn_lock);
+    for (t = idle_top; t != NULL; t = t->next_idle) {
+        pthread_cond_signal(&t->wake);
+    }
+    pthread_mutex_unlock(&turn_lock);
+}
 
 static void usage(FILE *f)
 {
@@ -182,15 +255,17 @@ static void *thread_main(void *arg)
     while (!atomic_load(&stopping)) {
         int rc;
 
-        pthread_mutex_lock(&accept_mutex);
+        if (!take_turn(t)) {
+            break;
+        }
         if (atomic_load(&stopping)) {
-            pthread_mutex_unlock(&accept_mutex);
+            give_turn();
             break;
         }
         atomic_store(&t->in_accept, 1);
         rc = FCGX_Accept_r(&t->req);
         atomic_store(&t->in_accept, 0);
-        pthread_mutex_unlock(&accept_mutex);
+        give_turn();
         if (rc < 0) {
             struct timespec pause = {0, 100 * 1000 * 1000};
 
@@ -220,7 +295,7 @@ static void on_wake(int sig)
 static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc, struct wk_tokens *tok)
 {
     struct pool_thread *threads = NULL;
-    long n = c->worker_threads, started = 0, i;
+    long n = c->worker_threads, started = 0, inited = 0, i;
     sigset_t stop_set;
     struct sigaction sa;
     struct timespec tick = {0, 100 * 1000 * 1000};
@@ -249,6 +324,8 @@ static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc, struct wk_t
     for (i = 0; i < n; i++) {
         struct pool_thread *t = &threads[i];
 
+        pthread_cond_init(&t->wake, NULL);
+        inited++;
         if (wk_worker_init(&t->w, c, rc) != CCP_OK ||
             FCGX_InitRequest(&t->req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
             LOG_ERROR("could not start thread %ld", i);
@@ -277,6 +354,7 @@ static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc, struct wk_t
     atomic_store(&stopping, 1);
     FCGX_ShutdownPending();
     while (atomic_load(&live_threads) > 0) {
+        wake_idle();
         for (i = 0; i < n; i++) {
             if (threads[i].running && atomic_load(&threads[i].in_accept)) {
                 pthread_kill(threads[i].tid, SIGUSR2);
@@ -298,6 +376,10 @@ static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc, struct wk_t
     status = 0;
 
 out:
+    /* every started thread has been joined, or none was started */
+    for (i = 0; i < inited; i++) {
+        pthread_cond_destroy(&threads[i].wake);
+    }
     ccp_free(threads);
     return status;
 }

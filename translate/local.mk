@@ -8,6 +8,7 @@ libccp_translate_a_SOURCES = \
 	translate/request_int.h \
 	translate/limits.c \
 	translate/model_rules.c \
+	translate/jsonw.c \
 	translate/response.c \
 	translate/stream.c \
 	translate/errmap.c \

@@ -672,8 +672,7 @@ enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, s
     struct tr_rq_ctx c = {.o = o, .err = err};
     struct json_object *root = NULL;
     struct tr_reqinfo ri;
-    const char *s;
-    size_t n;
+    size_t start;
     enum ccp_err rc;
 
     memset(&ri, 0, sizeof(ri));
@@ -681,12 +680,13 @@ enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, s
     if (rc != CCP_OK) {
         goto out;
     }
-    s = json_object_to_json_string_length(root, TR_RQ_JSON_FLAGS, &n);
-    if (s == NULL) {
-        rc = CCP_ERR_NOMEM;
-        goto out;
+    start = out->len;
+    rc = tr_json_append(root, out);
+    if (rc == CCP_OK && out->len - start > o->max_out) {
+        out->len = start;
+        out->ptr[start] = '\0';
+        rc = CCP_ERR_TOO_LARGE;
     }
-    rc = n > o->max_out ? CCP_ERR_TOO_LARGE : buf_append(out, s, n);
     if (rc == CCP_OK) {
         *info = ri;
     }

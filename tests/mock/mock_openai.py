@@ -15,7 +15,11 @@ an automatic reply (see auto_reply). Control side, for the tests:
 
 Reply objects ("kind" selects; every field optional unless noted):
   {"kind": "text", "text": "...", "chunks": ["a", "b"], "delay": 0.05,
-   "finish_reason": "stop", "usage": {...}, "first_byte_delay": 0}
+   "finish_reason": "stop", "usage": {...}, "first_byte_delay": 0,
+   "encoding": "gzip" | "br" | "zstd"}
+      "encoding" (text and tool_calls, stream or not): the body is sent
+      compressed with that Content-Encoding if the request's Accept-Encoding
+      names it (streams: flushed after every event); otherwise plain.
   {"kind": "tool_calls", "text": "optional text first",
    "calls": [{"id": "call_1", "name": "Bash", "arguments": {...} or "raw json",
               "fragments": 3}],
@@ -45,6 +49,7 @@ Python 3 standard library only. Run: /usr/bin/python3 mock_openai.py --port 0
 
 import argparse
 import json
+import zlib
 import os
 import select
 import socket
@@ -79,6 +84,37 @@ class State:
 
 
 STATE = State()
+
+
+class Encoder:
+    """Incremental Content-Encoding compressor (gzip, br, zstd) whose
+    push() output decodes to everything pushed so far."""
+
+    def __init__(self, name):
+        self.name = name
+        if name == "gzip":
+            self.c = zlib.compressobj(wbits=31)
+        elif name == "br":
+            import brotli  # Debian python3-brotli
+            self.c = brotli.Compressor()
+        elif name == "zstd":
+            import zstandard  # Debian python3-zstandard
+            self.c = zstandard.ZstdCompressor().compressobj()
+        else:
+            raise ValueError("unknown encoding %r" % name)
+
+    def push(self, data):
+        if self.name == "gzip":
+            return self.c.compress(data) + self.c.flush(zlib.Z_SYNC_FLUSH)
+        if self.name == "br":
+            return self.c.process(data) + self.c.flush()
+        import zstandard
+        return self.c.compress(data) + self.c.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+
+    def finish(self):
+        if self.name == "br":
+            return self.c.finish()
+        return self.c.flush()
 
 
 def message_text(msg):
@@ -387,7 +423,15 @@ class Handler(BaseHTTPRequestHandler):
             "created": int(time.time()),
             "usage_wanted": bool((body.get("stream_options") or {}).get("include_usage")),
             "prompt_tokens": estimate_tokens(len(raw)),
+            "encoder": None,
         }
+        enc = reply.get("encoding")
+        accepted = [e.split(";")[0].strip().lower()
+                    for e in (self.headers.get("Accept-Encoding") or "").split(",")]
+        if enc and enc in accepted:
+            ctx["encoder"] = Encoder(enc)
+            with STATE.lock:
+                record["encoding"] = enc  # what the reply was sent in
         if kind == "error":
             self.reply_error(reply)
         elif kind == "raw":
@@ -499,7 +543,18 @@ class Handler(BaseHTTPRequestHandler):
             self.hard_close()
             self.note_stream(ctx["seq"], "cut", 1)
             return
-        self.send_json(200, obj)
+        if ctx["encoder"] is not None:
+            data = json.dumps(obj).encode()
+            data = ctx["encoder"].push(data) + ctx["encoder"].finish()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", ctx["encoder"].name)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        else:
+            self.send_json(200, obj)
         self.note_stream(ctx["seq"], "complete", 1)
 
     def chunk(self, ctx, delta, finish=None):
@@ -560,12 +615,14 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
+        if ctx["encoder"] is not None:
+            self.send_header("Content-Encoding", ctx["encoder"].name)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.stream_out(ctx["seq"], events, float(reply.get("delay", 0)), cut,
-                        reply.get("pauses"))
+                        reply.get("pauses"), ctx["encoder"])
 
-    def stream_out(self, seq, events, delay, cut, pauses=None):
+    def stream_out(self, seq, events, delay, cut, pauses=None, encoder=None):
         sent = 0
         pauses = {int(k): float(v) for k, v in (pauses or {}).items()}
         try:
@@ -574,12 +631,14 @@ class Handler(BaseHTTPRequestHandler):
                     raise ConnectionResetError("peer closed")
                 if pauses.get(i) and self.peer_closed(pauses[i]):
                     raise ConnectionResetError("peer closed")
-                self.write_chunk(ev)
+                self.write_chunk(encoder.push(ev.encode()) if encoder is not None else ev)
                 sent += 1
             if cut:
                 self.hard_close()
                 self.note_stream(seq, "cut", sent)
                 return
+            if encoder is not None:
+                self.write_chunk(encoder.finish())
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except OSError:

@@ -1,7 +1,8 @@
 # unit and golden tests of translate/; one binary per source file.
 # tests/unit/golden.c/.h: shared helpers to walk tests/data/translate/<kind>/*.
 TR_TESTS = tests/unit/translate/test_request tests/unit/translate/test_response \
-	tests/unit/translate/test_stream tests/unit/translate/test_errmap
+	tests/unit/translate/test_stream tests/unit/translate/test_errmap \
+	tests/unit/translate/test_jsonw
 check_PROGRAMS += $(TR_TESTS)
 TESTS += $(TR_TESTS)
 tests_unit_translate_test_request_SOURCES = tests/unit/translate/test_request.c tests/unit/golden.c tests/unit/golden.h
@@ -20,3 +21,7 @@ tests_unit_translate_test_errmap_SOURCES = tests/unit/translate/test_errmap.c te
 tests_unit_translate_test_errmap_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_translate_test_errmap_CFLAGS = $(TEST_CFLAGS)
 tests_unit_translate_test_errmap_LDADD = $(TEST_LIBS)
+tests_unit_translate_test_jsonw_SOURCES = tests/unit/translate/test_jsonw.c
+tests_unit_translate_test_jsonw_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_translate_test_jsonw_CFLAGS = $(TEST_CFLAGS)
+tests_unit_translate_test_jsonw_LDADD = $(TEST_LIBS)

@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# bench/run.sh: CCProxy benchmarks in one run. Builds ccproxy-fcgi and the
+# bench tools, starts the C mock upstream (bench/mock_upstream.c) and
+# lighttpd with the top-level lighttpd.conf, and runs the workloads against
+#   direct   the mock itself with the translated (OpenAI) bodies: zero overhead
+#   ccproxy  lighttpd + ccproxy-fcgi
+#   floor    lighttpd + bench/floor_fcgi.c (canned answers of the same size)
+#   ccr      claude-code-router, if `ccr` is installed from npm (else skipped)
+# Prints a markdown table and saves it as bench/results/<date>-<host>.md.
+#
+# Usage: bench/run.sh [--quick] [--out FILE] [--keep]
+# Environment: CCP_BUILD_DIR (default build/), BENCH_PROCS (2),
+# BENCH_THREADS (WORKER_THREADS, 256: W3 holds 500 streams at once),
+# BENCH_DURATION (seconds per wrk run; 5, --quick 2), LOG_LEVEL (INFO).
+# Needs: wrk, lighttpd, python3, curl (Debian packages). All on 127.0.0.1.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+quick=0
+keep=0
+out=""
+for a in "$@"; do
+    case "$a" in
+    --quick) quick=1 ;;
+    --keep) keep=1 ;;
+    --out=*) out=${a#--out=} ;;
+    -h | --help)
+        sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "run.sh: unknown option $a" >&2
+        exit 2
+        ;;
+    esac
+done
+
+build=${CCP_BUILD_DIR:-$top/build}
+procs=${BENCH_PROCS:-2}
+threads=${BENCH_THREADS:-256}
+if [ $quick -eq 1 ]; then
+    dur=${BENCH_DURATION:-2}
+    nttfb=50
+    w3n=500
+    w6n=20
+else
+    dur=${BENCH_DURATION:-5}
+    nttfb=200
+    w3n=500
+    w6n=50
+fi
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+
+for t in wrk lighttpd curl; do
+    command -v "$t" >/dev/null || {
+        echo "run.sh: $t is missing (apt-get install -y wrk lighttpd curl)" >&2
+        exit 2
+    }
+done
+ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+# ---- build --------------------------------------------------------------
+log "building in $build"
+if ! { [ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null 2>&1); } ||
+    ! mkdir -p "$build" ||
+    ! (cd "$build" && { [ -f Makefile ] || "$top/configure" -q; } &&
+        make -s -j"$(nproc)" ccproxy-fcgi bench-progs >/dev/null); then
+    echo "run.sh: build failed" >&2
+    exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ccp-bench.XXXXXX")
+PIDS=()
+LPID=""
+cleanup() {
+    local p
+    stop_lighttpd
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
+    if [ $keep -eq 1 ]; then
+        log "kept $tmp"
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+rows=$tmp/rows.jsonl
+: >"$rows"
+
+# ---- bodies ---------------------------------------------------------------
+b=$tmp/bodies
+"$py" "$top/bench/bodies/gen.py" "$b" || exit 1
+for f in "$b"/*.json; do
+    case "$f" in *count_tokens*) continue ;; esac
+    "$build/translate_bench" --dump "$f" >"${f%.json}.openai" || exit 1
+done
+translate_line=$("$build/translate_bench" "$b/large.json" "$([ $quick -eq 1 ] && echo 30 || echo 200)")
+log "translation: $translate_line"
+
+cat >"$tmp/post.lua" <<'EOF'
+local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["x-api-key"] = "bench"
+wrk.headers["anthropic-version"] = "2023-06-01"
+function done(summary, latency, requests)
+    io.write(string.format("BENCH %d %d %.1f %.1f %d\n", summary.requests, summary.duration,
+        latency:percentile(50), latency:percentile(99),
+        summary.errors.status + summary.errors.connect + summary.errors.read +
+        summary.errors.write + summary.errors.timeout))
+end
+EOF
+
+# ---- mock upstream --------------------------------------------------------
+"$build/mock_upstream" --port-file "$tmp/mock.port" >"$tmp/mock.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 50); do
+    [ -s "$tmp/mock.port" ] && break
+    sleep 0.1
+done
+[ -s "$tmp/mock.port" ] || { echo "run.sh: mock did not start" >&2; exit 1; }
+MOCK=http://127.0.0.1:$(cat "$tmp/mock.port")
+
+free_port() {
+    "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# ---- process figures --------------------------------------------------------
+watch_pids=""   # processes whose CPU and peak RSS are measured
+worker_pids() { [ -n "$LPID" ] && ps -o pid= --ppid "$LPID" | tr -d ' ' | tr '\n' ' '; }
+cpu_ticks() {   # utime+stime of pids $@, in clock ticks
+    local p s=0 st
+    for p in "$@"; do
+        st=$(cut -d')' -f2 "/proc/$p/stat" 2>/dev/null) || continue
+        # fields after "pid (comm)": state=1 ... utime=12 stime=13
+        s=$((s + $(echo "$st" | awk '{print $12 + $13}')))
+    done
+    echo $s
+}
+reset_hwm() { local p; for p in "$@"; do echo 5 >"/proc/$p/clear_refs" 2>/dev/null; done; }
+hwm_kb() {
+    local p s=0 v
+    for p in "$@"; do
+        v=$(awk '/^VmHWM/{print $2}' "/proc/$p/status" 2>/dev/null)
+        s=$((s + ${v:-0}))
+    done
+    echo $s
+}
+mock_stats() { curl -s "$MOCK/stats" | "$py" -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], d["connections"])'; }
+
+start_lighttpd() { # NAME BIN
+    export CCPROXY_BIN=$2 CCPROXY_RUN_DIR=$tmp/run-$1 CCPROXY_BIND=127.0.0.1
+    export CCPROXY_PROCS=$procs WORKER_THREADS=$threads PORT
+    export OPENAI_BASE_URL=$MOCK/v1 OPENAI_API_KEY=sk-bench LOG_LEVEL=${LOG_LEVEL:-INFO}
+    PORT=$(free_port)
+    mkdir -p "$CCPROXY_RUN_DIR"
+    lighttpd -D -f "$top/lighttpd.conf" >"$CCPROXY_RUN_DIR/stdout" 2>&1 &
+    LPID=$!
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$PORT/health" && break
+        sleep 0.1
+    done
+    for _ in $(seq 1 50); do
+        [ "$(worker_pids | wc -w)" -ge "$procs" ] && break
+        sleep 0.1
+    done
+    BASE=http://127.0.0.1:$PORT
+    watch_pids=$(worker_pids)
+    log "$1: lighttpd $LPID on $BASE, workers: $watch_pids"
+}
+stop_lighttpd() {
+    local p
+    [ -n "$LPID" ] && kill "$LPID" 2>/dev/null && wait "$LPID" 2>/dev/null
+    LPID=""
+    sleep 0.2
+    for p in $watch_pids; do # workers lighttpd did not stop
+        kill "$p" 2>/dev/null
+    done
+    watch_pids=""
+}
+
+# measure TARGET WORKLOAD CONC KIND ARGS...: run one workload, append a row.
+#   KIND wrk URL BODY            wrk for $dur s (rate, p50, p99)
+#   KIND client URL BODY N MARKER  bench/client.py (adds time to first byte)
+#   KIND both URL BODY MARKER    wrk, then client.py at the same concurrency for TTFB
+measure() {
+    local target=$1 wl=$2 c=$3 kind=$4 url=$5 body=$6
+    local s0 s1 c0 c1 t0 t1 l0 l1 wres="" cres="" th
+    # shellcheck disable=SC2086
+    reset_hwm $watch_pids
+    read -r s0 c0 < <(mock_stats)
+    # shellcheck disable=SC2086
+    t0=$(cpu_ticks $watch_pids)
+    l0=$(cpu_ticks ${LPID:-})
+    if [ "$kind" = wrk ] || [ "$kind" = both ]; then
+        th=$((c < 2 ? c : 2))
+        wres=$(BENCH_BODY=$body wrk -t"$th" -c"$c" -d"${dur}s" --latency -s "$tmp/post.lua" "$url" |
+            sed -n 's/^BENCH //p')
+    fi
+    if [ "$kind" = client ]; then
+        cres=$("$py" "$top/bench/client.py" --url "$url" --body "$body" --n "$7" \
+            --concurrency "$c" --marker "$8" --timeout 120)
+    elif [ "$kind" = both ]; then
+        cres=$("$py" "$top/bench/client.py" --url "$url" --body "$body" --n "$nttfb" \
+            --concurrency "$c" --marker "$7" --timeout 60)
+    fi
+    # shellcheck disable=SC2086
+    t1=$(cpu_ticks $watch_pids)
+    l1=$(cpu_ticks ${LPID:-})
+    read -r s1 c1 < <(mock_stats)
+    [ -n "$cres" ] || cres='{}'
+    # shellcheck disable=SC2086
+    "$py" - "$target" "$wl" "$c" "$kind" "$wres" "$cres" $((t1 - t0)) $((l1 - l0)) \
+        "$(getconf CLK_TCK)" "$(hwm_kb $watch_pids)" $((s1 - s0)) $((c1 - c0)) >>"$rows" <<'EOF'
+import json, sys
+(target, wl, c, kind, wres, cres, ticks, lticks, hz, hwm, calls, conns) = sys.argv[1:13]
+row = {"target": target, "workload": wl, "conc": int(c), "kind": kind}
+cres = json.loads(cres)
+if wres:
+    n, us, p50, p99, errs = wres.split()
+    row.update(requests=int(n), rps=int(n) / (int(us) / 1e6), p50_ms=float(p50) / 1000,
+               p99_ms=float(p99) / 1000, errors=int(errs))
+    if cres:
+        row.update(ttfb_p50_ms=cres["ttfb_p50_ms"], ttfb_p99_ms=cres["ttfb_p99_ms"])
+        row["requests"] += cres["n"]
+        row["errors"] += cres["errors"]
+elif cres:
+    row.update(requests=cres["n"], rps=cres["rps"], p50_ms=cres["p50_ms"], p99_ms=cres["p99_ms"],
+               ttfb_p50_ms=cres["ttfb_p50_ms"], ttfb_p99_ms=cres["ttfb_p99_ms"],
+               errors=cres["errors"], complete=cres["complete"])
+n = row.get("requests") or 0
+if target != "direct" and n:
+    row["cpu_ms_per_req"] = int(ticks) * 1000.0 / int(hz) / n
+    row["web_cpu_ms_per_req"] = int(lticks) * 1000.0 / int(hz) / n
+    row["peak_rss_mb"] = int(hwm) / 1024.0
+row["upstream_calls"] = int(calls)
+row["upstream_conns"] = int(conns)
+print(json.dumps(row))
+EOF
+    log "$(tail -n 1 "$rows")"
+}
+
+# W1/W2 set: TARGET BASE_URL PATH SUFFIX(.json|.openai) STREAM_MARKER
+run_w1w2() {
+    local t=$1 url=$2$3 sfx=$4 mk=$5 size
+    for size in small medium large; do
+        if [ $quick -eq 1 ] && [ $size = large ]; then continue; fi
+        measure "$t" "W1 non-stream $size" 1 both "$url" "$b/$size$sfx" '"'
+        measure "$t" "W1 non-stream $size" 32 wrk "$url" "$b/$size$sfx"
+    done
+    measure "$t" "W2 stream 100 chunks" 1 both "$url" "$b/small.stream$sfx" "$mk"
+    measure "$t" "W2 stream 100 chunks" 32 wrk "$url" "$b/small.stream$sfx"
+}
+
+# ---- direct: the mock itself -----------------------------------------------
+log "target direct: $MOCK"
+watch_pids=""
+run_w1w2 direct "$MOCK" /v1/chat/completions .openai '[DONE]'
+measure direct "W3 500 slow streams" "$w3n" client "$MOCK/v1/chat/completions" \
+    "$b/slow.stream.openai" "$w3n" '[DONE]'
+measure direct "W3 500 slow streams, again" "$w3n" client "$MOCK/v1/chat/completions" \
+    "$b/slow.stream.openai" "$w3n" '[DONE]'
+
+# ---- ccproxy ------------------------------------------------------------------
+start_lighttpd ccproxy "$build/ccproxy-fcgi"
+# canned answers for the floor: exactly what CCProxy answers
+mkdir -p "$tmp/floor"
+curl -s -X POST --data-binary @"$b/small.json" "$BASE/v1/messages" >"$tmp/floor/nonstream"
+curl -s -X POST --data-binary @"$b/small.stream.json" "$BASE/v1/messages" >"$tmp/floor/stream"
+run_w1w2 ccproxy "$BASE" /v1/messages .json message_stop
+measure ccproxy "W4 20 identical streams" 20 client "$BASE/v1/messages" "$b/small.stream.json" \
+    20 message_stop
+measure ccproxy "W5 count_tokens large" 1 both "$BASE/v1/messages/count_tokens" \
+    "$b/count_tokens.json" input_tokens
+measure ccproxy "W6 repeated request" 1 client "$BASE/v1/messages" "$b/medium.json" "$w6n" '"'
+# shellcheck disable=SC2086
+total_hwm=$(hwm_kb $watch_pids)
+stop_lighttpd
+# W3 on fresh workers: their peak RSS is W3's alone (glibc keeps the memory
+# the 600 KB bodies above needed), then once more with warm connections.
+start_lighttpd ccproxy-w3 "$build/ccproxy-fcgi"
+measure ccproxy "W3 500 slow streams" "$w3n" client "$BASE/v1/messages" "$b/slow.stream.json" \
+    "$w3n" message_stop
+measure ccproxy "W3 500 slow streams, again" "$w3n" client "$BASE/v1/messages" \
+    "$b/slow.stream.json" "$w3n" message_stop
+stop_lighttpd
+
+# ---- floor ----------------------------------------------------------------------
+start_lighttpd floor "$build/floor_fcgi $tmp/floor"
+run_w1w2 floor "$BASE" /v1/messages .json message_stop
+stop_lighttpd
+
+# ---- claude-code-router ----------------------------------------------------------
+ccr_note="not installed (npm install -g @musistudio/claude-code-router to include it)"
+if command -v ccr >/dev/null; then
+    ccr_note="installed, but this script does not drive it yet"
+fi
+
+# ---- report ------------------------------------------------------------------------
+host=$(hostname -s 2>/dev/null || echo host)
+mkdir -p "$top/bench/results"
+[ -n "$out" ] || out=$top/bench/results/$(date +%Y-%m-%d)-$host$([ $quick -eq 1 ] && echo -quick).md
+"$py" "$top/bench/report.py" "$rows" --translate "$translate_line" --ccr "$ccr_note" \
+    --cmd "bench/run.sh $*" --procs "$procs" --threads "$threads" --duration "$dur" \
+    --total-rss-kb "$total_hwm" >"$out" || exit 1
+cat "$out"
+log "saved $out"
