@@ -74,6 +74,7 @@ struct pair_entry {
 struct tr_bpe_scratch {
     const struct tr_bpe *owner; /* the encoder whose ranks the caches hold */
     struct pair_entry *pairs; /* 2^PAIR_BITS entries; key UINT64_MAX = empty */
+    uint32_t *bytes2;         /* rank of each two-byte string, filled as met */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
@@ -308,8 +309,9 @@ enum ccp_err tr_bpe_scratch_new(struct tr_bpe_scratch **out)
     st->jit = pcre2_jit_stack_create(32u * 1024u, JIT_STACK_MAX, NULL);
     st->cache = ccp_calloc(CACHE_SLOTS, sizeof(*st->cache));
     st->pairs = ccp_malloc(((size_t)1 << PAIR_BITS) * sizeof(*st->pairs));
+    st->bytes2 = ccp_malloc(65536 * sizeof(*st->bytes2));
     if (st->md == NULL || st->mctx == NULL || st->jit == NULL || st->cache == NULL ||
-        st->pairs == NULL) {
+        st->pairs == NULL || st->bytes2 == NULL) {
         goto out;
     }
     pcre2_jit_stack_assign(st->mctx, NULL, st->jit);
@@ -331,6 +333,7 @@ void tr_bpe_scratch_free(struct tr_bpe_scratch *st)
     pcre2_jit_stack_free(st->jit);
     ccp_free(st->cache);
     ccp_free(st->pairs);
+    ccp_free(st->bytes2);
     ccp_free(st->a);
     ccp_free(st->b);
     ccp_free(st->c);
@@ -412,6 +415,20 @@ static inline uint32_t pair_rank(const struct tr_bpe *v, struct tr_bpe_scratch *
     return rank;
 }
 
+/* Rank of the two bytes p[0..2), through a table of all byte pairs (rank + 1,
+ * NO_RANK as itself, 0 = not looked up yet). */
+static inline uint32_t pair2_rank(const struct tr_bpe *v, struct tr_bpe_scratch *st,
+                                  const unsigned char *p)
+{
+    uint32_t *e = &st->bytes2[(unsigned)p[0] << 8 | p[1]];
+    if (CCP_LIKELY(*e != 0)) {
+        return *e == NO_RANK ? NO_RANK : *e - 1;
+    }
+    uint32_t r = lookup(v, p, 2);
+    *e = r == NO_RANK ? NO_RANK : r + 1;
+    return r;
+}
+
 /* Small pieces: keep boundaries in an array and rescan the pair ranks for the
  * lowest (leftmost on ties), as tiktoken does; fine while n is small.
  * Writes the ranks to ids[0..*m). */
@@ -426,7 +443,7 @@ static void merge_small(const struct tr_bpe *v, struct tr_bpe_scratch *st,
     }
     bd[n] = (uint32_t)n;
     for (size_t k = 0; k + 1 < m; k++) {
-        pr[k] = pair_rank(v, st, p + k, 2, tk[k], tk[k + 1]);
+        pr[k] = pair2_rank(v, st, p + k);
     }
     while (m > 1) {
         uint32_t best = NO_RANK;
@@ -512,7 +529,7 @@ static uint32_t *merge_heap(const struct tr_bpe *v, struct tr_bpe_scratch *st,
         tok[i] = v->byte_rank[p[i]];
         pr[i] = NO_RANK;
         if (i > 0) {
-            pr[i - 1] = pair_rank(v, st, p + i - 1, 2, tok[i - 1], tok[i]);
+            pr[i - 1] = pair2_rank(v, st, p + i - 1);
             if (pr[i - 1] != NO_RANK) {
                 h[hl++] = (uint64_t)pr[i - 1] << 32 | (i - 1);
             }
@@ -815,6 +832,7 @@ static enum ccp_err run(const struct tr_bpe *v, struct tr_bpe_scratch *st, const
         /* the caches hold another encoder's ranks (or nothing yet) */
         memset(st->pairs, 0xff, ((size_t)1 << PAIR_BITS) * sizeof(*st->pairs));
         memset(st->cache, 0, CACHE_SLOTS * sizeof(*st->cache));
+        memset(st->bytes2, 0, 65536 * sizeof(*st->bytes2));
         st->owner = v;
     }
     while (pos < n) {
