@@ -46,6 +46,7 @@ static const char pat_cl100k[] =
     "|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+";
 
 struct tr_bpe {
+    bool cl100k;             /* cl100k_base's pattern, else o200k_base's */
     const uint32_t *offs;    /* n + 1 offsets of token bytes in blob, by rank */
     const uint32_t *slots;   /* open-addressing hash: rank + 1, 0 = empty */
     const unsigned char *blob;
@@ -73,6 +74,7 @@ struct pair_entry {
 struct tr_bpe_scratch {
     const struct tr_bpe *owner; /* the encoder whose ranks the caches hold */
     struct pair_entry *pairs; /* 2^PAIR_BITS entries; key UINT64_MAX = empty */
+    uint32_t *bytes2;         /* rank of each two-byte string, filled as met */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
@@ -250,6 +252,7 @@ enum ccp_err tr_bpe_new(enum tr_bpe_encoding enc, const void *table, size_t len,
     if (rc != CCP_OK) {
         goto out;
     }
+    v->cl100k = enc == TR_BPE_CL100K_BASE;
     const char *pat = enc == TR_BPE_O200K_BASE ? pat_o200k : pat_cl100k;
     int errcode = 0;
     PCRE2_SIZE erroff = 0;
@@ -306,8 +309,9 @@ enum ccp_err tr_bpe_scratch_new(struct tr_bpe_scratch **out)
     st->jit = pcre2_jit_stack_create(32u * 1024u, JIT_STACK_MAX, NULL);
     st->cache = ccp_calloc(CACHE_SLOTS, sizeof(*st->cache));
     st->pairs = ccp_malloc(((size_t)1 << PAIR_BITS) * sizeof(*st->pairs));
+    st->bytes2 = ccp_malloc(65536 * sizeof(*st->bytes2));
     if (st->md == NULL || st->mctx == NULL || st->jit == NULL || st->cache == NULL ||
-        st->pairs == NULL) {
+        st->pairs == NULL || st->bytes2 == NULL) {
         goto out;
     }
     pcre2_jit_stack_assign(st->mctx, NULL, st->jit);
@@ -329,6 +333,7 @@ void tr_bpe_scratch_free(struct tr_bpe_scratch *st)
     pcre2_jit_stack_free(st->jit);
     ccp_free(st->cache);
     ccp_free(st->pairs);
+    ccp_free(st->bytes2);
     ccp_free(st->a);
     ccp_free(st->b);
     ccp_free(st->c);
@@ -410,6 +415,20 @@ static inline uint32_t pair_rank(const struct tr_bpe *v, struct tr_bpe_scratch *
     return rank;
 }
 
+/* Rank of the two bytes p[0..2), through a table of all byte pairs (rank + 1,
+ * NO_RANK as itself, 0 = not looked up yet). */
+static inline uint32_t pair2_rank(const struct tr_bpe *v, struct tr_bpe_scratch *st,
+                                  const unsigned char *p)
+{
+    uint32_t *e = &st->bytes2[(unsigned)p[0] << 8 | p[1]];
+    if (CCP_LIKELY(*e != 0)) {
+        return *e == NO_RANK ? NO_RANK : *e - 1;
+    }
+    uint32_t r = lookup(v, p, 2);
+    *e = r == NO_RANK ? NO_RANK : r + 1;
+    return r;
+}
+
 /* Small pieces: keep boundaries in an array and rescan the pair ranks for the
  * lowest (leftmost on ties), as tiktoken does; fine while n is small.
  * Writes the ranks to ids[0..*m). */
@@ -424,7 +443,7 @@ static void merge_small(const struct tr_bpe *v, struct tr_bpe_scratch *st,
     }
     bd[n] = (uint32_t)n;
     for (size_t k = 0; k + 1 < m; k++) {
-        pr[k] = pair_rank(v, st, p + k, 2, tk[k], tk[k + 1]);
+        pr[k] = pair2_rank(v, st, p + k);
     }
     while (m > 1) {
         uint32_t best = NO_RANK;
@@ -510,7 +529,7 @@ static uint32_t *merge_heap(const struct tr_bpe *v, struct tr_bpe_scratch *st,
         tok[i] = v->byte_rank[p[i]];
         pr[i] = NO_RANK;
         if (i > 0) {
-            pr[i - 1] = pair_rank(v, st, p + i - 1, 2, tok[i - 1], tok[i]);
+            pr[i - 1] = pair2_rank(v, st, p + i - 1);
             if (pr[i - 1] != NO_RANK) {
                 h[hl++] = (uint64_t)pr[i - 1] << 32 | (i - 1);
             }
@@ -624,28 +643,202 @@ static enum ccp_err encode_piece(const struct tr_bpe *v, struct tr_bpe_scratch *
     return CCP_OK;
 }
 
+/* ASCII pre-tokenizer: the same pieces as the patterns above for ASCII text,
+ * without the regex engine. It classifies only bytes below 0x80; whenever the
+ * piece would depend on a byte at or above it (a letter, digit, space or
+ * case-folding of another script), it answers BAIL and PCRE2 decides. */
+#define C_LOWER 1u
+#define C_UPPER 2u
+#define C_DIGIT 4u
+#define C_WS 8u    /* \t-\r and space */
+#define C_NL 16u   /* \r \n */
+#define C_PUNCT 32u /* neither letter, digit nor space: [^\s\p{L}\p{N}] */
+#define C_HIGH 64u /* a byte >= 0x80: unknown here */
+#define C_LETTER (C_LOWER | C_UPPER)
+#define BAIL SIZE_MAX
+
+static const uint8_t ascii_class[128] = {
+    /* 0x00-0x08 */ 32, 32, 32, 32, 32, 32, 32, 32, 32,
+    /* \t \n \v \f \r */ 8, 8 | 16, 8, 8, 8 | 16,
+    /* 0x0e-0x1f */ 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+    /* space ! " # $ % & ' ( ) * + , - . / */ 8, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+    32, 32, 32,
+    /* 0-9 */ 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    /* : ; < = > ? @ */ 32, 32, 32, 32, 32, 32, 32,
+    /* A-Z */ 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    /* [ \ ] ^ _ ` */ 32, 32, 32, 32, 32, 32,
+    /* a-z */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* { | } ~ DEL */ 32, 32, 32, 32, 32};
+
+/* Class of s[i]; 0 past the end. */
+static inline unsigned cls_at(const unsigned char *s, size_t n, size_t i)
+{
+    if (i >= n) {
+        return 0;
+    }
+    return s[i] < 0x80 ? ascii_class[s[i]] : C_HIGH;
+}
+
+/* Length of (?i:'s|'t|'re|'ve|'m|'ll|'d) at s[e] (0 for none), or BAIL. */
+static size_t contraction(const unsigned char *s, size_t n, size_t e)
+{
+    if (e + 1 >= n || s[e] != '\'') {
+        return 0;
+    }
+    unsigned c1 = s[e + 1];
+    if (c1 >= 0x80) {
+        return BAIL; /* caseless s also matches U+017F */
+    }
+    c1 |= 0x20; /* lower-cases letters; a non-letter never becomes one */
+    if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') {
+        return 2;
+    }
+    if ((c1 != 'r' && c1 != 'v' && c1 != 'l') || e + 2 >= n) {
+        return 0;
+    }
+    unsigned c2 = s[e + 2];
+    if (c2 >= 0x80) {
+        return BAIL;
+    }
+    c2 |= 0x20;
+    return c2 == (c1 == 'l' ? 'l' : 'e') ? 3 : 0;
+}
+
+/* The letters part of a piece starting at s[i] (a letter): its end, or BAIL. */
+static size_t letters(bool cl100k, const unsigned char *s, size_t n, size_t i)
+{
+    size_t e = i;
+    if (cl100k) {
+        while (cls_at(s, n, e) & C_LETTER) {
+            e++;
+        }
+        return (cls_at(s, n, e) & C_HIGH) ? BAIL : e; /* no contraction after */
+    }
+    size_t u = i;
+    while (cls_at(s, n, u) & C_UPPER) {
+        u++;
+    }
+    if (cls_at(s, n, u) & C_HIGH) {
+        return BAIL;
+    }
+    e = u;
+    while (cls_at(s, n, e) & C_LOWER) {
+        e++;
+    }
+    if (cls_at(s, n, e) & C_HIGH) {
+        return BAIL;
+    }
+    /* upper* lower+ when there is a lower, else upper+ lower* (lower* empty) */
+    size_t k = contraction(s, n, e);
+    return k == BAIL ? BAIL : e + k;
+}
+
+/* End of the piece that starts at s[pos] (pos < n, s[pos] < 0x80), or BAIL. */
+static size_t ascii_piece(bool cl100k, const unsigned char *s, size_t n, size_t pos)
+{
+    unsigned c = ascii_class[s[pos]];
+    if (cl100k && s[pos] == '\'') {
+        size_t k = contraction(s, n, pos);
+        if (k != 0) {
+            return k == BAIL ? BAIL : pos + k;
+        }
+    }
+    if (c & C_LETTER) {
+        return letters(cl100k, s, n, pos);
+    }
+    unsigned c1 = cls_at(s, n, pos + 1);
+    if (c1 & C_HIGH) {
+        return BAIL;
+    }
+    if ((c & (C_PUNCT | C_WS)) && !(c & C_NL) && (c1 & C_LETTER)) {
+        return letters(cl100k, s, n, pos + 1); /* [^\r\n\p{L}\p{N}]? then letters */
+    }
+    size_t e = pos;
+    if (c & C_DIGIT) {
+        while (e < pos + 3 && (cls_at(s, n, e) & C_DIGIT)) {
+            e++;
+        }
+        return e < pos + 3 && (cls_at(s, n, e) & C_HIGH) ? BAIL : e;
+    }
+    size_t q = s[pos] == ' ' ? pos + 1 : pos;
+    if (cls_at(s, n, q) & C_PUNCT) { /* " ?[^\s\p{L}\p{N}]+[\r\n/]*" */
+        e = q;
+        while (cls_at(s, n, e) & C_PUNCT) {
+            e++;
+        }
+        if (cls_at(s, n, e) & C_HIGH) {
+            return BAIL;
+        }
+        while (e < n && (s[e] == '\r' || s[e] == '\n' || (!cl100k && s[e] == '/'))) {
+            e++;
+        }
+        return e;
+    }
+    /* c is white space: \s*[\r\n]+ | \s+(?!\S) | \s+ */
+    size_t nl = BAIL;
+    while (cls_at(s, n, e) & C_WS) {
+        if (s[e] == '\r' || s[e] == '\n') {
+            nl = e;
+        }
+        e++;
+    }
+    if (cls_at(s, n, e) & C_HIGH) {
+        return BAIL;
+    }
+    if (nl != BAIL) {
+        return nl + 1;
+    }
+    return e == n || e - 1 == pos ? e : e - 1;
+}
+
+/* The next pre-token at or after pos (pos < n): bytes [*a, *b), *a < *b.
+ * Bytes [pos, *a) are held by none (invalid UTF-8). fast: try the ASCII path. */
+static enum ccp_err next_piece(const struct tr_bpe *v, struct tr_bpe_scratch *st,
+                               const unsigned char *u, size_t n, size_t pos, bool fast,
+                               size_t *a, size_t *b)
+{
+    if (fast && u[pos] < 0x80) {
+        size_t e = ascii_piece(v->cl100k, u, n, pos);
+        if (e != BAIL) {
+            *a = pos;
+            *b = e;
+            return CCP_OK;
+        }
+    }
+    int m = pcre2_jit_match(v->re, (PCRE2_SPTR)u, n, pos, 0, st->md, st->mctx);
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
+    *a = n;
+    *b = n;
+    if (m > 0) {
+        *a = ov[0];
+        *b = ov[1];
+    } else if (m != PCRE2_ERROR_NOMATCH) {
+        return m == PCRE2_ERROR_NOMEMORY || m == PCRE2_ERROR_JIT_STACKLIMIT ? CCP_ERR_NOMEM
+                                                                            : CCP_ERR_INTERNAL;
+    }
+    if (*a == *b && *a < n) {
+        (*b)++; /* no pattern matches empty; never loop in place */
+    }
+    return CCP_OK;
+}
+
 static enum ccp_err run(const struct tr_bpe *v, struct tr_bpe_scratch *st, const char *s,
                         size_t n, struct sink *sk)
 {
     const unsigned char *u = (const unsigned char *)s;
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
     size_t pos = 0;
     enum ccp_err rc = CCP_OK;
     if (st->owner != v) {
         /* the caches hold another encoder's ranks (or nothing yet) */
         memset(st->pairs, 0xff, ((size_t)1 << PAIR_BITS) * sizeof(*st->pairs));
         memset(st->cache, 0, CACHE_SLOTS * sizeof(*st->cache));
+        memset(st->bytes2, 0, 65536 * sizeof(*st->bytes2));
         st->owner = v;
     }
     while (pos < n) {
-        int m = pcre2_jit_match(v->re, (PCRE2_SPTR)s, n, pos, 0, st->md, st->mctx);
         size_t a = n, b = n;
-        if (m > 0) {
-            a = ov[0];
-            b = ov[1];
-        } else if (m != PCRE2_ERROR_NOMATCH) {
-            rc = m == PCRE2_ERROR_NOMEMORY || m == PCRE2_ERROR_JIT_STACKLIMIT ? CCP_ERR_NOMEM
-                                                                               : CCP_ERR_INTERNAL;
+        rc = next_piece(v, st, u, n, pos, true, &a, &b);
+        if (rc != CCP_OK) {
             goto out;
         }
         if (a > pos) {
@@ -656,10 +849,7 @@ static enum ccp_err run(const struct tr_bpe *v, struct tr_bpe_scratch *st, const
             }
         }
         if (b == a) {
-            if (a >= n) {
-                break;
-            }
-            b = a + 1; /* no pattern matches empty; never loop in place */
+            break; /* no match up to the end */
         }
         rc = encode_piece(v, st, u + a, b - a, sk);
         if (rc != CCP_OK) {
@@ -667,6 +857,34 @@ static enum ccp_err run(const struct tr_bpe *v, struct tr_bpe_scratch *st, const
         }
         pos = b;
     }
+out:
+    return rc;
+}
+
+enum ccp_err tr_bpe_split(const struct tr_bpe *v, struct tr_bpe_scratch *st, const char *s,
+                          size_t n, bool fast, size_t *ends, size_t cap, size_t *count)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t pos = 0, k = 0;
+    enum ccp_err rc = CCP_OK;
+    while (pos < n) {
+        size_t a = n, b = n;
+        rc = next_piece(v, st, u, n, pos, fast, &a, &b);
+        if (rc != CCP_OK) {
+            goto out;
+        }
+        for (size_t e = a > pos ? a : b; k < cap; e = b) {
+            ends[k++] = e;
+            if (e == b) {
+                break;
+            }
+        }
+        if (k == cap || b == a) {
+            break;
+        }
+        pos = b;
+    }
+    *count = k;
 out:
     return rc;
 }

@@ -4,6 +4,7 @@
 #ifndef CCP_TRANSLATE_BPE_H
 #define CCP_TRANSLATE_BPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,6 +67,14 @@ CCP_NODISCARD enum ccp_err tr_bpe_count_with(const struct tr_bpe *v, struct tr_b
                                              const char *s, size_t n, size_t *count);
 CCP_NODISCARD enum ccp_err tr_bpe_count(const struct tr_bpe *v, const char *s, size_t n,
                                         size_t *count);
+
+/* The pre-tokens of s[0..n): the end offset of each into ends[0..cap), their
+ * number into *count (stops at cap). fast: as tr_bpe_encode does (an ASCII
+ * path, PCRE2 where it cannot decide); false: PCRE2 alone. For tests, which
+ * check the two agree. CCP_OK, CCP_ERR_NOMEM or CCP_ERR_INTERNAL. */
+CCP_NODISCARD enum ccp_err tr_bpe_split(const struct tr_bpe *v, struct tr_bpe_scratch *st,
+                                        const char *s, size_t n, bool fast, size_t *ends,
+                                        size_t cap, size_t *count);
 
 void tr_bpe_ids_release(struct tr_bpe_ids *ids);
 

@@ -403,6 +403,54 @@ static void test_differential(void **state)
     free(buf);
 }
 
+/* The ASCII pre-tokenizer must cut exactly where PCRE2 does: random strings of
+ * ASCII (letters of both cases, digits, contractions, spaces, line breaks,
+ * slashes, punctuation, control bytes) mixed with characters that decide a
+ * piece differently outside ASCII (long s, which folds to s; U+0085 and NBSP,
+ * white space; accented and CJK letters; combining marks; a stray byte).
+ * Fixed seed, bounded count. */
+static void test_split_differential(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const atoms[] = {
+        "a", "e", "z", "A", "Q", "Z", "0", "7", "9", " ", " ", "  ", "\t", "\n", "\r\n",
+        "\r", "\v", "\f", "/", "//", "'", "'s", "'S", "'re", "'VE", "'ll", "'Ll", "'d", "'m",
+        "'t", "'x", "'r", "'l", ".", ",", ";", "(", ")", "{", "}", "=", "+", "-", "_", "\"",
+        "!", "?", "#", "$", "\\", "`", "~", "\x01", "\x1b", "\x7f", "\xc5\xbf", "\xc2\x85",
+        "\xc2\xa0", "\xc3\xa9", "\xc3\x89", "\xe3\x80\x80", "\xe6\x97\xa5", "\xcc\x81",
+        "\xe2\x80\x8b", "\xef\xbb\xbf", "\xd9\xa3", "\xff", "hello", "World", "HTTPServer",
+        "x=1;", "if(a){b()}", "123456", " 42", "\n\n  ", "  \n", "don't", "I'M"};
+    uint64_t seed = 0x243f6a8885a308d3ull;
+    char buf[300];
+    size_t fast[300], slow[300];
+    for (int round = 0; round < 4000; round++) {
+        size_t n = 0, nf = 0, ns = 0;
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t target = 1 + (size_t)(seed >> 33) % 120;
+        /* every fourth string is ASCII only, so the fast path runs to the end */
+        size_t natoms = (round & 3) == 0 ? 55 : CCP_ARRAY_LEN(atoms);
+        while (n < target) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            const char *a = atoms[(seed >> 33) % natoms];
+            size_t len = strlen(a);
+            if (n + len > sizeof(buf)) {
+                break;
+            }
+            memcpy(buf + n, a, len);
+            n += len;
+        }
+        for (int e = 0; e < 2; e++) {
+            assert_int_equal(tr_bpe_split(f->enc[e], f->st, buf, n, true, fast, 300, &nf), CCP_OK);
+            assert_int_equal(tr_bpe_split(f->enc[e], f->st, buf, n, false, slow, 300, &ns),
+                             CCP_OK);
+            if (nf != ns || memcmp(fast, slow, nf * sizeof(*fast)) != 0) {
+                fail_msg("round %d encoding %d: %zu pieces, PCRE2 %zu", round, e, nf, ns);
+            }
+            assert_int_equal(slow[ns - 1], n);
+        }
+    }
+}
+
 static void test_bad_tables(void **state)
 {
     struct fixture *f = *state;
@@ -426,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_long_runs),
         cmocka_unit_test(test_cjk),       cmocka_unit_test(test_long_word),
         cmocka_unit_test(test_bad_tables), cmocka_unit_test(test_differential),
+        cmocka_unit_test(test_split_differential),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
