@@ -13,6 +13,7 @@
 #include "coord/proto.h"
 #include "fcgi/fanout.h"
 #include "fcgi/handler_int.h"
+#include "fcgi/metrics.h"
 #include "translate/translate.h"
 
 #include "common/banned.h"
@@ -124,12 +125,14 @@ enum ccp_err wk_fanout_join(struct wk_fanout *fo, const struct conf *c, const st
         return CCP_DECLINED;
     }
     if (atomic_load(&down_until[idx]) > now_ms()) {
+        wk_metrics_add(WK_C_CO_FAILOPEN, 1); /* known down: direct without trying */
         return CCP_DECLINED;
     }
     rc = coord_connect(addr, timeout, 0, &fo->cc);
     if (rc != CCP_OK) {
         atomic_store(&down_until[idx], now_ms() + DOWN_MS);
         note_failure(addr, "cannot connect", rc);
+        wk_metrics_add(WK_C_CO_FAILOPEN, 1);
         return CCP_DECLINED;
     }
     rc = coord_join(fo->cc, key->hex, strlen(key->hex), timeout, &role);
@@ -138,10 +141,12 @@ enum ccp_err wk_fanout_join(struct wk_fanout *fo, const struct conf *c, const st
             atomic_store(&down_until[idx], now_ms() + DOWN_MS);
         }
         note_failure(addr, "join failed", rc);
+        wk_metrics_add(WK_C_CO_FAILOPEN, 1);
         wk_fanout_release(fo);
         return CCP_DECLINED;
     }
     fo->leader = role == COORD_ROLE_LEADER;
+    wk_metrics_add(fo->leader ? WK_C_CO_LEADERS : WK_C_CO_FOLLOWERS, 1);
     LOG_DEBUG("coordinator %s: %s stream %.16s", addr, fo->leader ? "leading" : "following",
               key->hex);
     return CCP_OK;
@@ -238,7 +243,7 @@ enum ccp_err wk_fanout_follow(struct wk_fanout *fo, struct wk_req *r)
     enum coord_next_kind kind;
     enum ccp_err rc = CCP_DECLINED, nrc;
     struct buf ev;
-    bool sent = false;
+    bool sent = false, dropped = true; /* false: ended normally or the client left */
 
     buf_init(&ev, EVENT_MAX);
     if (fo->cc == NULL || fo->leader) {
@@ -262,6 +267,7 @@ enum ccp_err wk_fanout_follow(struct wk_fanout *fo, struct wk_req *r)
         if (nrc == CCP_ERR_TIMEOUT) {
             if (r->io->gone(r->io)) {
                 r->client_gone = true;
+                dropped = false;
                 rc = CCP_OK;
                 goto out;
             }
@@ -278,6 +284,7 @@ enum ccp_err wk_fanout_follow(struct wk_fanout *fo, struct wk_req *r)
         if (kind == COORD_NEXT_EVENT) {
             if (!relay_chunk(r, &ev)) {
                 r->client_gone = true; /* closing the link tells the leader */
+                dropped = false;
                 rc = CCP_OK;
                 goto out;
             }
@@ -285,6 +292,7 @@ enum ccp_err wk_fanout_follow(struct wk_fanout *fo, struct wk_req *r)
             continue;
         }
         if (kind == COORD_NEXT_END && sent) {
+            dropped = false;
             rc = CCP_OK;
             goto out;
         }
@@ -299,6 +307,9 @@ enum ccp_err wk_fanout_follow(struct wk_fanout *fo, struct wk_req *r)
     }
 
 out:
+    if (dropped && fo->cc != NULL && !fo->leader) {
+        wk_metrics_add(WK_C_CO_DROPS, 1); /* wait over, link lost, or the leader aborted */
+    }
     wk_fanout_release(fo);
     buf_release(&ev);
     return rc;

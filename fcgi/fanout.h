@@ -25,7 +25,12 @@
  *   COORD_CONNECT_TIMEOUT_MS; a missing or stale unix socket fails at once);
  *   then this process skips that address for 2 s and goes direct.
  * - Non-streaming requests are not coalesced (the response cache serves
- *   repeats once the first one finished). */
+ *   repeats once the first one finished).
+ * - Metrics (coordinator section): leaders and followers per successful
+ *   join; fail_opens per request that went direct because the coordinator
+ *   could not be reached or refused the join (or was skipped as down);
+ *   drops per follower whose relay ended early (wait over, link lost, leader
+ *   aborted; not a client that left). */
 #ifndef CCP_FCGI_FANOUT_H
 #define CCP_FCGI_FANOUT_H
 

@@ -44,9 +44,17 @@ CCP_NODISCARD enum ccp_err wk_check_base_url(const struct conf *c, char *errmsg,
 
 /* ---- rate limits (ratelimit.c) ---- */
 
-/* Set up the memcached counters if RATE_LIMIT_ENABLED. CCP_OK also when the
- * limits are off or memcached is not configured (logged: fail open). */
-CCP_NODISCARD enum ccp_err wk_ratelimit_init(const struct conf *c, char *errmsg, size_t errlen);
+struct cache_store;
+
+/* Set up the memcached counters if RATE_LIMIT_ENABLED. `shared` is the
+ * process's memcached store (the response cache's or the count cache's; NULL
+ * if neither has one): it is borrowed, so the process keeps one connection
+ * pool, and must outlive the limits (call wk_ratelimit_cleanup first). Only
+ * without it is a pool of our own opened. CCP_OK also when the limits are
+ * off or memcached is not configured (logged: fail open). */
+CCP_NODISCARD enum ccp_err wk_ratelimit_init(const struct conf *c, struct cache_store *shared,
+                                             char *errmsg, size_t errlen);
+/* Drop the store (freed only if it is our own). Safe to call twice. */
 void wk_ratelimit_cleanup(void);
 
 /* Decide on one request of the client whose key is `key` (n bytes; NULL:

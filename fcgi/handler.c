@@ -206,6 +206,7 @@ int wk_send_head(struct wk_req *r, int status, const char *ctype, const char *ex
     CCP_ASSERT(!r->sent_head);
     r->sent_head = true;
     r->status = status;
+    r->ttfb_ms = wk_ms_since(&r->t0);
     if (r->cache != WK_CACHE_OFF) {
         snprintf(cache, sizeof(cache), "x-ccproxy-cache: %s\r\n", wk_cache_state_name(r->cache));
     }
@@ -477,6 +478,7 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
 
     memset(&r, 0, sizeof(r));
     clock_gettime(CLOCK_MONOTONIC, &r.t0);
+    r.ttfb_ms = -1;
     r.w = w;
     r.io = io;
     buf_init(&r.body, w->conf->max_body_bytes);

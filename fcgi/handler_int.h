@@ -40,6 +40,7 @@ struct wk_req {
     /* metrics and the JSON request line (fcgi/metrics.c) */
     char tenant[WK_TENANT_LEN + 1]; /* hash of the client key, "" if none */
     unsigned long tokens_cached;    /* of tokens_in, served from the upstream's prompt cache */
+    long ttfb_ms;                   /* t0 to the status line and headers going out; -1 until then */
 };
 
 /* Write the status line and headers: Content-Type `ctype`, request-id,

@@ -452,10 +452,6 @@ int main(int argc, char **argv)
     if (!wk_auth_required() && !cgi) {
         LOG_WARN("no CLIENT_API_KEYS: anyone who can reach this service uses the upstream key");
     }
-    if (wk_ratelimit_init(&c, errmsg, sizeof(errmsg)) != CCP_OK) {
-        LOG_ERROR("configuration error: %s", errmsg);
-        goto out;
-    }
     if (wk_upstream_global_init() != CCP_OK) {
         LOG_ERROR("out of memory at start-up");
         goto out;
@@ -466,11 +462,17 @@ int main(int argc, char **argv)
     /* the rank tables: mapped now under FastCGI, on the first count_tokens
      * under CGI (a /v1/messages process never needs them) */
     tok = wk_tokens_new(&c, rc, !cgi, !cgi);
-    if (cgi) {
+    /* one memcached pool per process: the rate limits borrow the caches' */
+    if (wk_ratelimit_init(&c,
+                          wk_rcache_store(rc) != NULL ? wk_rcache_store(rc) : wk_tokens_store(tok),
+                          errmsg, sizeof(errmsg)) != CCP_OK) {
+        LOG_ERROR("configuration error: %s", errmsg);
+    } else if (cgi) {
         status = serve_cgi(&c, rc, tok);
     } else {
         status = serve_fastcgi(&c, rc, tok);
     }
+    wk_ratelimit_cleanup(); /* before the store it may borrow goes */
     wk_tokens_free(tok);
     wk_rcache_free(rc);
     wk_upstream_global_cleanup();

@@ -204,7 +204,7 @@ static void price(const struct wk_req *r, uint64_t *cost, uint64_t *claude, bool
 
 static void log_line(const struct wk_req *r, long total_ms, uint64_t cost, uint64_t claude)
 {
-    char ts[96];
+    char ts[96], ttfb[24] = "null"; /* null: nothing was sent (the client left first) */
     struct timespec now;
     struct tm tm;
     struct buf b;
@@ -217,6 +217,9 @@ static void log_line(const struct wk_req *r, long total_ms, uint64_t cost, uint6
     gmtime_r(&now.tv_sec, &tm);
     snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000L);
+    if (r->ttfb_ms >= 0) {
+        snprintf(ttfb, sizeof(ttfb), "%ld", r->ttfb_ms);
+    }
     buf_init(&b, 8192);
     rc = buf_appendf(&b,
                      "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"pid\":%ld,"
@@ -260,12 +263,13 @@ static void log_line(const struct wk_req *r, long total_ms, uint64_t cost, uint6
                          ",\"stream\":%s,\"status\":%d,\"cache\":\"%s\",\"attempts\":%u,"
                          "\"tokens_in\":%lu,"
                          "\"tokens_out\":%lu,\"tokens_cached\":%lu,\"upstream_ms\":%ld,"
-                         "\"total_ms\":%ld,\"bytes_in\":%zu,\"bytes_out\":%zu,"
+                         "\"total_ms\":%ld,\"ttfb_ms\":%s,\"bytes_in\":%zu,\"bytes_out\":%zu,"
                          "\"cost_usd\":%.9f,\"savings_usd\":%.9f,\"client_gone\":%s}",
                          r->have_info && r->info.stream ? "true" : "false", r->status,
-                         wk_cache_state_name(r->cache), r->attempts, r->have_tokens ? r->tokens_in : 0,
-                         r->have_tokens ? r->tokens_out : 0, r->have_tokens ? r->tokens_cached : 0,
-                         r->upstream_ms, total_ms, r->body.len, r->bytes_out, (double)cost / 1e9,
+                         wk_cache_state_name(r->cache), r->attempts,
+                         r->have_tokens ? r->tokens_in : 0, r->have_tokens ? r->tokens_out : 0,
+                         r->have_tokens ? r->tokens_cached : 0, r->upstream_ms, total_ms, ttfb,
+                         r->body.len, r->bytes_out, (double)cost / 1e9,
                          ((double)claude - (double)cost) / 1e9, r->client_gone ? "true" : "false");
     }
     if (rc == CCP_OK) {

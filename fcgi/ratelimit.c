@@ -2,7 +2,8 @@
  * memcached (atomic incr) so they hold across worker processes and hosts.
  * Fixed windows on the wall clock: one minute for RATE_LIMIT_PER_MINUTE
  * and RATE_LIMIT_TOKENS_PER_MINUTE, one second for RATE_LIMIT_BURST. Any
- * memcached failure lets the request through (fail open). */
+ * memcached failure lets the request through (fail open). The memcached
+ * pool is the process's shared one when it has one. */
 #include "config.h"
 
 #include <stdio.h>
@@ -15,9 +16,11 @@
 #include "common/banned.h"
 
 static struct cache_store *store;
+static bool own_store; /* opened here: nobody else in the process had one */
 static long per_minute, burst, tokens_per_minute;
 
-enum ccp_err wk_ratelimit_init(const struct conf *c, char *errmsg, size_t errlen)
+enum ccp_err wk_ratelimit_init(const struct conf *c, struct cache_store *shared, char *errmsg,
+                               size_t errlen)
 {
     struct cache_store_opts o;
     enum ccp_err rc;
@@ -30,28 +33,37 @@ enum ccp_err wk_ratelimit_init(const struct conf *c, char *errmsg, size_t errlen
         LOG_WARN("RATE_LIMIT_ENABLED is true but MEMCACHED_SERVERS is empty: no rate limits");
         return CCP_OK;
     }
-    memset(&o, 0, sizeof(o));
-    o.servers = c->memcached_servers;
-    o.timeout_ms = c->memcached_timeout_ms;
-    o.max_item_bytes = c->response_cache_max_item;
-    o.max_handles = (unsigned)c->worker_threads;
-    rc = cache_store_new(&o, &store, errmsg, errlen);
-    if (rc != CCP_OK) {
-        return rc;
+    if (shared != NULL) {
+        store = shared;
+    } else {
+        memset(&o, 0, sizeof(o));
+        o.servers = c->memcached_servers;
+        o.timeout_ms = c->memcached_timeout_ms;
+        o.max_item_bytes = c->response_cache_max_item;
+        o.max_handles = (unsigned)c->worker_threads;
+        rc = cache_store_new(&o, &store, errmsg, errlen);
+        if (rc != CCP_OK) {
+            store = NULL;
+            return rc;
+        }
+        own_store = true;
     }
     per_minute = c->rate_limit_per_minute;
     burst = c->rate_limit_burst;
     tokens_per_minute = c->rate_limit_tpm;
     LOG_INFO("rate limits per client key: %ld requests/minute, %ld/second burst, %ld "
-             "tokens/minute (0: none)",
-             per_minute, burst, tokens_per_minute);
+             "tokens/minute (0: none); memcached pool %s",
+             per_minute, burst, tokens_per_minute, own_store ? "of its own" : "shared");
     return CCP_OK;
 }
 
 void wk_ratelimit_cleanup(void)
 {
-    cache_store_free(store);
+    if (own_store) {
+        cache_store_free(store);
+    }
     store = NULL;
+    own_store = false;
 }
 
 /* The counter key: "ccp:rl:<kind>:<tenant hex>:<window number>". */

@@ -13,6 +13,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "fcgi/metrics.h"
 #include "fcgi/rcache.h"
 
 #include "common/banned.h"
@@ -193,6 +194,7 @@ enum ccp_err wk_rcache_get(struct wk_rcache *rc, const struct cache_key *key, st
         }
         LOG_WARN("response cache: malformed entry %.16s... ignored", key->hex);
         atomic_fetch_add(&rc->errors, 1);
+        wk_metrics_add(WK_C_RC_ERROR, 1);
         raw->len = old;
         raw->ptr[old] = '\0';
     }
@@ -223,6 +225,7 @@ void wk_rcache_put(struct wk_rcache *rc, const struct cache_key *key, enum cache
     }
     if (e != CCP_OK) {
         atomic_fetch_add(&rc->errors, 1);
+        wk_metrics_add(WK_C_RC_ERROR, 1);
         goto out;
     }
     if (rc->lru != NULL) {
@@ -230,11 +233,15 @@ void wk_rcache_put(struct wk_rcache *rc, const struct cache_key *key, enum cache
                           (uint64_t)rc->conf->response_cache_ttl_s * 1000u);
         (void)e; /* counted by the LRU; memcached may still take it */
     }
-    if (rc->store != NULL) {
-        (void)cache_store_set(rc->store, key->hex, enc.ptr, enc.len,
-                              (unsigned long)rc->conf->response_cache_ttl_s);
+    if (rc->store != NULL &&
+        cache_store_set(rc->store, key->hex, enc.ptr, enc.len,
+                        (unsigned long)rc->conf->response_cache_ttl_s) != CCP_OK) {
+        /* memcached down or refusing: the LRU (if any) still has it */
+        atomic_fetch_add(&rc->errors, 1);
+        wk_metrics_add(WK_C_RC_ERROR, 1);
     }
     atomic_fetch_add(&rc->stores, 1);
+    wk_metrics_add(WK_C_RC_STORE, 1);
 
 out:
     buf_release(&enc);

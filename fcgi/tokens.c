@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/vocab.h"
 #include "fcgi/handler_int.h"
+#include "fcgi/metrics.h"
 #include "fcgi/tokens.h"
 #include "fcgi/upstream.h"
 #include "translate/bpe.h"
@@ -298,6 +299,11 @@ void wk_tokens_get_stats(struct wk_tokens *t, struct wk_tokens_stats *out)
     out->cache_misses = atomic_load(&t->misses);
 }
 
+struct cache_store *wk_tokens_store(struct wk_tokens *t)
+{
+    return t != NULL ? t->store : NULL;
+}
+
 /* ---- counting through the upstream --------------------------------------- */
 
 static bool sink_data(void *ctx, int status, const char *p, size_t n)
@@ -450,6 +456,8 @@ void wk_route_count_tokens(struct wk_req *r)
     atomic_fetch_add(&t->exact, 1);
     atomic_fetch_add(&t->hits, x.hits);
     atomic_fetch_add(&t->misses, x.misses);
+    wk_metrics_add(WK_C_TC_HIT, x.hits); /* per cached string (block), not per request */
+    wk_metrics_add(WK_C_TC_MISS, x.misses);
     if (hooks.get != NULL) {
         snprintf(extra, sizeof(extra),
                  "x-ccproxy-token-count: exact\r\nx-ccproxy-token-cache: hits=%u misses=%u\r\n",

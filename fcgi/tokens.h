@@ -30,5 +30,8 @@ struct wk_tokens *wk_tokens_new(const struct conf *c, struct wk_rcache *rc, bool
                                 bool with_lru);
 void wk_tokens_free(struct wk_tokens *t);
 void wk_tokens_get_stats(struct wk_tokens *t, struct wk_tokens_stats *out);
+/* The memcached store the count cache uses (the response cache's, or its
+ * own when the response cache has none); NULL if none or t is NULL. */
+struct cache_store *wk_tokens_store(struct wk_tokens *t);
 
 #endif /* CCP_FCGI_TOKENS_H */

@@ -239,6 +239,64 @@ static void test_prometheus_text(void **state)
     free(s);
 }
 
+/* The sections filled by the caches and the fan-out come from their own
+ * counters (distinct values, so a swapped pair shows). */
+static void test_sections_render_their_counters(void **state)
+{
+    static const struct {
+        const char *section, *field;
+        enum wk_ctr c;
+        const char *prom;
+    } want[] = {
+        {"coordinator", "leaders", WK_C_CO_LEADERS,
+         "ccproxy_coordinator_events_total{event=\"leader\"} 11\n"},
+        {"coordinator", "followers", WK_C_CO_FOLLOWERS,
+         "ccproxy_coordinator_events_total{event=\"follower\"} 12\n"},
+        {"coordinator", "drops", WK_C_CO_DROPS,
+         "ccproxy_coordinator_events_total{event=\"drop\"} 13\n"},
+        {"coordinator", "fail_opens", WK_C_CO_FAILOPEN,
+         "ccproxy_coordinator_events_total{event=\"fail_open\"} 14\n"},
+        {"response_cache", "stores", WK_C_RC_STORE, NULL},
+        {"response_cache", "errors", WK_C_RC_ERROR, NULL},
+        {"token_count_cache", "hits", WK_C_TC_HIT, NULL},
+        {"token_count_cache", "misses", WK_C_TC_MISS, NULL},
+    };
+    struct wk_msnap *s = calloc(1, sizeof(*s));
+    struct json_object *root, *o, *v;
+    struct buf b;
+    size_t i;
+
+    (void)state;
+    assert_non_null(s);
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        s->c[want[i].c] = 11 + i;
+    }
+    buf_init(&b, 1 << 20);
+    assert_int_equal(wk_metrics_json(s, &b), CCP_OK);
+    root = json_tokener_parse(b.ptr);
+    assert_non_null(root);
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        assert_true(json_object_object_get_ex(root, want[i].section, &o));
+        assert_true(json_object_object_get_ex(o, want[i].field, &v));
+        assert_int_equal(json_object_get_int64(v), 11 + i);
+    }
+    assert_true(json_object_object_get_ex(root, "token_count_cache", &o));
+    assert_true(json_object_object_get_ex(o, "hit_rate", &v));
+    /* rendered rounded */
+    assert_true(json_object_get_double(v) > 17.0 / 35 - 1e-3 &&
+                json_object_get_double(v) < 17.0 / 35 + 1e-3);
+    json_object_put(root);
+    buf_reset(&b);
+    assert_int_equal(wk_metrics_prometheus(s, &b), CCP_OK);
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (want[i].prom != NULL) {
+            assert_non_null(strstr(b.ptr, want[i].prom));
+        }
+    }
+    buf_release(&b);
+    free(s);
+}
+
 static void test_render_too_small(void **state)
 {
     struct wk_msnap *s = sample_snapshot();
@@ -356,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_hist_buckets_and_quantiles),
         cmocka_unit_test(test_json_document),
         cmocka_unit_test(test_prometheus_text),
+        cmocka_unit_test(test_sections_render_their_counters),
         cmocka_unit_test(test_render_too_small),
         cmocka_unit_test(test_admin_checks),
         cmocka_unit_test(test_shm_shared_and_recreated),
