@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness import parse_sse
+from harness import parse_sse, wait_until
 
 SONNET = "claude-sonnet-4-5-20250929"
 TEXT = "Compressed hello, " + "and some more words to compress " * 20
@@ -32,7 +32,9 @@ def test_nonstream_compressed_upstream_is_decoded(proxy, mock, enc):
     asked = [e.strip() for e in header(mock.requests()[0], "accept-encoding").split(",")]
     assert enc in asked, "worker did not offer %s: %r" % (enc, asked)
     assert mock.requests()[0].get("encoding") == enc
-    assert mock.streams()[0]["state"] == "complete"
+    # the mock notes the reply's end after its last write: the client may be first
+    done = wait_until(mock.streams, 5, "the mock to note the reply")
+    assert done[0]["state"] == "complete"
     msg = json.loads(raw)
     assert msg["content"] == [{"type": "text", "text": TEXT}]
 
