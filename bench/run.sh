@@ -353,8 +353,14 @@ measure direct "W3 500 slow streams, again" "$w3n" client "$MOCK/v1/chat/complet
 start_lighttpd ccproxy "$build/ccproxy-fcgi"
 # canned answers for the floor: exactly what CCProxy answers
 mkdir -p "$tmp/floor"
-curl -s -X POST --data-binary @"$b/small.json" "$BASE/v1/messages" >"$tmp/floor/nonstream"
-curl -s -X POST --data-binary @"$b/small.stream.json" "$BASE/v1/messages" >"$tmp/floor/stream"
+# (the worker answers 415 without Content-Type: application/json, so check)
+hdr=(-H 'Content-Type: application/json' -H 'x-api-key: bench' -H 'anthropic-version: 2023-06-01')
+curl -s "${hdr[@]}" --data-binary @"$b/small.json" "$BASE/v1/messages" >"$tmp/floor/nonstream"
+curl -s "${hdr[@]}" --data-binary @"$b/small.stream.json" "$BASE/v1/messages" >"$tmp/floor/stream"
+grep -q '"type":"message"' "$tmp/floor/nonstream" && grep -q message_stop "$tmp/floor/stream" || {
+    echo "run.sh: could not capture CCProxy's answers for the floor" >&2
+    exit 1
+}
 run_w1w2 ccproxy "$BASE" /v1/messages .json message_stop
 # W4: 20 identical concurrent 1-second streams (40 chunks 25 ms apart, as in
 # bench/fanout.sh), so all 20 are in flight together and none can be a cache
