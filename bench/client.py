@@ -5,9 +5,13 @@ one connection per request, Connection: close).
 
 Usage: client.py --url http://127.0.0.1:PORT/v1/messages --body FILE
                  [--n 100] [--concurrency 1] [--marker message_stop]
-                 [--timeout 60]
+                 [--timeout 60] [--nonce TEXT [--unique]]
+--nonce puts TEXT (with --unique: TEXT-<i>, a different one per request) at
+the start of the body's first "text" (else "content") string, so requests
+are told apart by the response cache and the fan-out.
 Prints one JSON object: n, ok (2xx), complete (marker seen), errors,
-elapsed_s, rps, p50_ms, p99_ms, ttfb_p50_ms, ttfb_p99_ms.
+elapsed_s, rps, p50_ms, p99_ms, ttfb_p50_ms, ttfb_p99_ms, cache (count of
+each x-ccproxy-cache value) and hit_p50_ms, hit_p99_ms (answers with "hit").
 """
 
 import argparse
@@ -23,6 +27,23 @@ def pct(xs, p):
     xs = sorted(xs)
     k = min(len(xs) - 1, max(0, int(round(p / 100.0 * len(xs) + 0.5)) - 1))
     return xs[k]
+
+
+def nonce_split(body):
+    """body as (before, after): the nonce goes between them."""
+    for m in (b'"text":"', b'"content":"'):
+        i = body.find(m)
+        if i >= 0:
+            return body[:i + len(m)], body[i + len(m):]
+    raise SystemExit("client.py: no text string in the body for --nonce")
+
+
+def cache_state(data, hdr_end):
+    head = bytes(data[:hdr_end]).lower()
+    i = head.find(b"\nx-ccproxy-cache:")
+    if i < 0:
+        return None
+    return head[i + 18:].split(b"\r\n", 1)[0].strip().decode()
 
 
 def done(data, hdr_end):
@@ -72,7 +93,7 @@ async def one(host, port, path, body, marker, timeout, out):
         out.append({"status": status, "ok": False, "complete": False, "ms": None, "ttfb": None})
         return
     t = time.perf_counter() - t0
-    out.append({"status": status, "ok": 200 <= status < 300,
+    out.append({"status": status, "ok": 200 <= status < 300, "cache": cache_state(data, hdr_end),
                 "complete": 200 <= status < 300 and (marker is None or marker.encode() in data),
                 "ms": t * 1000.0, "ttfb": ttfb * 1000.0 if ttfb is not None else None})
 
@@ -82,21 +103,35 @@ async def run(a):
     body = open(a.body, "rb").read()
     out = []
     sem = asyncio.Semaphore(a.concurrency)
+    if a.nonce is not None:
+        pre, post = nonce_split(body)
 
-    async def task():
+    def body_for(i):
+        if a.nonce is None:
+            return body
+        tag = a.nonce + ("-%d" % i if a.unique else "")
+        return pre + tag.encode() + b" " + post
+
+    async def task(i):
         async with sem:
-            await one(u.hostname, u.port, u.path + ("?" + u.query if u.query else ""), body,
-                      a.marker, a.timeout, out)
+            await one(u.hostname, u.port, u.path + ("?" + u.query if u.query else ""),
+                      body_for(i), a.marker, a.timeout, out)
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(task() for _ in range(a.n)))
+    await asyncio.gather(*(task(i) for i in range(a.n)))
     el = time.perf_counter() - t0
     ms = [x["ms"] for x in out if x["ok"]]
     tt = [x["ttfb"] for x in out if x["ok"] and x["ttfb"] is not None]
+    hits = [x["ms"] for x in out if x["ok"] and x["cache"] == "hit"]
+    cache = {}
+    for x in out:
+        if x.get("cache"):
+            cache[x["cache"]] = cache.get(x["cache"], 0) + 1
     return {"n": a.n, "ok": sum(x["ok"] for x in out), "complete": sum(x["complete"] for x in out),
             "errors": sum(not x["ok"] for x in out), "elapsed_s": el, "rps": a.n / el,
             "p50_ms": pct(ms, 50), "p99_ms": pct(ms, 99),
-            "ttfb_p50_ms": pct(tt, 50), "ttfb_p99_ms": pct(tt, 99)}
+            "ttfb_p50_ms": pct(tt, 50), "ttfb_p99_ms": pct(tt, 99), "cache": cache,
+            "hit_p50_ms": pct(hits, 50), "hit_p99_ms": pct(hits, 99)}
 
 
 def main():
@@ -107,6 +142,8 @@ def main():
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--marker", default=None)
     p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--nonce", default=None)
+    p.add_argument("--unique", action="store_true")
     a = p.parse_args()
     print(json.dumps(asyncio.run(run(a))))
 

@@ -29,6 +29,8 @@ def main():
     p.add_argument("--threads", default="?")
     p.add_argument("--duration", default="?")
     p.add_argument("--total-rss-kb", default="0")
+    p.add_argument("--load", default="?")
+    p.add_argument("--load-end", default="?")
     a = p.parse_args()
     rows = [json.loads(line) for line in open(a.rows) if line.strip()]
     by = {(r["target"], r["workload"], r["conc"]): r for r in rows}
@@ -41,27 +43,39 @@ def main():
     w("# CCProxy benchmark, %s" % datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
     w("")
     w("Host: %s, %s, %d CPUs. Command: `%s`. lighttpd %s processes x WORKER_THREADS=%s; "
-      "%s s per wrk run; upstream: bench/mock_upstream (C, epoll) on 127.0.0.1."
+      "%s s per wrk run; upstream: bench/mock_upstream (C, epoll) on 127.0.0.1. "
+      "Load average (1, 5, 15 min) at the start: %s; at the end: %s (other test suites "
+      "may share the machine)."
       % (platform.node(), platform.platform(), os.cpu_count(), a.cmd, a.procs, a.threads,
-         a.duration))
+         a.duration, a.load, a.load_end))
+    w("")
+    w("CCProxy runs with the response cache (memcached + in-process LRU) and fan-out "
+      "(ccproxy-coordd) on, as deployed. Every request of W1/W2/W3/W5 has its own body (a nonce "
+      "in its first text), so none is a cache hit or coalesced; W4 and W6 send identical "
+      "bodies. x-ccproxy-cache counts what the client.py requests of a row were told "
+      "(wrk does not count headers).")
     w("")
     w("| target | workload | conc | requests | req/s | p50 ms | p99 ms | TTFB p50 ms | "
       "TTFB p99 ms | +p50 vs direct ms | worker CPU ms/req | lighttpd CPU ms/req | "
-      "worker peak RSS MB | upstream calls | upstream conns | errors | complete |")
-    w("|" + "---|" * 17)
+      "worker peak RSS MB | coordd peak RSS MB | upstream calls | upstream conns | errors | "
+      "complete | x-ccproxy-cache |")
+    w("|" + "---|" * 19)
     for r in rows:
         d = get("direct", r["workload"], r["conc"])
         added = None
         if r["target"] != "direct" and d and d.get("p50_ms") is not None and \
                 r.get("p50_ms") is not None:
             added = r["p50_ms"] - d["p50_ms"]
-        w("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        cache = " ".join("%s=%d" % kv for kv in sorted(r.get("cache", {}).items())) or "-"
+        w("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
+          "| %s | %s |" % (
             r["target"], r["workload"], r["conc"], fmt(r.get("requests")), fmt(r.get("rps"), 0),
             fmt(r.get("p50_ms"), 3), fmt(r.get("p99_ms"), 3), fmt(r.get("ttfb_p50_ms"), 3),
             fmt(r.get("ttfb_p99_ms"), 3), fmt(added, 3), fmt(r.get("cpu_ms_per_req"), 3),
             fmt(r.get("web_cpu_ms_per_req"), 3), fmt(r.get("peak_rss_mb"), 1),
+            fmt(r.get("coordd_rss_mb"), 1),
             fmt(r.get("upstream_calls")), fmt(r.get("upstream_conns")), fmt(r.get("errors")),
-            fmt(r.get("complete"))))
+            fmt(r.get("complete")), cache))
     w("")
     w("claude-code-router: %s." % a.ccr)
     w("")
@@ -102,8 +116,10 @@ def main():
             t("%s: TTFB p99 <= direct + 50 ms" % label,
               "%.1f ms (limit %.1f)" % (r["ttfb_p99_ms"], lim), r["ttfb_p99_ms"] <= lim)
         if r.get("peak_rss_mb") is not None:
-            t("%s: workers (+ ccproxy-coordd, not built yet) <= 150 MB RSS" % label,
-              "%.1f MB" % r["peak_rss_mb"], r["peak_rss_mb"] <= 150)
+            tot = r["peak_rss_mb"] + r.get("coordd_rss_mb", 0)
+            t("%s: ccproxy-fcgi workers + ccproxy-coordd <= 150 MB RSS" % label,
+              "%.1f + %.1f = %.1f MB" % (r["peak_rss_mb"], r.get("coordd_rss_mb", 0), tot),
+              tot <= 150)
     for c in (32, 1):
         r = get("ccproxy", "W1 non-stream small", c)
         if r and r.get("cpu_ms_per_req") is not None:
@@ -114,17 +130,23 @@ def main():
         us = float(tr["tr_request_us"])
         t("translation of the large body (%s bytes): <= 2 ms" % tr.get("body_bytes"),
           "%.2f ms" % (us / 1000), us <= 2000)
-    r = get("ccproxy", "W4 20 identical streams", 20)
+    r = get("ccproxy", "W4 20 identical streams, fan-out", 20)
+    r0 = get("ccproxy", "W4 20 identical streams, no fan-out", 20)
     if r:
-        t("W4 fan-out: 1 upstream call for 20 identical streams (coordinator not wired yet)",
-          "%d upstream calls" % r["upstream_calls"], r["upstream_calls"] <= 1)
-    r = [x for x in rows if x["workload"].startswith("W6")]
-    if r:
-        r = r[0]
-        t("W6 response cache: 1 upstream call for %d identical requests" % r["requests"],
-          "%d upstream calls" % r["upstream_calls"], r["upstream_calls"] <= 1)
+        t("W4 fan-out: 1 upstream call for 20 identical concurrent streams, all complete",
+          "%d upstream calls (without fan-out: %s), %s of 20 complete, x-ccproxy-cache %s"
+          % (r["upstream_calls"], r0["upstream_calls"] if r0 else "-", r.get("complete"),
+             r.get("cache", {})),
+          r["upstream_calls"] == 1 and r.get("complete") == 20)
+    for r in [x for x in rows if x["workload"].startswith("W6")]:
+        hits = r.get("cache", {}).get("hit", 0)
+        t("%s: 1 upstream call for %d identical requests" % (r["workload"], r["requests"]),
+          "%d upstream calls, %d hits; hit latency p50 %s ms, p99 %s ms (all: p50 %s ms)"
+          % (r["upstream_calls"], hits, fmt(r.get("hit_p50_ms"), 3),
+             fmt(r.get("hit_p99_ms"), 3), fmt(r.get("p50_ms"), 3)),
+          r["upstream_calls"] == 1 and hits == r["requests"] - 1)
     w("")
-    w("Peak RSS of all ccproxy-fcgi processes over the W1/W2/W4-W6 run (600 KB bodies "
+    w("Peak RSS of all ccproxy-fcgi processes over the W1/W2/W4/W5/W6 run (600 KB bodies "
       "at c=32 included): %.1f MB."
       % (int(a.total_rss_kb) / 1024.0))
     print("\n".join(out))

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # bench/run.sh: CCProxy benchmarks in one run. Builds ccproxy-fcgi and the
-# bench tools, starts the C mock upstream (bench/mock_upstream.c) and
-# lighttpd with the top-level lighttpd.conf, and runs the workloads against
+# bench tools, starts the C mock upstream (bench/mock_upstream.c), memcached
+# and ccproxy-coordd (as run-ccproxy.sh does) and lighttpd with the top-level
+# lighttpd.conf, and runs the workloads against
 #   direct   the mock itself with the translated (OpenAI) bodies: zero overhead
-#   ccproxy  lighttpd + ccproxy-fcgi
+#   ccproxy  lighttpd + ccproxy-fcgi, response cache (memcached + in-process
+#            LRU) and fan-out (COORD_ADDRESSES) on, as deployed. Every request
+#            of W1/W2/W3/W5 has its own body (a nonce), so none is answered
+#            from the cache or coalesced; W4 runs with and without fan-out,
+#            W6 repeats one request to measure cache hits.
 #   floor    lighttpd + bench/floor_fcgi.c (canned answers of the same size)
 #   ccr      claude-code-router, if `ccr` is installed from npm (else skipped)
 # Prints a markdown table and saves it as bench/results/<date>-<host>.md.
 #
-# Usage: bench/run.sh [--quick] [--out FILE] [--keep]
+# Usage: bench/run.sh [--quick] [--out=FILE] [--keep]
 # Environment: CCP_BUILD_DIR (default build/), BENCH_PROCS (2),
 # BENCH_THREADS (WORKER_THREADS, 256: W3 holds 500 streams at once),
 # BENCH_DURATION (seconds per wrk run; 5, --quick 2), LOG_LEVEL (INFO).
-# Needs: wrk, lighttpd, python3, curl (Debian packages). All on 127.0.0.1.
+# Needs: wrk, lighttpd, memcached, python3, curl (Debian packages). All on
+# 127.0.0.1; every process started here is stopped by PID.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
@@ -24,7 +30,7 @@ for a in "$@"; do
     --keep) keep=1 ;;
     --out=*) out=${a#--out=} ;;
     -h | --help)
-        sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -51,9 +57,9 @@ fi
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 
-for t in wrk lighttpd curl; do
+for t in wrk lighttpd memcached curl; do
     command -v "$t" >/dev/null || {
-        echo "run.sh: $t is missing (apt-get install -y wrk lighttpd curl)" >&2
+        echo "run.sh: $t is missing (apt-get install -y wrk lighttpd memcached curl)" >&2
         exit 2
     }
 done
@@ -62,11 +68,12 @@ ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 # ---- build --------------------------------------------------------------
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 log "building in $build"
 if ! { [ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null 2>&1); } ||
     ! mkdir -p "$build" ||
     ! (cd "$build" && { [ -f Makefile ] || "$top/configure" -q; } &&
-        make -s -j"$(nproc)" ccproxy-fcgi bench-progs >/dev/null); then
+        make -s -j"$(nproc)" ccproxy-fcgi ccproxy-coordd bench-progs >/dev/null); then
     echo "run.sh: build failed" >&2
     exit 1
 fi
@@ -101,14 +108,39 @@ done
 translate_line=$("$build/translate_bench" "$b/large.json" "$([ $quick -eq 1 ] && echo 30 || echo 200)")
 log "translation: $translate_line"
 
+# Every wrk request gets its own body: "n<run>-<thread>-<count> " goes at the
+# start of the body's first "text" (else "content") string, and BENCH_RUN is
+# new for every measurement. So W1/W2 (and W3, W5 through client.py --unique)
+# never get an answer from the response cache and never share a stream: they
+# measure the real path with the cache and the coordinator on, as deployed
+# (per request: a cache miss, a store, a fan-out join as the leader).
 cat >"$tmp/post.lua" <<'EOF'
 local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
+local body = f:read("*a")
 f:close()
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["x-api-key"] = "bench"
-wrk.headers["anthropic-version"] = "2023-06-01"
+local run = os.getenv("BENCH_RUN") or "0"
+local pre, post = body, ""
+for _, m in ipairs({'"text":"', '"content":"'}) do
+    local i = body:find(m, 1, true)
+    if i then
+        pre, post = body:sub(1, i + #m - 1), body:sub(i + #m)
+        break
+    end
+end
+local headers = {["Content-Type"] = "application/json", ["x-api-key"] = "bench",
+                 ["anthropic-version"] = "2023-06-01"}
+local nthreads = 0
+tid = 0
+count = 0
+function setup(thread)
+    thread:set("tid", nthreads)
+    nthreads = nthreads + 1
+end
+function request()
+    count = count + 1
+    return wrk.format("POST", nil, headers,
+                      pre .. "n" .. run .. "-" .. tid .. "-" .. count .. " " .. post)
+end
 function done(summary, latency, requests)
     io.write(string.format("BENCH %d %d %.1f %.1f %d\n", summary.requests, summary.duration,
         latency:percentile(50), latency:percentile(99),
@@ -130,6 +162,32 @@ MOCK=http://127.0.0.1:$(cat "$tmp/mock.port")
 free_port() {
     "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# ---- memcached and ccproxy-coordd (flags as in run-ccproxy.sh) -------------------
+mc_port=$(free_port)
+margs=(-l 127.0.0.1 -p "$mc_port" -U 0 -m 256 -I 4m)
+[ "$(id -u)" -eq 0 ] && margs+=(-u nobody)
+memcached "${margs[@]}" >"$tmp/memcached.log" 2>&1 &
+PIDS+=($!)
+MCPID=$!
+for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$mc_port") 2>/dev/null && break
+    sleep 0.1
+done
+(exec 3<>"/dev/tcp/127.0.0.1/$mc_port") 2>/dev/null || {
+    echo "run.sh: memcached did not start" >&2
+    exit 1
+}
+"$build/ccproxy-coordd" --socket "$tmp/coordd.sock" --queue-max 1000 >"$tmp/coordd.log" 2>&1 &
+PIDS+=($!)
+COORDPID=$!
+for _ in $(seq 1 50); do
+    [ -S "$tmp/coordd.sock" ] && break
+    sleep 0.1
+done
+[ -S "$tmp/coordd.sock" ] || { echo "run.sh: ccproxy-coordd did not start" >&2; exit 1; }
+log "memcached $MCPID on 127.0.0.1:$mc_port, ccproxy-coordd $COORDPID on $tmp/coordd.sock"
+: >"$tmp/bench.env" # CCPROXY_ENV_FILE: no stray .env; everything below is in the environment
 
 # ---- process figures --------------------------------------------------------
 watch_pids=""   # processes whose CPU and peak RSS are measured
@@ -154,10 +212,15 @@ hwm_kb() {
 }
 mock_stats() { curl -s "$MOCK/stats" | "$py" -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], d["connections"])'; }
 
-start_lighttpd() { # NAME BIN
+start_lighttpd() { # NAME BIN [nofanout]
     export CCPROXY_BIN=$2 CCPROXY_RUN_DIR=$tmp/run-$1 CCPROXY_BIND=127.0.0.1
     export CCPROXY_PROCS=$procs WORKER_THREADS=$threads PORT
     export OPENAI_BASE_URL=$MOCK/v1 OPENAI_API_KEY=sk-bench LOG_LEVEL=${LOG_LEVEL:-INFO}
+    export CCPROXY_ENV_FILE=$tmp/bench.env RESPONSE_CACHE_ENABLED=true
+    export MEMCACHED_SERVERS=127.0.0.1:$mc_port STREAM_DEDUPE_ENABLED=true
+    COORD_ADDRESSES=$tmp/coordd.sock
+    [ "${3:-}" = nofanout ] && COORD_ADDRESSES=
+    export COORD_ADDRESSES
     PORT=$(free_port)
     mkdir -p "$CCPROXY_RUN_DIR"
     lighttpd -D -f "$top/lighttpd.conf" >"$CCPROXY_RUN_DIR/stdout" 2>&1 &
@@ -186,40 +249,53 @@ stop_lighttpd() {
 }
 
 # measure TARGET WORKLOAD CONC KIND ARGS...: run one workload, append a row.
+# client.py's bodies: nonce ("unique": its own per request, the default;
+# "same": one per measurement for all its requests; "none": the body as is).
 #   KIND wrk URL BODY            wrk for $dur s (rate, p50, p99)
 #   KIND client URL BODY N MARKER  bench/client.py (adds time to first byte)
 #   KIND both URL BODY MARKER    wrk, then client.py at the same concurrency for TTFB
+nonce=unique
+run_no=0
 measure() {
     local target=$1 wl=$2 c=$3 kind=$4 url=$5 body=$6
-    local s0 s1 c0 c1 t0 t1 l0 l1 wres="" cres="" th
+    local s0 s1 c0 c1 t0 t1 l0 l1 k0 k1 wres="" cres="" th na=()
+    run_no=$((run_no + 1))
+    case $nonce in
+    unique) na=(--nonce "r$run_no" --unique) ;;
+    same) na=(--nonce "r$run_no") ;;
+    esac
     # shellcheck disable=SC2086
-    reset_hwm $watch_pids
+    reset_hwm $watch_pids $COORDPID
+    k0=$(cpu_ticks "$COORDPID")
     read -r s0 c0 < <(mock_stats)
     # shellcheck disable=SC2086
     t0=$(cpu_ticks $watch_pids)
     l0=$(cpu_ticks ${LPID:-})
     if [ "$kind" = wrk ] || [ "$kind" = both ]; then
         th=$((c < 2 ? c : 2))
-        wres=$(BENCH_BODY=$body wrk -t"$th" -c"$c" -d"${dur}s" --latency -s "$tmp/post.lua" "$url" |
+        wres=$(BENCH_BODY=$body BENCH_RUN=$run_no wrk -t"$th" -c"$c" -d"${dur}s" --latency -s "$tmp/post.lua" "$url" |
             sed -n 's/^BENCH //p')
     fi
     if [ "$kind" = client ]; then
         cres=$("$py" "$top/bench/client.py" --url "$url" --body "$body" --n "$7" \
-            --concurrency "$c" --marker "$8" --timeout 120)
+            --concurrency "$c" --marker "$8" --timeout 120 "${na[@]}")
     elif [ "$kind" = both ]; then
         cres=$("$py" "$top/bench/client.py" --url "$url" --body "$body" --n "$nttfb" \
-            --concurrency "$c" --marker "$7" --timeout 60)
+            --concurrency "$c" --marker "$7" --timeout 60 "${na[@]}")
     fi
     # shellcheck disable=SC2086
     t1=$(cpu_ticks $watch_pids)
     l1=$(cpu_ticks ${LPID:-})
+    k1=$(cpu_ticks "$COORDPID")
     read -r s1 c1 < <(mock_stats)
     [ -n "$cres" ] || cres='{}'
     # shellcheck disable=SC2086
     "$py" - "$target" "$wl" "$c" "$kind" "$wres" "$cres" $((t1 - t0)) $((l1 - l0)) \
-        "$(getconf CLK_TCK)" "$(hwm_kb $watch_pids)" $((s1 - s0)) $((c1 - c0)) >>"$rows" <<'EOF'
+        "$(getconf CLK_TCK)" "$(hwm_kb $watch_pids)" $((s1 - s0)) $((c1 - c0)) \
+        $((k1 - k0)) "$(hwm_kb "$COORDPID")" "$nonce" >>"$rows" <<'EOF'
 import json, sys
-(target, wl, c, kind, wres, cres, ticks, lticks, hz, hwm, calls, conns) = sys.argv[1:13]
+(target, wl, c, kind, wres, cres, ticks, lticks, hz, hwm, calls, conns, kticks, khwm,
+ nonce) = sys.argv[1:16]
 row = {"target": target, "workload": wl, "conc": int(c), "kind": kind}
 cres = json.loads(cres)
 if wres:
@@ -239,6 +315,12 @@ if target != "direct" and n:
     row["cpu_ms_per_req"] = int(ticks) * 1000.0 / int(hz) / n
     row["web_cpu_ms_per_req"] = int(lticks) * 1000.0 / int(hz) / n
     row["peak_rss_mb"] = int(hwm) / 1024.0
+    row["coordd_cpu_ms_per_req"] = int(kticks) * 1000.0 / int(hz) / n
+    row["coordd_rss_mb"] = int(khwm) / 1024.0
+if cres.get("cache"):
+    row["cache"] = cres["cache"]
+    row.update(hit_p50_ms=cres.get("hit_p50_ms"), hit_p99_ms=cres.get("hit_p99_ms"))
+row["bodies"] = "own per request" if nonce == "unique" else "identical"
 row["upstream_calls"] = int(calls)
 row["upstream_conns"] = int(conns)
 print(json.dumps(row))
@@ -271,16 +353,39 @@ measure direct "W3 500 slow streams, again" "$w3n" client "$MOCK/v1/chat/complet
 start_lighttpd ccproxy "$build/ccproxy-fcgi"
 # canned answers for the floor: exactly what CCProxy answers
 mkdir -p "$tmp/floor"
-curl -s -X POST --data-binary @"$b/small.json" "$BASE/v1/messages" >"$tmp/floor/nonstream"
-curl -s -X POST --data-binary @"$b/small.stream.json" "$BASE/v1/messages" >"$tmp/floor/stream"
+# (the worker answers 415 without Content-Type: application/json, so check)
+hdr=(-H 'Content-Type: application/json' -H 'x-api-key: bench' -H 'anthropic-version: 2023-06-01')
+curl -s "${hdr[@]}" --data-binary @"$b/small.json" "$BASE/v1/messages" >"$tmp/floor/nonstream"
+curl -s "${hdr[@]}" --data-binary @"$b/small.stream.json" "$BASE/v1/messages" >"$tmp/floor/stream"
+grep -q '"type":"message"' "$tmp/floor/nonstream" && grep -q message_stop "$tmp/floor/stream" || {
+    echo "run.sh: could not capture CCProxy's answers for the floor" >&2
+    exit 1
+}
 run_w1w2 ccproxy "$BASE" /v1/messages .json message_stop
-measure ccproxy "W4 20 identical streams" 20 client "$BASE/v1/messages" "$b/small.stream.json" \
-    20 message_stop
+# W4: 20 identical concurrent 1-second streams (40 chunks 25 ms apart, as in
+# bench/fanout.sh), so all 20 are in flight together and none can be a cache
+# hit; again below on workers without COORD_ADDRESSES.
+nonce=same
+measure ccproxy "W4 20 identical streams, fan-out" 20 client "$BASE/v1/messages" \
+    "$b/w4.stream.json" 20 message_stop
+nonce=unique
 measure ccproxy "W5 count_tokens large" 1 both "$BASE/v1/messages/count_tokens" \
     "$b/count_tokens.json" input_tokens
+# W6: one body repeated, one after the other: the first is a miss, the rest
+# hits (from the LRU of the process that stored it, or from memcached).
+nonce=same
 measure ccproxy "W6 repeated request" 1 client "$BASE/v1/messages" "$b/medium.json" "$w6n" '"'
+measure ccproxy "W6 repeated stream request" 1 client "$BASE/v1/messages" \
+    "$b/medium.stream.json" "$w6n" message_stop
+nonce=unique
 # shellcheck disable=SC2086
 total_hwm=$(hwm_kb $watch_pids)
+stop_lighttpd
+start_lighttpd ccproxy-nofanout "$build/ccproxy-fcgi" nofanout
+nonce=same
+measure ccproxy "W4 20 identical streams, no fan-out" 20 client "$BASE/v1/messages" \
+    "$b/w4.stream.json" 20 message_stop
+nonce=unique
 stop_lighttpd
 # W3 on fresh workers: their peak RSS is W3's alone (glibc keeps the memory
 # the 600 KB bodies above needed), then once more with warm connections.
@@ -308,6 +413,7 @@ mkdir -p "$top/bench/results"
 [ -n "$out" ] || out=$top/bench/results/$(date +%Y-%m-%d)-$host$([ $quick -eq 1 ] && echo -quick).md
 "$py" "$top/bench/report.py" "$rows" --translate "$translate_line" --ccr "$ccr_note" \
     --cmd "bench/run.sh $*" --procs "$procs" --threads "$threads" --duration "$dur" \
-    --total-rss-kb "$total_hwm" >"$out" || exit 1
+    --total-rss-kb "$total_hwm" --load "$load0" --load-end "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    >"$out" || exit 1
 cat "$out"
 log "saved $out"

@@ -6,7 +6,8 @@ Writes into OUTDIR:
   medium.json   ~50 KB  a session turn: system blocks, 12 tools, a few turns
   large.json    ~600 KB a long session: 25 tools, many tool_use/tool_result turns
   *.stream.json the same bodies with "stream": true
-  slow.stream.json  small body whose text asks the C mock for a slow stream
+  slow.stream.json  small body whose text asks the C mock for a slow stream (W3)
+  w4.stream.json    small body asking for a 40-chunk stream 25 ms apart (W4)
   count_tokens.json the large body without max_tokens/stream (count_tokens)
 Deterministic (fixed seed). Usage: gen.py OUTDIR [--only small]
 """
@@ -107,6 +108,9 @@ def main():
             slow = json.loads(json.dumps(s))
             slow["messages"][0]["content"] += " mock_delay_ms=50 mock_chunks=100"
             dump(os.path.join(out, "slow.stream.json"), slow)
+            w4 = json.loads(json.dumps(s))
+            w4["messages"][0]["content"] += " mock_delay_ms=25 mock_chunks=40"
+            dump(os.path.join(out, "w4.stream.json"), w4)
         if name == "large":
             c = {k: v for k, v in b.items() if k not in ("max_tokens", "stream", "metadata")}
             dump(os.path.join(out, "count_tokens.json"), c)
