@@ -141,8 +141,8 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < iters; i++) {
         t0 = now();
-        if (tr_count_tokens(&o, (const struct tr_bpe *const *)enc, st, body, len, &tokens,
-                            &err) != CCP_OK) {
+        if (tr_count_tokens(&o, (const struct tr_bpe *const *)enc, st, body, len, &tokens, &err) !=
+            CCP_OK) {
             fprintf(stderr, "count_tokens: %s\n", err.message);
             goto out;
         }
@@ -157,9 +157,8 @@ int main(int argc, char **argv)
     h.ctx = &x;
     memset(&x, 0, sizeof(x));
     x.lru = cache_lru_new(100000, 64 * MIB);
-    if (x.lru == NULL ||
-        tr_count_tokens_ex(&o, (const struct tr_bpe *const *)enc, st, &h, body, len, &t2, &err) !=
-            CCP_OK) {
+    if (x.lru == NULL || tr_count_tokens_ex(&o, (const struct tr_bpe *const *)enc, st, &h, body,
+                                            len, &t2, &err) != CCP_OK) {
         goto out;
     }
     for (int i = 0; i < iters; i++) {

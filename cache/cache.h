@@ -197,8 +197,8 @@ enum ccp_err cache_store_set(struct cache_store *st, const char *key, const void
  * exist (the lifetime is not extended by later increments). CCP_OK with the
  * new value in *value, or CCP_DECLINED for any failure (server down, bad
  * key, counted like the other calls): callers fail open. */
-CCP_NODISCARD enum ccp_err cache_store_incr(struct cache_store *st, const char *key,
-                                            uint64_t delta, unsigned long ttl_s, uint64_t *value);
+CCP_NODISCARD enum ccp_err cache_store_incr(struct cache_store *st, const char *key, uint64_t delta,
+                                            unsigned long ttl_s, uint64_t *value);
 
 /* Copy the counters. Can't fail. */
 void cache_store_get_stats(struct cache_store *st, struct cache_store_stats *out);

@@ -24,7 +24,7 @@ void ccp_free(void *p);
 
 /* Statistics of this thread's allocations since the last ccp_alloc_reset(). */
 struct ccp_alloc_stats {
-    size_t count; /* successful allocations (malloc, calloc, realloc, strdup) */
+    size_t count;     /* successful allocations (malloc, calloc, realloc, strdup) */
     size_t failed_at; /* 0, or the ordinal that was failed by injection */
 };
 

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/vocab.h"
 #include "common/banned.h"
+#include "common/vocab.h"
 
 enum ccp_err vocab_map_file(const char *dir, const char *file, struct vocab_map *out)
 {

@@ -17,8 +17,7 @@ struct vocab_map {
  * (try another directory); CCP_ERR_INVALID when it cannot be opened, read or
  * is empty; CCP_ERR_TOO_LARGE for a path over PATH_MAX. *out is written only
  * on success. */
-CCP_NODISCARD enum ccp_err vocab_map_file(const char *dir, const char *file,
-                                          struct vocab_map *out);
+CCP_NODISCARD enum ccp_err vocab_map_file(const char *dir, const char *file, struct vocab_map *out);
 /* Unmap; a zeroed struct is a no-op. */
 void vocab_unmap(struct vocab_map *m);
 

@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/banned.h"
 #include "common/buf.h"
 #include "common/vocab.h"
 #include "translate/bpe.h"
-#include "common/banned.h"
 
 #define INPUT_MAX ((size_t)1 << 31)
 

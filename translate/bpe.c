@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "common/alloc.h"
-#include "translate/bpe.h"
 #include "common/banned.h"
+#include "translate/bpe.h"
 
 #define NO_RANK UINT32_MAX
 #define TABLE_MAGIC "CCPBPE1"
@@ -25,30 +25,29 @@
 
 /* Unicode White_Space, which is what Rust's regex (tiktoken's core) means by
  * \s; PCRE2's \s differs (U+180E), and JavaScript's too (U+FEFF). */
-#define WS "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}" \
-           "\\x{202F}\\x{205F}\\x{3000}"
+#define WS                                                                                         \
+    "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}"                   \
+    "\\x{202F}\\x{205F}\\x{3000}"
 #define CONTR "(?i:'s|'t|'re|'ve|'m|'ll|'d)"
 #define UPPER "[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]"
 #define LOWER "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]"
 #define TAIL "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
 /* tiktoken's pat_str of each encoding, with \s and \S spelled out as WS. */
-static const char pat_o200k[] =
-    "[^\\r\\n\\p{L}\\p{N}]?" UPPER "*" LOWER "+" CONTR "?"
-    "|[^\\r\\n\\p{L}\\p{N}]?" UPPER "+" LOWER "*" CONTR "?"
-    "|\\p{N}{1,3}"
-    "| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n/]*"
-    "|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+";
-static const char pat_cl100k[] =
-    CONTR "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+"
-    "|\\p{N}{1,3}"
-    "| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*"
-    "|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+";
+static const char pat_o200k[] = "[^\\r\\n\\p{L}\\p{N}]?" UPPER "*" LOWER "+" CONTR "?"
+                                "|[^\\r\\n\\p{L}\\p{N}]?" UPPER "+" LOWER "*" CONTR "?"
+                                "|\\p{N}{1,3}"
+                                "| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n/]*"
+                                "|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+";
+static const char pat_cl100k[] = CONTR "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+"
+                                       "|\\p{N}{1,3}"
+                                       "| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*"
+                                       "|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+";
 
 struct tr_bpe {
-    bool cl100k;             /* cl100k_base's pattern, else o200k_base's */
-    const uint32_t *offs;    /* n + 1 offsets of token bytes in blob, by rank */
-    const uint32_t *slots;   /* open-addressing hash: rank + 1, 0 = empty */
+    bool cl100k;           /* cl100k_base's pattern, else o200k_base's */
+    const uint32_t *offs;  /* n + 1 offsets of token bytes in blob, by rank */
+    const uint32_t *slots; /* open-addressing hash: rank + 1, 0 = empty */
     const unsigned char *blob;
     uint32_t n;
     uint32_t mask;
@@ -73,8 +72,8 @@ struct pair_entry {
 
 struct tr_bpe_scratch {
     const struct tr_bpe *owner; /* the encoder whose ranks the caches hold */
-    struct pair_entry *pairs; /* 2^PAIR_BITS entries; key UINT64_MAX = empty */
-    uint32_t *bytes2;         /* rank of each two-byte string, filled as met */
+    struct pair_entry *pairs;   /* 2^PAIR_BITS entries; key UINT64_MAX = empty */
+    uint32_t *bytes2;           /* rank of each two-byte string, filled as met */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
@@ -257,8 +256,7 @@ enum ccp_err tr_bpe_new(enum tr_bpe_encoding enc, const void *table, size_t len,
     int errcode = 0;
     PCRE2_SIZE erroff = 0;
     v->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
-                          PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &errcode, &erroff,
-                          NULL);
+                          PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &errcode, &erroff, NULL);
     rc = CCP_ERR_INTERNAL;
     if (v->re == NULL) {
         goto out;
@@ -432,8 +430,8 @@ static inline uint32_t pair2_rank(const struct tr_bpe *v, struct tr_bpe_scratch 
 /* Small pieces: keep boundaries in an array and rescan the pair ranks for the
  * lowest (leftmost on ties), as tiktoken does; fine while n is small.
  * Writes the ranks to ids[0..*m). */
-static void merge_small(const struct tr_bpe *v, struct tr_bpe_scratch *st,
-                        const unsigned char *p, size_t n, uint32_t *ids, size_t *m_out)
+static void merge_small(const struct tr_bpe *v, struct tr_bpe_scratch *st, const unsigned char *p,
+                        size_t n, uint32_t *ids, size_t *m_out)
 {
     uint32_t *bd = st->a, *pr = st->b, *tk = ids;
     size_t m = n; /* parts; part k is p[bd[k]..bd[k+1]), token tk[k] */
@@ -469,8 +467,8 @@ static void merge_small(const struct tr_bpe *v, struct tr_bpe_scratch *st,
             pr[at] = pair_rank(v, st, p + bd[at], bd[at + 2] - bd[at], tk[at], tk[at + 1]);
         }
         if (at > 0) {
-            pr[at - 1] = pair_rank(v, st, p + bd[at - 1], bd[at + 1] - bd[at - 1], tk[at - 1],
-                                   tk[at]);
+            pr[at - 1] =
+                pair_rank(v, st, p + bd[at - 1], bd[at + 1] - bd[at - 1], tk[at - 1], tk[at]);
         }
     }
     *m_out = m;
@@ -650,25 +648,142 @@ static enum ccp_err encode_piece(const struct tr_bpe *v, struct tr_bpe_scratch *
 #define C_LOWER 1u
 #define C_UPPER 2u
 #define C_DIGIT 4u
-#define C_WS 8u    /* \t-\r and space */
-#define C_NL 16u   /* \r \n */
+#define C_WS 8u     /* \t-\r and space */
+#define C_NL 16u    /* \r \n */
 #define C_PUNCT 32u /* neither letter, digit nor space: [^\s\p{L}\p{N}] */
-#define C_HIGH 64u /* a byte >= 0x80: unknown here */
+#define C_HIGH 64u  /* a byte >= 0x80: unknown here */
 #define C_LETTER (C_LOWER | C_UPPER)
 #define BAIL SIZE_MAX
 
 static const uint8_t ascii_class[128] = {
-    /* 0x00-0x08 */ 32, 32, 32, 32, 32, 32, 32, 32, 32,
-    /* \t \n \v \f \r */ 8, 8 | 16, 8, 8, 8 | 16,
-    /* 0x0e-0x1f */ 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
-    /* space ! " # $ % & ' ( ) * + , - . / */ 8, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
-    32, 32, 32,
-    /* 0-9 */ 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-    /* : ; < = > ? @ */ 32, 32, 32, 32, 32, 32, 32,
-    /* A-Z */ 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    /* [ \ ] ^ _ ` */ 32, 32, 32, 32, 32, 32,
-    /* a-z */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    /* { | } ~ DEL */ 32, 32, 32, 32, 32};
+    /* 0x00-0x08 */ 32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    /* \t \n \v \f \r */ 8,
+    8 | 16,
+    8,
+    8,
+    8 | 16,
+    /* 0x0e-0x1f */ 32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    /* space ! " # $ % & ' ( ) * + , - . / */ 8,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    /* 0-9 */ 4,
+    4,
+    4,
+    4,
+    4,
+    4,
+    4,
+    4,
+    4,
+    4,
+    /* : ; < = > ? @ */ 32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    /* A-Z */ 2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    2,
+    /* [ \ ] ^ _ ` */ 32,
+    32,
+    32,
+    32,
+    32,
+    32,
+    /* a-z */ 1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    /* { | } ~ DEL */ 32,
+    32,
+    32,
+    32,
+    32};
 
 /* Class of s[i]; 0 past the end. */
 static inline unsigned cls_at(const unsigned char *s, size_t n, size_t i)
@@ -794,8 +909,8 @@ static size_t ascii_piece(bool cl100k, const unsigned char *s, size_t n, size_t 
 /* The next pre-token at or after pos (pos < n): bytes [*a, *b), *a < *b.
  * Bytes [pos, *a) are held by none (invalid UTF-8). fast: try the ASCII path. */
 static enum ccp_err next_piece(const struct tr_bpe *v, struct tr_bpe_scratch *st,
-                               const unsigned char *u, size_t n, size_t pos, bool fast,
-                               size_t *a, size_t *b)
+                               const unsigned char *u, size_t n, size_t pos, bool fast, size_t *a,
+                               size_t *b)
 {
     if (fast && u[pos] < 0x80) {
         size_t e = ascii_piece(v->cl100k, u, n, pos);
@@ -822,8 +937,8 @@ static enum ccp_err next_piece(const struct tr_bpe *v, struct tr_bpe_scratch *st
     return CCP_OK;
 }
 
-static enum ccp_err run(const struct tr_bpe *v, struct tr_bpe_scratch *st, const char *s,
-                        size_t n, struct sink *sk)
+static enum ccp_err run(const struct tr_bpe *v, struct tr_bpe_scratch *st, const char *s, size_t n,
+                        struct sink *sk)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t pos = 0;

@@ -11,10 +11,7 @@
 #include "common/compiler.h"
 #include "common/err.h"
 
-enum tr_bpe_encoding {
-    TR_BPE_O200K_BASE = 0,
-    TR_BPE_CL100K_BASE = 1
-};
+enum tr_bpe_encoding { TR_BPE_O200K_BASE = 0, TR_BPE_CL100K_BASE = 1 };
 
 /* An encoder: a borrowed rank table plus the compiled pre-tokenizer.
  * Read-only once made, so one encoder may serve many threads, each with its

@@ -722,8 +722,8 @@ enum ccp_err tr_count_tokens_ex(const struct tr_opts *o, const struct tr_bpe *co
     if (rc != CCP_OK) {
         goto out;
     }
-    if (hooks != NULL && (hooks->encoding == (int)TR_BPE_O200K_BASE ||
-                          hooks->encoding == (int)TR_BPE_CL100K_BASE)) {
+    if (hooks != NULL &&
+        (hooks->encoding == (int)TR_BPE_O200K_BASE || hooks->encoding == (int)TR_BPE_CL100K_BASE)) {
         e = (enum tr_bpe_encoding)hooks->encoding;
     } else if (tr_bpe_encoding_parse(tr_encoding_for_model(ri.upstream_model), &e) != CCP_OK) {
         e = TR_BPE_O200K_BASE;

@@ -174,12 +174,10 @@ struct tr_count_hooks {
 
 /* tr_count_tokens with hooks (NULL: none). When the encoding override names
  * a table that is not loaded, the other one is used, as for the model's. */
-CCP_NODISCARD enum ccp_err tr_count_tokens_ex(const struct tr_opts *o,
-                                              const struct tr_bpe *const enc[2],
-                                              struct tr_bpe_scratch *s,
-                                              const struct tr_count_hooks *hooks,
-                                              const char *body, size_t len,
-                                              unsigned long *tokens, struct tr_error *err);
+CCP_NODISCARD enum ccp_err
+tr_count_tokens_ex(const struct tr_opts *o, const struct tr_bpe *const enc[2],
+                   struct tr_bpe_scratch *s, const struct tr_count_hooks *hooks, const char *body,
+                   size_t len, unsigned long *tokens, struct tr_error *err);
 
 /* Width and height of an image from the first bytes of its base64 data
  * (b64[0..len), no data: prefix): PNG, JPEG, GIF and WebP headers; only the

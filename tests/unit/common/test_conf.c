@@ -137,13 +137,27 @@ static void test_describe_redacts_secret(void **state)
 
 static void test_example_lists_every_original_variable(void **state)
 {
-    static const char *const names[] = {
-        "OPENAI_API_KEY", "OPENAI_BASE_URL", "BIG_MODEL_NAME", "SMALL_MODEL_NAME", "LOG_LEVEL",
-        "PROVIDER_MAX_RETRIES", "PROVIDER_RETRY_BASE_DELAY", "PROVIDER_RETRY_JITTER",
-        "CACHE_TOKEN_COUNTS_ENABLED", "CACHE_TOKEN_COUNTS_TTL_S", "CACHE_TOKEN_COUNTS_MAX",
-        "CACHE_CONVERTERS_ENABLED", "CACHE_CONVERTERS_MAX", "STREAM_DEDUPE_ENABLED",
-        "HTTP_CONNECT_TIMEOUT", "HTTP_WRITE_TIMEOUT", "HTTP_POOL_TIMEOUT", "MAX_STREAM_SECONDS",
-        "POOL_MAX_KEEPALIVE_CONNECTIONS", "POOL_MAX_CONNECTIONS", "POOL_KEEPALIVE_EXPIRY"};
+    static const char *const names[] = {"OPENAI_API_KEY",
+                                        "OPENAI_BASE_URL",
+                                        "BIG_MODEL_NAME",
+                                        "SMALL_MODEL_NAME",
+                                        "LOG_LEVEL",
+                                        "PROVIDER_MAX_RETRIES",
+                                        "PROVIDER_RETRY_BASE_DELAY",
+                                        "PROVIDER_RETRY_JITTER",
+                                        "CACHE_TOKEN_COUNTS_ENABLED",
+                                        "CACHE_TOKEN_COUNTS_TTL_S",
+                                        "CACHE_TOKEN_COUNTS_MAX",
+                                        "CACHE_CONVERTERS_ENABLED",
+                                        "CACHE_CONVERTERS_MAX",
+                                        "STREAM_DEDUPE_ENABLED",
+                                        "HTTP_CONNECT_TIMEOUT",
+                                        "HTTP_WRITE_TIMEOUT",
+                                        "HTTP_POOL_TIMEOUT",
+                                        "MAX_STREAM_SECONDS",
+                                        "POOL_MAX_KEEPALIVE_CONNECTIONS",
+                                        "POOL_MAX_CONNECTIONS",
+                                        "POOL_KEEPALIVE_EXPIRY"};
     struct buf b;
     size_t i;
 
@@ -166,11 +180,15 @@ static void test_cache_variables(void **state)
     struct buf b;
     char err[256];
     const char *none[] = {NULL};
-    const char *set[] = {"MEMCACHED_SERVERS=", "MEMCACHED_TIMEOUT_MS=250",
-                         "RESPONSE_CACHE_ENABLED=false", "RESPONSE_CACHE_TTL_S=60",
+    const char *set[] = {"MEMCACHED_SERVERS=",
+                         "MEMCACHED_TIMEOUT_MS=250",
+                         "RESPONSE_CACHE_ENABLED=false",
+                         "RESPONSE_CACHE_TTL_S=60",
                          "RESPONSE_CACHE_MAX_ITEM_BYTES=2097152",
-                         "CACHE_TOKEN_COUNTS_ENABLED=no", "CACHE_TOKEN_COUNTS_TTL_S=30",
-                         "CACHE_TOKEN_COUNTS_MAX=10", NULL};
+                         "CACHE_TOKEN_COUNTS_ENABLED=no",
+                         "CACHE_TOKEN_COUNTS_TTL_S=30",
+                         "CACHE_TOKEN_COUNTS_MAX=10",
+                         NULL};
     const char *bad1[] = {"MEMCACHED_TIMEOUT_MS=0", NULL};
     const char *bad2[] = {"CACHE_TOKEN_COUNTS_TTL_S=soon", NULL};
     const char *bad3[] = {"RESPONSE_CACHE_MAX_ITEM_BYTES=12", NULL};

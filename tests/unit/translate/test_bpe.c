@@ -15,9 +15,9 @@
 #include <cmocka.h>
 
 #include "common/alloc.h"
+#include "common/banned.h"
 #include "common/vocab.h"
 #include "translate/bpe.h"
-#include "common/banned.h"
 
 struct fixture {
     struct vocab_map map[2];
@@ -158,8 +158,14 @@ static void test_invalid_utf8(void **state)
 {
     struct fixture *f = *state;
     static const char *const inputs[] = {
-        "\xff", "\xc3(", "abc\xff\xfe def", "\xe4\xb8", "caf\xc3", "\xed\xa0\x80 surrogate",
-        "\xf4\x90\x80\x80 too big", "ok \xc0\xaf overlong \x80\x80\x80",
+        "\xff",
+        "\xc3(",
+        "abc\xff\xfe def",
+        "\xe4\xb8",
+        "caf\xc3",
+        "\xed\xa0\x80 surrogate",
+        "\xf4\x90\x80\x80 too big",
+        "ok \xc0\xaf overlong \x80\x80\x80",
     };
     for (int e = 0; e < 2; e++) {
         for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
@@ -189,7 +195,7 @@ static void test_long_runs(void **state)
         const char *tail;
         size_t want;
     } cases[] = {
-        {"a", 100000, "", 12500}, {"A", 100000, "", 12500}, {" ", 100000, "x", 783},
+        {"a", 100000, "", 12500},           {"A", 100000, "", 12500}, {" ", 100000, "x", 783},
         {"\xe4\xb8\xad", 50000, "", 50000}, {"7", 99999, "", 33333},
     };
     for (int e = 0; e < 2; e++) {
@@ -222,9 +228,9 @@ static const char cjk[] = "東京都は日本の首都です。今日はいい�
 static void test_cjk(void **state)
 {
     static const uint32_t o200k[] = {
-        123558, 5205,  9048,  3385,   15425, 12232, 15121, 788,  170411, 64170, 867,
-        25717,  131656, 3393, 24809,  70104, 82843, 2957,  31892, 13837, 979,   10667,
-        23714,  16207, 13511, 788,    114854, 5959, 26387, 7681, 5827,  25824, 13};
+        123558, 5205,   9048,  3385,  15425,  12232, 15121, 788,   170411, 64170, 867,
+        25717,  131656, 3393,  24809, 70104,  82843, 2957,  31892, 13837,  979,   10667,
+        23714,  16207,  13511, 788,   114854, 5959,  26387, 7681,  5827,   25824, 13};
     static const uint32_t cl100k[] = {
         14276, 109,   47653, 72368, 15682, 9080,  22656, 16144, 61075, 72368, 38641, 1811,
         37271, 9080,  15682, 16995, 16995, 36827, 95221, 38641, 2243,  255,   6447,  98739,
@@ -240,17 +246,16 @@ static void test_long_word(void **state)
     static const char word[] = "qwxzvbnmlkjhgfdsapoiuytrewqzxcvbnmasdfghjklpoiuytrewqmnbvcxzlkjh"
                                "gfdsaqwertyuiopzxcvbnmlkjhgfdsa";
     static const uint32_t o200k[] = {
-        80,     43176,  89,    85,     22040, 1560,  38076,  71,    68187, 8559,   403,
-        3412,   3731,   4086,  86,     80,    89,    19115,  85,    22040, 4227,   4750,
-        956,    73,     4586,  121363, 3731,  4086,  86,     120289, 7291, 11983,  174377,
-        31466,  73,     115323, 13073, 4578,  80,    21773,  88,    1866,  467,    89,
-        19115,  85,     22040, 1560,   38076, 115323, 13073, 4578};
+        80,    43176, 89,     85,     22040, 1560,   38076, 71,     68187, 8559,  403,
+        3412,  3731,  4086,   86,     80,    89,     19115, 85,     22040, 4227,  4750,
+        956,   73,    4586,   121363, 3731,  4086,   86,    120289, 7291,  11983, 174377,
+        31466, 73,    115323, 13073,  4578,  80,     21773, 88,     1866,  467,   89,
+        19115, 85,    22040,  1560,   38076, 115323, 13073, 4578};
     static const uint32_t cl100k[] = {
-        80,    21659, 89,    85,    11328, 1029,  74,    75406, 46224, 5469,  391,   6870,
-        4168,  83,    4361,  80,    89,    8311,  85,    11328, 7044,  3013,  876,   73,
-        10784, 83363, 4168,  83,    4361,  78498, 18571, 7513,  94055, 42848, 75406, 46224,
-        5469,  37406, 86,    1368,  2005,  454,   89,    8311,  85,    11328, 1029,  74,
-        75406, 46224, 97880};
+        80,   21659, 89,   85,    11328, 1029, 74,    75406, 46224, 5469,  391,   6870,  4168,
+        83,   4361,  80,   89,    8311,  85,   11328, 7044,  3013,  876,   73,    10784, 83363,
+        4168, 83,    4361, 78498, 18571, 7513, 94055, 42848, 75406, 46224, 5469,  37406, 86,
+        1368, 2005,  454,  89,    8311,  85,   11328, 1029,  74,    75406, 46224, 97880};
     expect_ids(*state, TR_BPE_O200K_BASE, word, o200k, sizeof(o200k) / sizeof(o200k[0]));
     expect_ids(*state, TR_BPE_CL100K_BASE, word, cl100k, sizeof(cl100k) / sizeof(cl100k[0]));
     /* the same scratch, back to the first encoding: its caches must not leak */
@@ -347,14 +352,42 @@ static size_t ref_bpe(const struct ref_map *m, const unsigned char *p, size_t n,
 static void test_differential(void **state)
 {
     struct fixture *f = *state;
-    static const char *const alphabet[] = {
-        "\xe7\x9a\x84", "\xe4\xb8\x80", "\xe6\x98\xaf", "\xe4\xb8\x8d", "\xe4\xba\x86",
-        "\xe4\xba\xba", "\xe6\x88\x91", "\xe5\x9c\xa8", "\xe6\x9c\x89", "\xe4\xbb\x96",
-        "\xe8\xbf\x99", "\xe4\xb8\xad", "\xe5\xa4\xa7", "\xe6\x9d\xa5", "\xe4\xb8\x8a",
-        "\xe5\x9b\xbd", "\xe9\xbe\x98", "\xe7\x8c\xab", "\xe3\x81\x82", "\xe3\x81\xae",
-        "\xe3\x82\xab", "\xe3\x83\xb3", "\xed\x95\x9c", "\xea\xb5\xad", "\xec\x96\xb4",
-        "a", "e", "t", "n", "s", "q", "\xc3\xa9", "\xc3\xbc", "\xd0\xb4", "\xd0\xb0",
-        "\xf0\xa0\x80\x80"};
+    static const char *const alphabet[] = {"\xe7\x9a\x84",
+                                           "\xe4\xb8\x80",
+                                           "\xe6\x98\xaf",
+                                           "\xe4\xb8\x8d",
+                                           "\xe4\xba\x86",
+                                           "\xe4\xba\xba",
+                                           "\xe6\x88\x91",
+                                           "\xe5\x9c\xa8",
+                                           "\xe6\x9c\x89",
+                                           "\xe4\xbb\x96",
+                                           "\xe8\xbf\x99",
+                                           "\xe4\xb8\xad",
+                                           "\xe5\xa4\xa7",
+                                           "\xe6\x9d\xa5",
+                                           "\xe4\xb8\x8a",
+                                           "\xe5\x9b\xbd",
+                                           "\xe9\xbe\x98",
+                                           "\xe7\x8c\xab",
+                                           "\xe3\x81\x82",
+                                           "\xe3\x81\xae",
+                                           "\xe3\x82\xab",
+                                           "\xe3\x83\xb3",
+                                           "\xed\x95\x9c",
+                                           "\xea\xb5\xad",
+                                           "\xec\x96\xb4",
+                                           "a",
+                                           "e",
+                                           "t",
+                                           "n",
+                                           "s",
+                                           "q",
+                                           "\xc3\xa9",
+                                           "\xc3\xbc",
+                                           "\xd0\xb4",
+                                           "\xd0\xb0",
+                                           "\xf0\xa0\x80\x80"};
     uint64_t seed = 0x9e3779b97f4a7c15ull;
     unsigned char *buf = malloc(1024);
     size_t *bd = malloc(1025 * sizeof(*bd));
@@ -412,14 +445,84 @@ static void test_differential(void **state)
 static void test_split_differential(void **state)
 {
     struct fixture *f = *state;
-    static const char *const atoms[] = {
-        "a", "e", "z", "A", "Q", "Z", "0", "7", "9", " ", " ", "  ", "\t", "\n", "\r\n",
-        "\r", "\v", "\f", "/", "//", "'", "'s", "'S", "'re", "'VE", "'ll", "'Ll", "'d", "'m",
-        "'t", "'x", "'r", "'l", ".", ",", ";", "(", ")", "{", "}", "=", "+", "-", "_", "\"",
-        "!", "?", "#", "$", "\\", "`", "~", "\x01", "\x1b", "\x7f", "\xc5\xbf", "\xc2\x85",
-        "\xc2\xa0", "\xc3\xa9", "\xc3\x89", "\xe3\x80\x80", "\xe6\x97\xa5", "\xcc\x81",
-        "\xe2\x80\x8b", "\xef\xbb\xbf", "\xd9\xa3", "\xff", "hello", "World", "HTTPServer",
-        "x=1;", "if(a){b()}", "123456", " 42", "\n\n  ", "  \n", "don't", "I'M"};
+    static const char *const atoms[] = {"a",
+                                        "e",
+                                        "z",
+                                        "A",
+                                        "Q",
+                                        "Z",
+                                        "0",
+                                        "7",
+                                        "9",
+                                        " ",
+                                        " ",
+                                        "  ",
+                                        "\t",
+                                        "\n",
+                                        "\r\n",
+                                        "\r",
+                                        "\v",
+                                        "\f",
+                                        "/",
+                                        "//",
+                                        "'",
+                                        "'s",
+                                        "'S",
+                                        "'re",
+                                        "'VE",
+                                        "'ll",
+                                        "'Ll",
+                                        "'d",
+                                        "'m",
+                                        "'t",
+                                        "'x",
+                                        "'r",
+                                        "'l",
+                                        ".",
+                                        ",",
+                                        ";",
+                                        "(",
+                                        ")",
+                                        "{",
+                                        "}",
+                                        "=",
+                                        "+",
+                                        "-",
+                                        "_",
+                                        "\"",
+                                        "!",
+                                        "?",
+                                        "#",
+                                        "$",
+                                        "\\",
+                                        "`",
+                                        "~",
+                                        "\x01",
+                                        "\x1b",
+                                        "\x7f",
+                                        "\xc5\xbf",
+                                        "\xc2\x85",
+                                        "\xc2\xa0",
+                                        "\xc3\xa9",
+                                        "\xc3\x89",
+                                        "\xe3\x80\x80",
+                                        "\xe6\x97\xa5",
+                                        "\xcc\x81",
+                                        "\xe2\x80\x8b",
+                                        "\xef\xbb\xbf",
+                                        "\xd9\xa3",
+                                        "\xff",
+                                        "hello",
+                                        "World",
+                                        "HTTPServer",
+                                        "x=1;",
+                                        "if(a){b()}",
+                                        "123456",
+                                        " 42",
+                                        "\n\n  ",
+                                        "  \n",
+                                        "don't",
+                                        "I'M"};
     uint64_t seed = 0x243f6a8885a308d3ull;
     char buf[300];
     size_t fast[300], slow[300];
@@ -441,8 +544,7 @@ static void test_split_differential(void **state)
         }
         for (int e = 0; e < 2; e++) {
             assert_int_equal(tr_bpe_split(f->enc[e], f->st, buf, n, true, fast, 300, &nf), CCP_OK);
-            assert_int_equal(tr_bpe_split(f->enc[e], f->st, buf, n, false, slow, 300, &ns),
-                             CCP_OK);
+            assert_int_equal(tr_bpe_split(f->enc[e], f->st, buf, n, false, slow, 300, &ns), CCP_OK);
             if (nf != ns || memcmp(fast, slow, nf * sizeof(*fast)) != 0) {
                 fail_msg("round %d encoding %d: %zu pieces, PCRE2 %zu", round, e, nf, ns);
             }
@@ -470,10 +572,14 @@ static void test_bad_tables(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors),   cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_long_runs),
-        cmocka_unit_test(test_cjk),       cmocka_unit_test(test_long_word),
-        cmocka_unit_test(test_bad_tables), cmocka_unit_test(test_differential),
+        cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_long_runs),
+        cmocka_unit_test(test_cjk),
+        cmocka_unit_test(test_long_word),
+        cmocka_unit_test(test_bad_tables),
+        cmocka_unit_test(test_differential),
         cmocka_unit_test(test_split_differential),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -293,7 +293,6 @@ static void test_defaults_and_errors(void **state)
     assert_int_equal(n, 3 + 3 + 1 + 1);
 }
 
-
 /* ---- per-string cache hooks ---------------------------------------------- */
 
 #define FAKE_MAX 64
@@ -365,11 +364,12 @@ static char *conversation(int turns)
 
     buf_init(&b, 4 * MIB);
     assert_int_equal(buf_append_cstr(&b, "{\"model\":\"claude-sonnet-4-5\",\"system\":\"You are a "
-                                          "helpful assistant.\",\"messages\":["),
+                                         "helpful assistant.\",\"messages\":["),
                      CCP_OK);
     for (int t = 0; t < turns; t++) {
-        assert_int_equal(buf_appendf(&b, "%s{\"role\":\"%s\",\"content\":[{\"type\":\"text\","
-                                         "\"text\":\"turn %d: ",
+        assert_int_equal(buf_appendf(&b,
+                                     "%s{\"role\":\"%s\",\"content\":[{\"type\":\"text\","
+                                     "\"text\":\"turn %d: ",
                                      t > 0 ? "," : "", t % 2 == 0 ? "user" : "assistant", t),
                          CCP_OK);
         for (int i = 0; i < 8 + t; i++) {
@@ -467,10 +467,8 @@ static void test_cache_hooks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encoding_for_model),
-        cmocka_unit_test(test_image_tokens),
-        cmocka_unit_test(test_image_headers),
-        cmocka_unit_test(test_defaults_and_errors),
+        cmocka_unit_test(test_encoding_for_model), cmocka_unit_test(test_image_tokens),
+        cmocka_unit_test(test_image_headers),      cmocka_unit_test(test_defaults_and_errors),
         cmocka_unit_test(test_cache_hooks),
     };
     int rc;
