@@ -176,8 +176,8 @@ enum ccp_err coord_encode_followers(struct buf *out, uint32_t count)
     return coord_encode(out, COORD_FOLLOWERS, p, sizeof(p), sizeof(p));
 }
 
-enum ccp_err coord_encode_error(struct buf *out, unsigned status, const char *headers,
-                                size_t hlen, const char *body, size_t blen, size_t max_payload)
+enum ccp_err coord_encode_error(struct buf *out, unsigned status, const char *headers, size_t hlen,
+                                const char *body, size_t blen, size_t max_payload)
 {
     unsigned char hdr[4];
     size_t old = out->len, n;

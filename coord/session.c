@@ -82,9 +82,9 @@ enum ccp_err coord_session_new(struct coord_table *t, const void *key, size_t le
     s->key_len = len;
     s->event_bytes_max = event_bytes_max;
     /* room for the terminal frame (END, ABORT or ERROR) beyond the events */
-    buf_init(&s->stream, event_bytes_max + COORD_FRAME_HEADER +
-                             (COORD_ERROR_MAX > COORD_REASON_MAX ? COORD_ERROR_MAX
-                                                                 : COORD_REASON_MAX));
+    buf_init(&s->stream,
+             event_bytes_max + COORD_FRAME_HEADER +
+                 (COORD_ERROR_MAX > COORD_REASON_MAX ? COORD_ERROR_MAX : COORD_REASON_MAX));
     b = key_hash(key, len) & (t->n_buckets - 1);
     s->hnext = t->buckets[b];
     t->buckets[b] = s;

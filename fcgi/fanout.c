@@ -4,8 +4,8 @@
 #include "config.h"
 
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -181,8 +181,8 @@ enum ccp_err wk_fanout_join(struct wk_fanout *fo, struct wk_worker *w, const str
     memset(fo, 0, sizeof(*fo));
     fo->conf = c;
     fo->keep = &w->fanout;
-    if (!wk_fanout_enabled(c) || !pick_address(c->coord_addresses, key_hash(key), addr,
-                                               sizeof(addr), &idx, &addr_no)) {
+    if (!wk_fanout_enabled(c) ||
+        !pick_address(c->coord_addresses, key_hash(key), addr, sizeof(addr), &idx, &addr_no)) {
         return CCP_DECLINED;
     }
     fo->slot = idx;
@@ -258,7 +258,7 @@ void wk_fanout_error(struct wk_fanout *fo, const struct tr_error *err)
             LOG_DEBUG("coordinator: could not end the stream");
         }
     } else {
-        LOG_INFO("upstream error %u shared with %u follower(s)", status, fo->followers);
+        LOG_DEBUG("upstream error %u shared with the followers", status);
     }
     buf_release(&body);
     wk_fanout_release(fo);

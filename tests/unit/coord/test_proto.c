@@ -322,10 +322,8 @@ static void test_error_frame(void **state)
     assert_int_equal(coord_encode_error(&b, 429, "a: b\nc: d\r\n", 12, NULL, 0, MAXP),
                      CCP_ERR_INVALID); /* bare LF: header injection */
     assert_int_equal(coord_encode_error(&b, 429, ": b\r\n", 5, NULL, 0, MAXP), CCP_ERR_INVALID);
-    assert_int_equal(coord_encode_error(&b, 429, "a b: c\r\n", 8, NULL, 0, MAXP),
-                     CCP_ERR_INVALID);
-    assert_int_equal(coord_encode_error(&b, 429, "a: \x01\r\n", 6, NULL, 0, MAXP),
-                     CCP_ERR_INVALID);
+    assert_int_equal(coord_encode_error(&b, 429, "a b: c\r\n", 8, NULL, 0, MAXP), CCP_ERR_INVALID);
+    assert_int_equal(coord_encode_error(&b, 429, "a: \x01\r\n", 6, NULL, 0, MAXP), CCP_ERR_INVALID);
     memset(big, '{', sizeof(big));
     assert_int_equal(coord_encode_error(&b, 500, NULL, 0, big, COORD_ERROR_MAX - 4, 1 << 20),
                      CCP_OK);
@@ -336,15 +334,14 @@ static void test_error_frame(void **state)
     /* what the decoder refuses, once the payload is there */
     assert_int_equal(coord_decode("\x00\x00\x00\x05\x09\x01\xad", 7, MAXP, &f, &used),
                      CCP_DECLINED);
-    expect_invalid("\x00\x00\x00\x04\x09\x01\xad\x00", 8);         /* payload < 4 */
-    expect_invalid("\x00\x00\x00\x05\x09\x00\x63\x00\x00", 9);     /* status 99 */
-    expect_invalid("\x00\x00\x00\x05\x09\x01\xad\x00\x01", 9);     /* hlen past the end */
+    expect_invalid("\x00\x00\x00\x04\x09\x01\xad\x00", 8);     /* payload < 4 */
+    expect_invalid("\x00\x00\x00\x05\x09\x00\x63\x00\x00", 9); /* status 99 */
+    expect_invalid("\x00\x00\x00\x05\x09\x01\xad\x00\x01", 9); /* hlen past the end */
     expect_invalid("\x00\x00\x00\x08\x09\x01\xad\x00\x03"
                    "a:\n",
                    12); /* bad header block */
     /* over COORD_ERROR_MAX, decided from the header */
-    assert_int_equal(coord_decode("\x00\x00\x50\x00\x09", 5, 1 << 20, &f, &used),
-                     CCP_ERR_INVALID);
+    assert_int_equal(coord_decode("\x00\x00\x50\x00\x09", 5, 1 << 20, &f, &used), CCP_ERR_INVALID);
     assert_int_equal(coord_parse_error("\x01\xad\x00", 3, &e), CCP_ERR_INVALID);
     buf_release(&b);
 }
