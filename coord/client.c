@@ -27,6 +27,7 @@ struct coord_client {
     size_t max_payload;
     size_t consume; /* bytes of in held by the last frame returned */
     unsigned followers;
+    bool published; /* leader: an EVENT went out in this stream */
     struct buf in;
     struct buf out;
 };
@@ -315,6 +316,11 @@ int coord_fd(const struct coord_client *c)
     return c != NULL ? c->fd : -1;
 }
 
+bool coord_idle(const struct coord_client *c)
+{
+    return c != NULL && c->state == CL_IDLE;
+}
+
 enum ccp_err coord_join(struct coord_client *c, const void *key, size_t len, int timeout_ms,
                         enum coord_role *role)
 {
@@ -348,6 +354,7 @@ enum ccp_err coord_join(struct coord_client *c, const void *key, size_t len, int
     if (f.type == COORD_LEAD) {
         c->state = CL_LEADER;
         c->followers = 0;
+        c->published = false;
         *role = COORD_ROLE_LEADER;
     } else if (f.type == COORD_FOLLOW) {
         c->state = CL_FOLLOWER;
@@ -402,10 +409,19 @@ static enum ccp_err leader_send(struct coord_client *c, enum coord_type t, const
     if (rc != CCP_OK) {
         return rc;
     }
-    rc = coord_encode(&c->out, t, p, len, c->max_payload);
+    if (t == COORD_ERROR) {
+        const struct coord_error *e = p;
+
+        rc = c->published ? CCP_ERR_INVALID
+                          : coord_encode_error(&c->out, e->status, e->headers, e->headers_len,
+                                               e->body, e->body_len, c->max_payload);
+    } else {
+        rc = coord_encode(&c->out, t, p, len, c->max_payload);
+    }
     if (rc != CCP_OK) {
         return rc;
     }
+    c->published = c->published || t == COORD_EVENT;
     rc = send_out(c, deadline);
     if (rc == CCP_OK && t != COORD_EVENT) {
         c->state = CL_IDLE;
@@ -433,6 +449,19 @@ enum ccp_err coord_abort(struct coord_client *c, const char *reason, int timeout
 
     return leader_send(c, COORD_ABORT, reason, n > COORD_REASON_MAX ? COORD_REASON_MAX : n,
                        timeout_ms);
+}
+
+enum ccp_err coord_error(struct coord_client *c, unsigned status, const char *headers, size_t hlen,
+                         const char *body, size_t blen, int timeout_ms)
+{
+    struct coord_error e;
+
+    e.status = status;
+    e.headers = headers;
+    e.headers_len = hlen;
+    e.body = body;
+    e.body_len = blen;
+    return leader_send(c, COORD_ERROR, &e, 0, timeout_ms);
 }
 
 enum ccp_err coord_followers(struct coord_client *c, int timeout_ms, unsigned *count)
@@ -471,11 +500,14 @@ enum ccp_err coord_next(struct coord_client *c, struct buf *out, int timeout_ms,
     switch (f.type) {
     case COORD_EVENT:
     case COORD_ABORT:
+    case COORD_ERROR:
         rc = buf_append(out, f.payload, f.len);
         if (rc != CCP_OK) {
             return fail(c, rc);
         }
-        *kind = f.type == COORD_EVENT ? COORD_NEXT_EVENT : COORD_NEXT_ABORT;
+        *kind = f.type == COORD_EVENT   ? COORD_NEXT_EVENT
+                : f.type == COORD_ABORT ? COORD_NEXT_ABORT
+                                        : COORD_NEXT_ERROR;
         break;
     case COORD_END:
         *kind = COORD_NEXT_END;

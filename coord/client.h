@@ -6,11 +6,15 @@
  * sends each chunk of translated events with coord_publish, then coord_end
  * or coord_abort; coord_followers tells it how many followers are attached
  * (when its own client has gone and the count is 0, cancel upstream). A
- * follower calls coord_next until END or ABORT. After END or ABORT the
- * connection may JOIN again. Not thread-safe: one client per thread. */
+ * follower calls coord_next until END, ABORT or ERROR. A leader whose
+ * upstream call failed before its first event sends the error answer with
+ * coord_error instead, and every follower answers its client with it. After
+ * a terminal frame the connection may JOIN again (coord_idle says so).
+ * Not thread-safe: one client per thread. */
 #ifndef CCP_COORD_CLIENT_H
 #define CCP_COORD_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/buf.h"
@@ -20,7 +24,12 @@
 struct coord_client;
 
 enum coord_role { COORD_ROLE_LEADER = 1, COORD_ROLE_FOLLOWER = 2 };
-enum coord_next_kind { COORD_NEXT_EVENT = 1, COORD_NEXT_END = 2, COORD_NEXT_ABORT = 3 };
+enum coord_next_kind {
+    COORD_NEXT_EVENT = 1,
+    COORD_NEXT_END = 2,
+    COORD_NEXT_ABORT = 3,
+    COORD_NEXT_ERROR = 4
+};
 
 /* Connect to the first coordinator of addrs that answers: a comma-separated
  * list of "unix:PATH", "/absolute/path" or "HOST:PORT". Each try (connect
@@ -37,6 +46,10 @@ void coord_close(struct coord_client *c);
  * something. -1 if NULL. */
 int coord_fd(const struct coord_client *c);
 
+/* True if c is connected and between streams (a new coord_join may follow),
+ * so it can be kept for the next request. False for NULL. */
+bool coord_idle(const struct coord_client *c);
+
 /* Ask to join the stream of key (1..256 bytes; include the tenant in it).
  * CCP_OK with *role; CCP_ERR_COORD when the daemon declines (busy) or
  * fails, CCP_ERR_TIMEOUT, CCP_ERR_INVALID (bad key, or not idle). */
@@ -52,14 +65,22 @@ CCP_NODISCARD enum ccp_err coord_publish(struct coord_client *c, const void *p, 
 CCP_NODISCARD enum ccp_err coord_end(struct coord_client *c, int timeout_ms);
 /* Leader: the stream failed; followers get ABORT with reason (NULL: ""). */
 CCP_NODISCARD enum ccp_err coord_abort(struct coord_client *c, const char *reason, int timeout_ms);
+/* Leader, before any coord_publish: the stream never started; followers get
+ * ERROR with this answer (see coord_encode_error for the arguments) and
+ * answer their clients with it instead of calling upstream. Same results
+ * as coord_publish, plus CCP_ERR_INVALID for a bad answer or after a
+ * publish. */
+CCP_NODISCARD enum ccp_err coord_error(struct coord_client *c, unsigned status, const char *headers,
+                                       size_t hlen, const char *body, size_t blen, int timeout_ms);
 /* Leader: how many followers are attached, after reading what the daemon
  * sent (waiting up to timeout_ms for a change; 0 does not wait).
  * CCP_OK with *count, or CCP_ERR_COORD. */
 CCP_NODISCARD enum ccp_err coord_followers(struct coord_client *c, int timeout_ms, unsigned *count);
 
 /* Follower: wait up to timeout_ms for the next frame. CCP_OK with *kind:
- * EVENT (its bytes appended to out), END, or ABORT (the reason appended to
- * out); after END or ABORT the client is idle again. CCP_ERR_TIMEOUT (the
+ * EVENT (its bytes appended to out), END, ABORT (the reason appended to
+ * out) or ERROR (its payload appended to out; coord_parse_error splits it);
+ * after END, ABORT or ERROR the client is idle again. CCP_ERR_TIMEOUT (the
  * caller may wait again, or close and go direct), CCP_ERR_COORD (daemon gone
  * or garbage), CCP_ERR_TOO_LARGE (out is full). */
 CCP_NODISCARD enum ccp_err coord_next(struct coord_client *c, struct buf *out, int timeout_ms,

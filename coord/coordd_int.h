@@ -34,7 +34,7 @@ struct coordd_conn;
 struct coord_session {
     unsigned char *key;
     size_t key_len;
-    struct buf stream; /* EVENT frames, then one END or ABORT frame */
+    struct buf stream; /* EVENT frames, then one END or ABORT frame; or one ERROR frame */
     size_t *ends;      /* ends[i]: offset just after frame i in stream */
     size_t n_frames;
     size_t cap_frames;
@@ -77,6 +77,12 @@ CCP_NODISCARD enum ccp_err coord_session_event(struct coord_session *s, const vo
  * must be closed: the caller treats them as aborted). */
 CCP_NODISCARD enum ccp_err coord_session_finish(struct coord_session *s, bool ok,
                                                 const char *reason);
+/* Append the ERROR frame (payload p: a valid ERROR payload, see
+ * coord/proto.h) as the only frame of a stream with no events, and mark s
+ * finished. CCP_OK, CCP_ERR_INVALID, CCP_ERR_NOMEM (s is still marked
+ * finished: as for coord_session_finish, the caller closes the followers). */
+CCP_NODISCARD enum ccp_err coord_session_finish_error(struct coord_session *s, const void *p,
+                                                      size_t len);
 /* Number of whole frames that end at or before offset off. */
 size_t coord_session_frames_before(const struct coord_session *s, size_t off);
 /* Offset of the end of the frame that contains offset off (off itself if a

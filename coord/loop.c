@@ -238,15 +238,24 @@ static void session_pump(struct coordd *d, struct coord_session *s)
     session_maybe_free(d, s);
 }
 
-/* The stream of s is over: store its terminal frame, take it out of the
- * table so the next JOIN leads a new one, and let the followers finish. */
-static void session_end(struct coordd *d, struct coord_session *s, bool ok, const char *reason)
+/* The stream of s is over: store its terminal frame (errf: the leader's
+ * ERROR frame; else END if ok, else ABORT reason), take it out of the table
+ * so the next JOIN leads a new one, and let the followers finish. */
+static void session_end(struct coordd *d, struct coord_session *s, bool ok, const char *reason,
+                        const struct coord_frame *errf)
 {
     struct coordd_conn *c, *next;
     size_t before = s->stream.len;
+    enum ccp_err rc;
 
     coord_table_remove(&d->table, s);
-    if (coord_session_finish(s, ok, reason) != CCP_OK) {
+    if (errf != NULL) {
+        rc = coord_session_finish_error(s, errf->payload, errf->len);
+        reason = "error answer";
+    } else {
+        rc = coord_session_finish(s, ok, reason);
+    }
+    if (rc != CCP_OK) {
         /* no terminal frame: the followers would wait forever, so close them */
         s->pumping = true;
         for (c = s->followers; c != NULL; c = next) {
@@ -273,7 +282,7 @@ static void conn_close(struct coordd *d, struct coordd_conn *c)
         return;
     }
     if (c->role == CONN_LEADER) {
-        session_end(d, c->sess, false, "leader gone");
+        session_end(d, c->sess, false, "leader gone", NULL);
     } else if (c->role == CONN_FOLLOWER) {
         follower_detach(d, c, CONN_IDLE);
     } else if (c->role == CONN_CLOSING) {
@@ -371,7 +380,7 @@ static int on_leader_frame(struct coordd *d, struct coordd_conn *c, const struct
         if (rc != CCP_OK) {
             const char *why = rc == CCP_ERR_TOO_LARGE ? "too large" : "coordinator full";
             LOG_WARN("session aborted: %s bytes=%zu", why, s->stream.len);
-            session_end(d, s, false, why);
+            session_end(d, s, false, why, NULL);
             if (coord_encode(&c->out, COORD_ABORT, why, strlen(why), COORD_REASON_MAX) != CCP_OK) {
                 return -1;
             }
@@ -381,12 +390,20 @@ static int on_leader_frame(struct coordd *d, struct coordd_conn *c, const struct
         session_pump(d, s);
         return 0;
     case COORD_END:
-        session_end(d, s, true, NULL);
+        session_end(d, s, true, NULL, NULL);
         return 0;
     case COORD_ABORT:
         memcpy(reason, f->payload, f->len);
         reason[f->len] = '\0';
-        session_end(d, s, false, reason);
+        session_end(d, s, false, reason, NULL);
+        return 0;
+    case COORD_ERROR:
+        if (s->n_frames > 0) {
+            return -1; /* only a stream that never started can end this way */
+        }
+        LOG_DEBUG("session ends with an error answer status=%u followers=%zu",
+                  (unsigned)(((unsigned)f->payload[0] << 8) | f->payload[1]), s->n_followers);
+        session_end(d, s, false, NULL, f);
         return 0;
     default:
         return -1;

@@ -29,13 +29,75 @@ const char *coord_type_name(enum coord_type t)
         return "ABORT";
     case COORD_FOLLOWERS:
         return "FOLLOWERS";
+    case COORD_ERROR:
+        return "ERROR";
     }
     return "?";
 }
 
-/* CCP_OK if a payload of len bytes fits type t, else CCP_ERR_INVALID. */
-static enum ccp_err check_payload(unsigned t, size_t len, size_t max_payload)
+/* CCP_OK if h[0..n) is zero or more "Name: value\r\n" lines: printable
+ * ASCII, a non-empty name of token characters, every line ended by CRLF. */
+static enum ccp_err check_headers(const unsigned char *h, size_t n)
 {
+    size_t i = 0, name;
+
+    while (i < n) {
+        for (name = 0; i < n && h[i] != ':'; i++, name++) {
+            if (h[i] <= 0x20 || h[i] >= 0x7f) {
+                return CCP_ERR_INVALID;
+            }
+        }
+        if (name == 0 || i == n) {
+            return CCP_ERR_INVALID;
+        }
+        for (i++; i < n && h[i] != '\r'; i++) {
+            if ((h[i] < 0x20 && h[i] != '\t') || h[i] >= 0x7f) {
+                return CCP_ERR_INVALID;
+            }
+        }
+        if (n - i < 2 || h[i + 1] != '\n') {
+            return CCP_ERR_INVALID;
+        }
+        i += 2;
+    }
+    return CCP_OK;
+}
+
+static unsigned get_be16(const unsigned char *p)
+{
+    return ((unsigned)p[0] << 8) | (unsigned)p[1];
+}
+
+enum ccp_err coord_parse_error(const void *p, size_t len, struct coord_error *out)
+{
+    const unsigned char *s = p;
+    unsigned status;
+    size_t hlen;
+
+    if (len < 4 || len > COORD_ERROR_MAX) {
+        return CCP_ERR_INVALID;
+    }
+    status = get_be16(s);
+    hlen = get_be16(s + 2);
+    if (status < 100 || status > 599 || hlen > len - 4 || check_headers(s + 4, hlen) != CCP_OK) {
+        return CCP_ERR_INVALID;
+    }
+    out->status = status;
+    out->headers = (const char *)s + 4;
+    out->headers_len = hlen;
+    out->body = (const char *)s + 4 + hlen;
+    out->body_len = len - 4 - hlen;
+    return CCP_OK;
+}
+
+/* CCP_OK if a payload p of len bytes fits type t, else CCP_ERR_INVALID (or
+ * CCP_ERR_TOO_LARGE over max_payload). p NULL: check the size only (the
+ * bytes have not arrived yet). */
+static enum ccp_err check_payload(unsigned t, const unsigned char *p, size_t len,
+                                  size_t max_payload)
+{
+    struct coord_error e;
+
     if (len > max_payload) {
         return CCP_ERR_TOO_LARGE;
     }
@@ -54,6 +116,11 @@ static enum ccp_err check_payload(unsigned t, size_t len, size_t max_payload)
         return len <= COORD_REASON_MAX ? CCP_OK : CCP_ERR_INVALID;
     case COORD_FOLLOWERS:
         return len == 4 ? CCP_OK : CCP_ERR_INVALID;
+    case COORD_ERROR:
+        if (p == NULL) {
+            return len >= 4 && len <= COORD_ERROR_MAX ? CCP_OK : CCP_ERR_INVALID;
+        }
+        return coord_parse_error(p, len, &e);
     default:
         return CCP_ERR_INVALID;
     }
@@ -78,7 +145,7 @@ enum ccp_err coord_encode(struct buf *out, enum coord_type type, const void *pay
     unsigned char hdr[COORD_FRAME_HEADER];
     enum ccp_err rc;
 
-    rc = check_payload((unsigned)type, len, max_payload);
+    rc = check_payload((unsigned)type, payload, len, max_payload);
     if (rc != CCP_OK) {
         goto out;
     }
@@ -109,6 +176,47 @@ enum ccp_err coord_encode_followers(struct buf *out, uint32_t count)
     return coord_encode(out, COORD_FOLLOWERS, p, sizeof(p), sizeof(p));
 }
 
+enum ccp_err coord_encode_error(struct buf *out, unsigned status, const char *headers, size_t hlen,
+                                const char *body, size_t blen, size_t max_payload)
+{
+    unsigned char hdr[4];
+    size_t old = out->len, n;
+    enum ccp_err rc;
+
+    if (status < 100 || status > 599 || hlen > 0xffff ||
+        check_headers((const unsigned char *)headers, hlen) != CCP_OK) {
+        return CCP_ERR_INVALID;
+    }
+    if (blen > COORD_ERROR_MAX || hlen + blen > COORD_ERROR_MAX - 4) {
+        return CCP_ERR_TOO_LARGE;
+    }
+    n = 4 + hlen + blen;
+    if (n > max_payload) {
+        return CCP_ERR_TOO_LARGE;
+    }
+    hdr[0] = (unsigned char)(status >> 8);
+    hdr[1] = (unsigned char)status;
+    hdr[2] = (unsigned char)(hlen >> 8);
+    hdr[3] = (unsigned char)hlen;
+    /* header and length first, then the payload in place */
+    rc = buf_reserve(out, COORD_FRAME_HEADER + n);
+    if (rc != CCP_OK) {
+        return rc;
+    }
+    put_be32((unsigned char *)out->ptr + old, (uint32_t)(n + 1));
+    out->ptr[old + 4] = (char)COORD_ERROR;
+    memcpy(out->ptr + old + COORD_FRAME_HEADER, hdr, 4);
+    if (hlen > 0) {
+        memcpy(out->ptr + old + COORD_FRAME_HEADER + 4, headers, hlen);
+    }
+    if (blen > 0) {
+        memcpy(out->ptr + old + COORD_FRAME_HEADER + 4 + hlen, body, blen);
+    }
+    out->len = old + COORD_FRAME_HEADER + n;
+    out->ptr[out->len] = '\0';
+    return CCP_OK;
+}
+
 enum ccp_err coord_decode(const void *p, size_t len, size_t max_payload, struct coord_frame *out,
                           size_t *consumed)
 {
@@ -134,12 +242,16 @@ enum ccp_err coord_decode(const void *p, size_t len, size_t max_payload, struct 
     }
     type = s[4];
     /* reject an unknown type or an impossible size as early as the header */
-    rc = check_payload(type, plen, max_payload);
+    rc = check_payload(type, NULL, plen, max_payload);
     if (rc != CCP_OK) {
         return CCP_ERR_INVALID;
     }
     if (len - COORD_FRAME_HEADER < plen) {
         return CCP_DECLINED;
+    }
+    if (type == COORD_ERROR &&
+        check_payload(type, s + COORD_FRAME_HEADER, plen, max_payload) != CCP_OK) {
+        return CCP_ERR_INVALID;
     }
     out->type = (enum coord_type)type;
     out->payload = s + COORD_FRAME_HEADER;

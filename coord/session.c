@@ -81,8 +81,10 @@ enum ccp_err coord_session_new(struct coord_table *t, const void *key, size_t le
     memcpy(s->key, key, len);
     s->key_len = len;
     s->event_bytes_max = event_bytes_max;
-    /* room for the terminal frame beyond the events */
-    buf_init(&s->stream, event_bytes_max + COORD_FRAME_HEADER + COORD_REASON_MAX);
+    /* room for the terminal frame (END, ABORT or ERROR) beyond the events */
+    buf_init(&s->stream,
+             event_bytes_max + COORD_FRAME_HEADER +
+                 (COORD_ERROR_MAX > COORD_REASON_MAX ? COORD_ERROR_MAX : COORD_REASON_MAX));
     b = key_hash(key, len) & (t->n_buckets - 1);
     s->hnext = t->buckets[b];
     t->buckets[b] = s;
@@ -179,6 +181,13 @@ enum ccp_err coord_session_finish(struct coord_session *s, bool ok, const char *
         rlen = COORD_REASON_MAX;
     }
     return append_frame(s, ok ? COORD_END : COORD_ABORT, reason, rlen);
+}
+
+enum ccp_err coord_session_finish_error(struct coord_session *s, const void *p, size_t len)
+{
+    CCP_ASSERT(!s->finished && s->n_frames == 0);
+    s->finished = true;
+    return append_frame(s, COORD_ERROR, p, len);
 }
 
 size_t coord_session_frames_before(const struct coord_session *s, size_t off)

@@ -5,9 +5,11 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/alloc.h"
 #include "common/log.h"
 #include "coord/client.h"
 #include "coord/proto.h"
@@ -78,8 +80,10 @@ static uint32_t key_hash(const struct cache_key *key)
 }
 
 /* Copy address number `pick` modulo their count out of the comma list.
- * Its index (for down_until) in *idx. False if the list has none. */
-static bool pick_address(const char *list, uint32_t pick, char *out, size_t cap, size_t *idx)
+ * Its number in *no and its slot (for down_until and kept connections) in
+ * *idx. False if the list has none. */
+static bool pick_address(const char *list, uint32_t pick, char *out, size_t cap, size_t *idx,
+                         size_t *no)
 {
     const char *p;
     size_t count = 0, want, n;
@@ -103,6 +107,7 @@ static bool pick_address(const char *list, uint32_t pick, char *out, size_t cap,
             memcpy(out, p, n);
             out[n] = '\0';
             *idx = want % ADDR_SLOTS;
+            *no = want;
             return true;
         }
         p += n + (p[n] == ',' ? 1 : 0);
@@ -110,46 +115,159 @@ static bool pick_address(const char *list, uint32_t pick, char *out, size_t cap,
     return false;
 }
 
-enum ccp_err wk_fanout_join(struct wk_fanout *fo, const struct conf *c, const struct cache_key *key)
+/* A worker thread's kept coordinator connections, by address slot. */
+struct wk_fanout_conns {
+    struct coord_client *cc[ADDR_SLOTS];
+    size_t addr_no[ADDR_SLOTS]; /* which address cc[i] is connected to */
+};
+
+void wk_fanout_conns_free(struct wk_fanout_conns *k)
 {
+    size_t i;
+
+    if (k == NULL) {
+        return;
+    }
+    for (i = 0; i < ADDR_SLOTS; i++) {
+        coord_close(k->cc[i]);
+    }
+    ccp_free(k);
+}
+
+/* Take the kept connection to address addr_no out of its slot, or NULL. */
+static struct coord_client *take_kept(struct wk_fanout_conns **keep, size_t slot, size_t addr_no)
+{
+    struct coord_client *cc = NULL;
+
+    if (keep != NULL && *keep != NULL && (*keep)->cc[slot] != NULL &&
+        (*keep)->addr_no[slot] == addr_no) {
+        cc = (*keep)->cc[slot];
+        (*keep)->cc[slot] = NULL;
+    }
+    return cc;
+}
+
+/* Keep fo's idle connection in its slot (replacing another address's). */
+static bool keep_conn(struct wk_fanout *fo)
+{
+    struct wk_fanout_conns *k;
+
+    if (fo->keep == NULL || !coord_idle(fo->cc)) {
+        return false;
+    }
+    if (*fo->keep == NULL) {
+        *fo->keep = ccp_calloc(1, sizeof(**fo->keep));
+        if (*fo->keep == NULL) {
+            return false;
+        }
+    }
+    k = *fo->keep;
+    coord_close(k->cc[fo->slot]);
+    k->cc[fo->slot] = fo->cc;
+    k->addr_no[fo->slot] = fo->addr_no;
+    fo->cc = NULL;
+    return true;
+}
+
+enum ccp_err wk_fanout_join(struct wk_fanout *fo, struct wk_worker *w, const struct cache_key *key)
+{
+    const struct conf *c = w->conf;
     char addr[ADDR_MAX];
-    size_t idx = 0;
+    size_t idx = 0, addr_no = 0;
     enum coord_role role;
     enum ccp_err rc;
     int timeout = (int)c->coord_connect_timeout_ms;
+    bool reused;
 
     memset(fo, 0, sizeof(*fo));
     fo->conf = c;
+    fo->keep = &w->fanout;
     if (!wk_fanout_enabled(c) ||
-        !pick_address(c->coord_addresses, key_hash(key), addr, sizeof(addr), &idx)) {
+        !pick_address(c->coord_addresses, key_hash(key), addr, sizeof(addr), &idx, &addr_no)) {
         return CCP_DECLINED;
     }
-    if (atomic_load(&down_until[idx]) > now_ms()) {
-        wk_metrics_add(WK_C_CO_FAILOPEN, 1); /* known down: direct without trying */
-        return CCP_DECLINED;
-    }
-    rc = coord_connect(addr, timeout, 0, &fo->cc);
-    if (rc != CCP_OK) {
-        atomic_store(&down_until[idx], now_ms() + DOWN_MS);
-        note_failure(addr, "cannot connect", rc);
-        wk_metrics_add(WK_C_CO_FAILOPEN, 1);
-        return CCP_DECLINED;
-    }
-    rc = coord_join(fo->cc, key->hex, strlen(key->hex), timeout, &role);
-    if (rc != CCP_OK) {
+    fo->slot = idx;
+    fo->addr_no = addr_no;
+    fo->cc = take_kept(fo->keep, idx, addr_no);
+    reused = fo->cc != NULL;
+    for (;;) {
+        if (fo->cc == NULL) {
+            if (atomic_load(&down_until[idx]) > now_ms()) {
+                wk_metrics_add(WK_C_CO_FAILOPEN, 1); /* known down: direct without trying */
+                return CCP_DECLINED;
+            }
+            rc = coord_connect(addr, timeout, 0, &fo->cc);
+            if (rc != CCP_OK) {
+                fo->cc = NULL;
+                atomic_store(&down_until[idx], now_ms() + DOWN_MS);
+                note_failure(addr, "cannot connect", rc);
+                wk_metrics_add(WK_C_CO_FAILOPEN, 1);
+                return CCP_DECLINED;
+            }
+        }
+        rc = coord_join(fo->cc, key->hex, strlen(key->hex), timeout, &role);
+        if (rc == CCP_OK) {
+            break;
+        }
+        if (coord_idle(fo->cc)) {
+            /* declined (busy): the connection itself is fine */
+            note_failure(addr, "join declined", rc);
+            wk_metrics_add(WK_C_CO_FAILOPEN, 1);
+            wk_fanout_release(fo);
+            return CCP_DECLINED;
+        }
+        coord_close(fo->cc);
+        fo->cc = NULL;
+        if (reused && rc == CCP_ERR_COORD) {
+            /* the kept connection died between requests (daemon restarted,
+             * or it closed us after an ABORT): one fresh try */
+            LOG_DEBUG("coordinator %s: kept connection is gone; reconnecting", addr);
+            reused = false;
+            continue;
+        }
         if (rc != CCP_ERR_COORD) {
             atomic_store(&down_until[idx], now_ms() + DOWN_MS);
         }
         note_failure(addr, "join failed", rc);
         wk_metrics_add(WK_C_CO_FAILOPEN, 1);
-        wk_fanout_release(fo);
         return CCP_DECLINED;
     }
     fo->leader = role == COORD_ROLE_LEADER;
     wk_metrics_add(fo->leader ? WK_C_CO_LEADERS : WK_C_CO_FOLLOWERS, 1);
-    LOG_DEBUG("coordinator %s: %s stream %.16s", addr, fo->leader ? "leading" : "following",
-              key->hex);
+    LOG_DEBUG("coordinator %s: %s stream %.16s%s", addr, fo->leader ? "leading" : "following",
+              key->hex, reused ? " (kept connection)" : "");
     return CCP_OK;
+}
+
+void wk_fanout_error(struct wk_fanout *fo, const struct tr_error *err)
+{
+    char hdr[64] = "";
+    struct buf body;
+    unsigned status = err->status >= 400 && err->status <= 599 ? (unsigned)err->status : 500;
+    enum ccp_err rc;
+
+    if (fo->cc == NULL || !fo->leader) {
+        return;
+    }
+    buf_init(&body, COORD_ERROR_MAX / 2);
+    if (err->retry_after[0] != '\0') {
+        snprintf(hdr, sizeof(hdr), "retry-after: %s\r\n", err->retry_after);
+    }
+    rc = tr_error_json(err, &body);
+    if (rc == CCP_OK) {
+        rc = coord_error(fo->cc, status, hdr, strlen(hdr), body.ptr, body.len, PUBLISH_MS);
+    }
+    if (rc != CCP_OK) {
+        /* an unusable retry-after or a broken link: followers get ABORT and go direct */
+        LOG_DEBUG("coordinator: could not share the error answer (%s)", ccp_strerror(rc));
+        if (coord_abort(fo->cc, "leader failed", PUBLISH_MS) != CCP_OK) {
+            LOG_DEBUG("coordinator: could not end the stream");
+        }
+    } else {
+        LOG_DEBUG("upstream error %u shared with the followers", status);
+    }
+    buf_release(&body);
+    wk_fanout_release(fo);
 }
 
 void wk_fanout_publish(struct wk_fanout *fo, const char *p, size_t n)
@@ -200,7 +318,9 @@ void wk_fanout_finish(struct wk_fanout *fo, bool complete)
 
 void wk_fanout_release(struct wk_fanout *fo)
 {
-    coord_close(fo->cc);
+    if (fo->cc != NULL && !keep_conn(fo)) {
+        coord_close(fo->cc);
+    }
     fo->cc = NULL;
     fo->leader = false;
     fo->followers = 0;
@@ -234,6 +354,29 @@ static bool relay_chunk(struct wk_req *r, const struct buf *ev)
     return wk_send_body(r, ev->ptr, ev->len) == 0 && wk_io_flush(r->io) == 0;
 }
 
+/* Answer r's client with the leader's error answer (an ERROR payload in
+ * ev). CCP_OK, or CCP_DECLINED (go direct) if the payload is unusable. */
+static enum ccp_err relay_answer(struct wk_req *r, const struct buf *ev, bool sent)
+{
+    struct coord_error e;
+    char extra[512]; /* the leader sends retry-after only */
+
+    if (coord_parse_error(ev->ptr, ev->len, &e) != CCP_OK || e.headers_len >= sizeof(extra)) {
+        LOG_WARN("coalesced stream: unusable error answer; going direct");
+        return CCP_DECLINED;
+    }
+    if (sent) {
+        relay_error(r, "the upstream call failed"); /* cannot happen: ERROR comes first */
+        return CCP_OK;
+    }
+    memcpy(extra, e.headers, e.headers_len);
+    extra[e.headers_len] = '\0';
+    r->cache = WK_CACHE_COALESCED;
+    LOG_INFO("coalesced stream: the leader's upstream answered %u; passed on", e.status);
+    wk_send_json(r, (int)e.status, extra, e.body, e.body_len);
+    return CCP_OK;
+}
+
 enum ccp_err wk_fanout_follow(struct wk_fanout *fo, struct wk_req *r)
 {
     const struct conf *c = fo->conf;
@@ -244,9 +387,10 @@ enum ccp_err wk_fanout_follow(struct wk_fanout *fo, struct wk_req *r)
     enum ccp_err rc = CCP_DECLINED, nrc;
     struct buf ev;
     bool sent = false, dropped = true; /* false: ended normally or the client left */
+    bool following = fo->cc != NULL && !fo->leader;
 
     buf_init(&ev, EVENT_MAX);
-    if (fo->cc == NULL || fo->leader) {
+    if (!following) {
         goto out;
     }
     for (;;) {
@@ -296,6 +440,14 @@ enum ccp_err wk_fanout_follow(struct wk_fanout *fo, struct wk_req *r)
             rc = CCP_OK;
             goto out;
         }
+        if (kind == COORD_NEXT_ERROR) {
+            dropped = false; /* the leader's own answer, shared */
+            rc = relay_answer(r, &ev, sent);
+            goto out;
+        }
+        /* ABORT "slow" is followed by the daemon closing us: do not keep it */
+        coord_close(fo->cc);
+        fo->cc = NULL;
         /* ABORT, or END with no event at all */
         LOG_INFO("coalesced stream aborted (%.*s)%s", (int)(ev.len < 200 ? ev.len : 200),
                  ev.ptr != NULL ? ev.ptr : "", sent ? "" : "; going direct");
@@ -307,7 +459,7 @@ enum ccp_err wk_fanout_follow(struct wk_fanout *fo, struct wk_req *r)
     }
 
 out:
-    if (dropped && fo->cc != NULL && !fo->leader) {
+    if (dropped && following) {
         wk_metrics_add(WK_C_CO_DROPS, 1); /* wait over, link lost, or the leader aborted */
     }
     wk_fanout_release(fo);

@@ -13,11 +13,21 @@
  *   are. So every client of one stream gets byte-identical events, including
  *   the leader's message id (unlike a response cache hit, which gets its own
  *   id). Their x-ccproxy-cache header says "coalesced".
+ * - A leader whose upstream call fails before its first event (a 429 with
+ *   retry-after, a 5xx after its retries, a 400 such as a context-length
+ *   error, a transport failure) publishes its error answer (status,
+ *   retry-after, Anthropic error JSON) with wk_fanout_error; every follower
+ *   answers its client with the same error without calling upstream, so an
+ *   overloaded upstream sees one call, not a herd.
  * - A follower that got nothing yet goes direct (calls upstream itself) when
- *   the coordinator is down, dies or stalls, when the leader fails before its
- *   first event (an upstream error answer, which then reaches the leader's
- *   client only), or after COORD_FOLLOWER_WAIT_MS. Once it sent bytes, any
- *   such failure ends its client's stream with an error event.
+ *   the coordinator is down, dies or stalls, when the leader dies or aborts
+ *   before its first event, or when no first event came within
+ *   COORD_FOLLOWER_WAIT_MS. The wait bounds the first event only: once a
+ *   follower has relayed bytes it stays attached however long the stream
+ *   and its gaps (up to MAX_STREAM_SECONDS), and any later failure ends its
+ *   client's stream with an error event; it never goes direct then.
+ * - Each worker thread keeps its coordinator connection between requests
+ *   (one per address), and reconnects once when a kept one turns out dead.
  * - A leader whose client left keeps reading upstream while followers remain,
  *   and cancels the upstream call when none remain. A leader that fails, or
  *   whose process dies, ends every follower (the coordinator aborts them).
@@ -43,12 +53,18 @@
 #include "common/err.h"
 
 struct coord_client;
+struct tr_error;
+struct wk_fanout_conns;
 struct wk_req;
+struct wk_worker;
 
 /* One request's link to the coordinator. Zero it before use. */
 struct wk_fanout {
     struct coord_client *cc; /* NULL: not coalescing (or the link broke) */
     const struct conf *conf;
+    struct wk_fanout_conns **keep; /* the thread's kept connections (wk_worker) */
+    size_t slot;                   /* cc's address: slot in *keep and its number */
+    size_t addr_no;
     bool leader;
     unsigned followers; /* leader: followers attached, last we heard */
 };
@@ -56,12 +72,23 @@ struct wk_fanout {
 /* True if conf turns fan-out on (STREAM_DEDUPE_ENABLED and COORD_ADDRESSES). */
 bool wk_fanout_enabled(const struct conf *c);
 
-/* Join the stream of key at the coordinator its hash picks. CCP_OK: fo is
- * linked and fo->leader says the role (a leader calls upstream and publishes;
- * a follower calls wk_fanout_follow). CCP_DECLINED: go direct (coordinator
+/* Join the stream of key at the coordinator its hash picks, through w's
+ * kept connection to it (made on first use). CCP_OK: fo is linked and
+ * fo->leader says the role (a leader calls upstream and publishes; a
+ * follower calls wk_fanout_follow). CCP_DECLINED: go direct (coordinator
  * down, busy or off; nothing to release). Can't fail otherwise. */
-CCP_NODISCARD enum ccp_err wk_fanout_join(struct wk_fanout *fo, const struct conf *c,
+CCP_NODISCARD enum ccp_err wk_fanout_join(struct wk_fanout *fo, struct wk_worker *w,
                                           const struct cache_key *key);
+
+/* Leader, before any publish: the upstream call failed and err is the answer
+ * the leader's client gets; send it to the followers so they answer the
+ * same (wk_send_error's status, retry-after and JSON). Unlinks fo. No-op if
+ * not leading. */
+void wk_fanout_error(struct wk_fanout *fo, const struct tr_error *err);
+
+/* Close the connections a worker thread kept (wk_worker_release). NULL is a
+ * no-op. */
+void wk_fanout_conns_free(struct wk_fanout_conns *k);
 
 /* Leader: send n bytes of whole translated events to the followers. A
  * failure unlinks fo (the leader carries on alone). No-op if not leading. */
@@ -82,8 +109,9 @@ void wk_fanout_finish(struct wk_fanout *fo, bool complete);
  * Unlinks fo either way. */
 CCP_NODISCARD enum ccp_err wk_fanout_follow(struct wk_fanout *fo, struct wk_req *r);
 
-/* Unlink (a leader that did not finish aborts its followers). Safe on a
- * zeroed or already released struct. */
+/* Unlink: keep the connection for the thread's next request if it is
+ * between streams, else close it (a leader that did not finish aborts its
+ * followers). Safe on a zeroed or already released struct. */
 void wk_fanout_release(struct wk_fanout *fo);
 
 #endif /* CCP_FCGI_FANOUT_H */

@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/str.h"
+#include "fcgi/fanout.h"
 #include "fcgi/handler.h"
 #include "fcgi/handler_int.h"
 #include "translate/bpe.h"
@@ -79,6 +80,8 @@ void wk_worker_release(struct wk_worker *w)
     w->up = NULL;
     tr_bpe_scratch_free(w->bpe);
     w->bpe = NULL;
+    wk_fanout_conns_free(w->fanout);
+    w->fanout = NULL;
 }
 
 void wk_server_tools_warning(const struct tr_reqinfo *info, char *out, size_t cap)

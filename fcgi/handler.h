@@ -20,6 +20,7 @@ struct wk_worker {
     struct wk_rcache *rc;    /* the process's response cache, shared; NULL: none */
     struct wk_tokens *tok;   /* the process's count_tokens state, shared; NULL: estimates */
     struct tr_bpe_scratch *bpe; /* this thread's tokenizer memory, made on first use */
+    struct wk_fanout_conns *fanout; /* this thread's coordinator connections (fcgi/fanout.h) */
 };
 
 /* Fill w for conf c and response cache rc (borrowed, may be NULL) and create

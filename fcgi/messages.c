@@ -207,6 +207,16 @@ static void answer_completion(struct call *c, const char *msg_id)
     buf_release(&out);
 }
 
+/* An upstream error answer, to the client and (leading a fan-out) to every
+ * follower, so they answer the same without calling upstream. */
+static void send_upstream_error(struct call *c, const struct tr_error *err)
+{
+    wk_fanout_error(&c->fo, err);
+    if (!c->r->client_gone) {
+        wk_send_error(c->r, err);
+    }
+}
+
 /* After the transfer, when nothing went to the client yet. */
 static void answer_after(struct call *c, const struct wk_upstream_result *res, const char *msg_id)
 {
@@ -214,8 +224,8 @@ static void answer_after(struct call *c, const struct wk_upstream_result *res, c
     struct tr_error err;
 
     memset(&err, 0, sizeof(err));
-    if (r->client_gone) {
-        return;
+    if (r->client_gone && c->fo.cc == NULL) {
+        return; /* (a leader whose client left still answers its followers) */
     }
     if (c->too_large) {
         tr_error_set(&err, CCP_ERR_UPSTREAM, "upstream answer larger than %zu bytes", c->body.max);
@@ -226,14 +236,17 @@ static void answer_after(struct call *c, const struct wk_upstream_result *res, c
         LOG_WARN("upstream call failed: %s", res->message);
         tr_error_set(&err, res->err == CCP_DECLINED ? CCP_ERR_INTERNAL : res->err, "%s",
                      res->message);
-        wk_send_error(r, &err);
+        if (res->err == CCP_DECLINED) {
+            wk_fanout_finish(&c->fo, false); /* we stopped it ourselves: followers go direct */
+        }
+        send_upstream_error(c, &err);
         return;
     }
     if (res->status < 200 || res->status >= 300) {
         tr_error_from_upstream(&err, res->status, c->body.ptr != NULL ? c->body.ptr : "",
                                c->body.len, res->retry_after[0] != '\0' ? res->retry_after : NULL);
         LOG_WARN("upstream answered %d: %s", res->status, err.message);
-        wk_send_error(r, &err);
+        send_upstream_error(c, &err);
         return;
     }
     if (c->stream) {
@@ -365,7 +378,7 @@ static bool join_fanout(struct wk_req *r, struct call *c, const struct buf *up_b
         }
         c->have_key = true;
     }
-    if (wk_fanout_join(&c->fo, r->w->conf, &c->key) != CCP_OK || c->fo.leader) {
+    if (wk_fanout_join(&c->fo, r->w, &c->key) != CCP_OK || c->fo.leader) {
         return false;
     }
     if (wk_fanout_follow(&c->fo, r) == CCP_OK) {

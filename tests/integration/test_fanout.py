@@ -363,3 +363,76 @@ def test_follower_wait_timeout_goes_direct(run_dir, mock, coordd):
         assert all(h.get("x-ccproxy-cache") == "miss" for _s, h, _r in results)
     finally:
         p.stop()
+
+
+def test_leader_error_answer_is_shared(run_dir, mock, coordd):
+    # the upstream is overloaded: the leader's one call gets a 429, and every
+    # follower answers its client with the same 429 instead of calling upstream
+    p = start_proxy(run_dir, mock, COORD_ADDRESSES=coordd.address)
+    try:
+        # the 429 comes after 0.5 s, so all five have joined by then; nothing
+        # else is scripted (a second call would get the mock's automatic 200)
+        mock.script({"kind": "error", "status": 429, "retry_after": "3", "first_byte_delay": 0.5,
+                     "body": {"error": {"message": "Rate limit reached", "type": "requests",
+                                        "code": "rate_limit_exceeded"}}})
+        body = stream_turn("overloaded")
+        results = run_concurrently([lambda: p.messages(body)] * 5)
+        assert len(upstream_calls(mock)) == 1
+        bodies = set()
+        for status, hdrs, raw in results:
+            assert status == 429, raw[:300]
+            assert hdrs.get("retry-after") == "3"
+            err = json.loads(raw)
+            assert err["type"] == "error" and err["error"]["type"] == "rate_limit_error"
+            bodies.add(raw)
+        assert len(bodies) == 1
+        states = sorted(h.get("x-ccproxy-cache") for _s, h, _r in results)
+        assert states.count("coalesced") == 4, states
+        # the connections stay usable: the next identical request leads anew
+        mock.script({"kind": "text", "text": "better now"})
+        status, hdrs, raw = p.messages(body)
+        assert status == 200 and complete(raw)
+        assert len(upstream_calls(mock)) == 2
+    finally:
+        p.stop()
+
+
+def test_context_length_error_is_shared(run_dir, mock, coordd):
+    p = start_proxy(run_dir, mock, COORD_ADDRESSES=coordd.address)
+    try:
+        mock.script({"kind": "error", "status": 400, "first_byte_delay": 0.5,
+                     "body": {"error": {"message": "This model's maximum context length is "
+                                        "128000 tokens. However, your messages resulted in "
+                                        "200000 tokens.", "type": "invalid_request_error",
+                                        "code": "context_length_exceeded"}}})
+        results = run_concurrently([lambda: p.messages(stream_turn("too long"))] * 3)
+        assert len(upstream_calls(mock)) == 1
+        for status, _hdrs, raw in results:
+            assert status == 400, raw[:300]
+            err = json.loads(raw)["error"]
+            assert err["type"] == "invalid_request_error"
+            assert "context length" in err["message"] or "too long" in err["message"]
+    finally:
+        p.stop()
+
+
+def test_long_stream_keeps_followers_past_the_wait(run_dir, mock, coordd):
+    # COORD_FOLLOWER_WAIT_MS bounds the wait for the first event only: a
+    # stream with gaps longer than it keeps every follower attached
+    p = start_proxy(run_dir, mock, COORD_ADDRESSES=coordd.address, COORD_FOLLOWER_WAIT_MS="300")
+    try:
+        mock.script(dict(slow_reply(count=6, delay=0.01), pauses={"2": 0.8, "4": 0.8}),
+                    slow_reply(count=6, delay=0.01))
+        body = stream_turn("long gaps")
+        conn, resp = open_stream(p, body)
+        first = resp.read1(65536)
+        assert first.startswith(b"event: message_start")
+        results = run_concurrently([lambda: p.messages(body, timeout=20)] * 3)
+        leader = first + resp.read()
+        conn.close()
+        assert len(upstream_calls(mock)) == 1
+        for status, hdrs, raw in results:
+            assert status == 200 and hdrs.get("x-ccproxy-cache") == "coalesced"
+            assert raw == leader and complete(raw)
+    finally:
+        p.stop()

@@ -255,6 +255,65 @@ static void test_wait_timeout_abort_and_leader_gone(void **state)
     buf_release(&got);
 }
 
+static void test_error_answer_reaches_every_follower(void **state)
+{
+    static const char hdrs[] = "retry-after: 3\r\n";
+    static const char json[] = "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\"}}";
+    struct coord_client *l = NULL, *f[3] = {NULL, NULL, NULL};
+    enum coord_role role;
+    enum coord_next_kind kind;
+    struct coord_error e;
+    struct buf got;
+    unsigned count = 0;
+    int i;
+
+    (void)state;
+    buf_init(&got, 1 << 16);
+    assert_int_equal(coord_connect(sock_path, 100, 0, &l), CCP_OK);
+    assert_int_equal(coord_join(l, "k429", 4, 1000, &role), CCP_OK);
+    assert_int_equal(role, COORD_ROLE_LEADER);
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(coord_connect(sock_path, 100, 0, &f[i]), CCP_OK);
+        assert_int_equal(coord_join(f[i], "k429", 4, 1000, &role), CCP_OK);
+        assert_int_equal(role, COORD_ROLE_FOLLOWER);
+    }
+    for (i = 0; i < 100 && count != 3; i++) {
+        assert_int_equal(coord_followers(l, 50, &count), CCP_OK);
+    }
+    assert_int_equal(count, 3);
+    assert_int_equal(coord_error(l, 429, hdrs, strlen(hdrs), json, strlen(json), 1000), CCP_OK);
+    assert_true(coord_idle(l));
+    for (i = 0; i < 3; i++) {
+        buf_reset(&got);
+        assert_int_equal(coord_next(f[i], &got, 1000, &kind), CCP_OK);
+        assert_int_equal(kind, COORD_NEXT_ERROR);
+        assert_int_equal(coord_parse_error(got.ptr, got.len, &e), CCP_OK);
+        assert_int_equal(e.status, 429);
+        assert_int_equal(e.headers_len, strlen(hdrs));
+        assert_memory_equal(e.headers, hdrs, e.headers_len);
+        assert_int_equal(e.body_len, strlen(json));
+        assert_memory_equal(e.body, json, e.body_len);
+        assert_true(coord_idle(f[i]));
+    }
+    /* every connection is usable again; the key leads a new stream */
+    assert_int_equal(coord_join(f[0], "k429", 4, 1000, &role), CCP_OK);
+    assert_int_equal(role, COORD_ROLE_LEADER);
+    /* after an EVENT the stream has started: no error answer any more */
+    assert_int_equal(coord_publish(f[0], "e1", 2, 1000), CCP_OK);
+    assert_int_equal(coord_error(f[0], 500, NULL, 0, "{}", 2, 1000), CCP_ERR_INVALID);
+    assert_int_equal(coord_end(f[0], 1000), CCP_OK);
+    /* a bad answer is refused before it is sent */
+    assert_int_equal(coord_join(l, "k-bad", 5, 1000, &role), CCP_OK);
+    assert_int_equal(coord_error(l, 429, "a\nb: c\r\n", 9, "{}", 2, 1000), CCP_ERR_INVALID);
+    assert_int_equal(coord_end(l, 1000), CCP_OK);
+    assert_false(coord_idle(NULL));
+    for (i = 0; i < 3; i++) {
+        coord_close(f[i]);
+    }
+    coord_close(l);
+    buf_release(&got);
+}
+
 static void test_busy_is_an_error_and_connection_stays_usable(void **state)
 {
     struct coord_client *a = NULL, *b = NULL;
@@ -343,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_absent_or_stale_fails_fast),
         cmocka_unit_test(test_lead_follow_publish_next),
         cmocka_unit_test(test_wait_timeout_abort_and_leader_gone),
+        cmocka_unit_test(test_error_answer_reaches_every_follower),
         cmocka_unit_test(test_busy_is_an_error_and_connection_stays_usable),
         cmocka_unit_test(test_tcp_address),
         cmocka_unit_test(test_daemon_killed_mid_stream),

@@ -34,6 +34,8 @@ static const struct sample samples[] = {
     {COORD_ABORT, "slow", 4},
     {COORD_ABORT, NULL, 0},
     {COORD_END, NULL, 0},
+    {COORD_ERROR, "\x01\xad\x00\x10retry-after: 3\r\n{\"type\":\"error\"}", 36},
+    {COORD_ERROR, "\x01\xf4\x00\x00", 4},
 };
 
 static void encode_samples(struct buf *b)
@@ -220,7 +222,8 @@ static void test_garbage_is_invalid(void **state)
     (void)state;
     expect_invalid("\x00\x00\x00\x00", 4);             /* zero length */
     expect_invalid("\x00\x00\x00\x01\x00", 5);         /* type 0 */
-    expect_invalid("\x00\x00\x00\x01\x09", 5);         /* type 9 */
+    expect_invalid("\x00\x00\x00\x01\x09", 5);         /* ERROR with no status */
+    expect_invalid("\x00\x00\x00\x01\x0a", 5);         /* type 10 */
     expect_invalid("\x00\x00\x00\x05\xff", 5);         /* unknown type, before its payload */
     expect_invalid("\x00\x00\x00\x02\x03x", 6);        /* LEAD with a payload */
     expect_invalid("\x00\x00\x00\x02\x06x", 6);        /* END with a payload */
@@ -264,7 +267,8 @@ static void test_encode_rejects(void **state)
     assert_int_equal(coord_encode(&b, COORD_LEAD, "x", 1, MAXP), CCP_ERR_INVALID);
     assert_int_equal(coord_encode(&b, COORD_HELLO, "xy", 2, MAXP), CCP_ERR_INVALID);
     assert_int_equal(coord_encode(&b, (enum coord_type)0, NULL, 0, MAXP), CCP_ERR_INVALID);
-    assert_int_equal(coord_encode(&b, (enum coord_type)9, NULL, 0, MAXP), CCP_ERR_INVALID);
+    assert_int_equal(coord_encode(&b, (enum coord_type)10, NULL, 0, MAXP), CCP_ERR_INVALID);
+    assert_int_equal(coord_encode(&b, COORD_ERROR, NULL, 0, MAXP), CCP_ERR_INVALID);
     assert_int_equal(coord_encode(&b, COORD_EVENT, big, 100, 99), CCP_ERR_TOO_LARGE);
     assert_int_equal(b.len, 6 + 5 + COORD_KEY_MAX); /* failures left nothing behind */
     buf_release(&b);
@@ -273,6 +277,72 @@ static void test_encode_rejects(void **state)
     assert_int_equal(coord_encode(&b, COORD_EVENT, "abcd", 4, MAXP), CCP_OK);
     assert_int_equal(coord_encode(&b, COORD_EVENT, "a", 1, MAXP), CCP_ERR_TOO_LARGE);
     assert_int_equal(b.len, 9);
+    buf_release(&b);
+}
+
+static void test_error_frame(void **state)
+{
+    static const char json[] = "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\"}}";
+    static const char hdrs[] = "retry-after: 3\r\nx-a:\tb\r\n";
+    char big[COORD_ERROR_MAX];
+    struct coord_error e;
+    struct coord_frame f;
+    struct buf b;
+    size_t used;
+
+    (void)state;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(coord_encode_error(&b, 429, hdrs, strlen(hdrs), json, strlen(json), MAXP),
+                     CCP_OK);
+    assert_int_equal(b.len, COORD_FRAME_HEADER + 4 + strlen(hdrs) + strlen(json));
+    assert_memory_equal(b.ptr + 4, "\x09\x01\xad\x00\x18", 5); /* type, status, hlen */
+    assert_int_equal(coord_decode(b.ptr, b.len, MAXP, &f, &used), CCP_OK);
+    assert_int_equal(f.type, COORD_ERROR);
+    assert_int_equal(used, b.len);
+    assert_int_equal(coord_parse_error(f.payload, f.len, &e), CCP_OK);
+    assert_int_equal(e.status, 429);
+    assert_int_equal(e.headers_len, strlen(hdrs));
+    assert_memory_equal(e.headers, hdrs, e.headers_len);
+    assert_int_equal(e.body_len, strlen(json));
+    assert_memory_equal(e.body, json, e.body_len);
+    assert_string_equal(coord_type_name(COORD_ERROR), "ERROR");
+    /* no headers, no body */
+    buf_reset(&b);
+    assert_int_equal(coord_encode_error(&b, 503, NULL, 0, NULL, 0, MAXP), CCP_OK);
+    assert_int_equal(coord_decode(b.ptr, b.len, MAXP, &f, &used), CCP_OK);
+    assert_int_equal(coord_parse_error(f.payload, f.len, &e), CCP_OK);
+    assert_int_equal(e.status, 503);
+    assert_int_equal(e.headers_len + e.body_len, 0);
+    /* what the encoder refuses */
+    buf_reset(&b);
+    assert_int_equal(coord_encode_error(&b, 99, NULL, 0, "x", 1, MAXP), CCP_ERR_INVALID);
+    assert_int_equal(coord_encode_error(&b, 600, NULL, 0, "x", 1, MAXP), CCP_ERR_INVALID);
+    assert_int_equal(coord_encode_error(&b, 429, "retry-after: 3", 14, NULL, 0, MAXP),
+                     CCP_ERR_INVALID); /* no CRLF */
+    assert_int_equal(coord_encode_error(&b, 429, "a: b\nc: d\r\n", 12, NULL, 0, MAXP),
+                     CCP_ERR_INVALID); /* bare LF: header injection */
+    assert_int_equal(coord_encode_error(&b, 429, ": b\r\n", 5, NULL, 0, MAXP), CCP_ERR_INVALID);
+    assert_int_equal(coord_encode_error(&b, 429, "a b: c\r\n", 8, NULL, 0, MAXP), CCP_ERR_INVALID);
+    assert_int_equal(coord_encode_error(&b, 429, "a: \x01\r\n", 6, NULL, 0, MAXP), CCP_ERR_INVALID);
+    memset(big, '{', sizeof(big));
+    assert_int_equal(coord_encode_error(&b, 500, NULL, 0, big, COORD_ERROR_MAX - 4, 1 << 20),
+                     CCP_OK);
+    assert_int_equal(coord_encode_error(&b, 500, NULL, 0, big, COORD_ERROR_MAX - 3, 1 << 20),
+                     CCP_ERR_TOO_LARGE);
+    assert_int_equal(coord_encode_error(&b, 500, NULL, 0, big, 100, 50), CCP_ERR_TOO_LARGE);
+    assert_int_equal(b.len, COORD_FRAME_HEADER + COORD_ERROR_MAX); /* failures left nothing */
+    /* what the decoder refuses, once the payload is there */
+    assert_int_equal(coord_decode("\x00\x00\x00\x05\x09\x01\xad", 7, MAXP, &f, &used),
+                     CCP_DECLINED);
+    expect_invalid("\x00\x00\x00\x04\x09\x01\xad\x00", 8);     /* payload < 4 */
+    expect_invalid("\x00\x00\x00\x05\x09\x00\x63\x00\x00", 9); /* status 99 */
+    expect_invalid("\x00\x00\x00\x05\x09\x01\xad\x00\x01", 9); /* hlen past the end */
+    expect_invalid("\x00\x00\x00\x08\x09\x01\xad\x00\x03"
+                   "a:\n",
+                   12); /* bad header block */
+    /* over COORD_ERROR_MAX, decided from the header */
+    assert_int_equal(coord_decode("\x00\x00\x50\x00\x09", 5, 1 << 20, &f, &used), CCP_ERR_INVALID);
+    assert_int_equal(coord_parse_error("\x01\xad\x00", 3, &e), CCP_ERR_INVALID);
     buf_release(&b);
 }
 
@@ -311,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_every_split_point),  cmocka_unit_test(test_truncated_is_declined),
         cmocka_unit_test(test_garbage_is_invalid), cmocka_unit_test(test_length_over_max),
         cmocka_unit_test(test_encode_rejects),     cmocka_unit_test(test_parse_hostport),
+        cmocka_unit_test(test_error_frame),
     };
 
     return cmocka_run_group_tests_name("coord_proto", tests, NULL, NULL);

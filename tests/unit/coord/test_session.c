@@ -123,12 +123,48 @@ static void test_event_bytes_cap_leaves_room_for_the_end(void **state)
     coord_table_release(&t);
 }
 
+static void test_error_answer_is_the_only_frame(void **state)
+{
+    static const char payload[] = "\x01\xad\x00\x10retry-after: 3\r\n{}";
+    struct coord_table t;
+    struct coord_session *s;
+    struct coord_frame f;
+    struct coord_error e;
+    char big[COORD_ERROR_MAX];
+    size_t used;
+
+    (void)state;
+    assert_int_equal(coord_table_init(&t, 1), CCP_OK);
+    /* a tiny replay limit still holds a whole error answer */
+    assert_int_equal(coord_session_new(&t, "k", 1, 16, &s), CCP_OK);
+    assert_int_equal(coord_session_finish_error(s, payload, sizeof(payload) - 1), CCP_OK);
+    assert_true(s->finished);
+    assert_int_equal(s->n_frames, 1);
+    assert_int_equal(coord_decode(s->stream.ptr, s->stream.len, 1 << 20, &f, &used), CCP_OK);
+    assert_int_equal(f.type, COORD_ERROR);
+    assert_int_equal(used, s->stream.len);
+    assert_int_equal(coord_parse_error(f.payload, f.len, &e), CCP_OK);
+    assert_int_equal(e.status, 429);
+    coord_table_remove(&t, s);
+    coord_session_free(s);
+    /* the largest answer fits too */
+    assert_int_equal(coord_session_new(&t, "k", 1, 16, &s), CCP_OK);
+    memset(big, ' ', sizeof(big));
+    memcpy(big, "\x01\xf4\x00\x00", 4);
+    assert_int_equal(coord_session_finish_error(s, big, sizeof(big)), CCP_OK);
+    assert_int_equal(s->stream.len, COORD_FRAME_HEADER + COORD_ERROR_MAX);
+    coord_table_remove(&t, s);
+    coord_session_free(s);
+    coord_table_release(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_find_and_remove),
         cmocka_unit_test(test_frame_index),
         cmocka_unit_test(test_event_bytes_cap_leaves_room_for_the_end),
+        cmocka_unit_test(test_error_answer_is_the_only_frame),
     };
 
     return cmocka_run_group_tests_name("coord_session", tests, NULL, NULL);
