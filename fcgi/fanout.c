@@ -22,6 +22,7 @@
 
 #define ADDR_SLOTS 16      /* addresses remembered as down (more share slots) */
 #define DOWN_MS 2000       /* an address that failed is skipped this long */
+#define BACKLOG_MAX (64u << 20) /* a leader's events kept for a first follower */
 #define PUBLISH_MS 1000    /* longest a leader waits for the coordinator to take a chunk */
 #define SLICE_MS 200       /* a follower checks its client this often */
 #define LOG_EVERY_MS 10000 /* repeated coordinator failures are logged this rarely */
@@ -180,6 +181,7 @@ enum ccp_err wk_fanout_join(struct wk_fanout *fo, struct wk_worker *w, const str
     bool reused;
 
     memset(fo, 0, sizeof(*fo));
+    buf_init(&fo->backlog, BACKLOG_MAX);
     fo->conf = c;
     fo->keep = &w->fanout;
     if (!wk_fanout_enabled(c) ||
@@ -270,11 +272,54 @@ void wk_fanout_error(struct wk_fanout *fo, const struct tr_error *err)
     wk_fanout_release(fo);
 }
 
+/* Leader: send the kept events once a follower is attached. false if the
+ * link failed (fo is released then). */
+static bool flush_backlog(struct wk_fanout *fo)
+{
+    unsigned count = 0;
+    enum ccp_err rc;
+
+    if (fo->publishing) {
+        return true;
+    }
+    rc = coord_followers(fo->cc, 0, &count);
+    if (rc == CCP_OK && count == 0) {
+        return true; /* nobody to send to yet */
+    }
+    if (rc == CCP_OK) {
+        fo->followers = count;
+        fo->publishing = true;
+        if (fo->backlog.len > 0) {
+            rc = coord_publish(fo->cc, fo->backlog.ptr, fo->backlog.len, PUBLISH_MS);
+        }
+        buf_release(&fo->backlog);
+    }
+    if (rc != CCP_OK) {
+        note_failure("link", "publish failed; the stream goes on without followers", rc);
+        wk_fanout_release(fo);
+        return false;
+    }
+    return true;
+}
+
 void wk_fanout_publish(struct wk_fanout *fo, const char *p, size_t n)
 {
     enum ccp_err rc;
 
     if (fo->cc == NULL || !fo->leader || n == 0) {
+        return;
+    }
+    if (!flush_backlog(fo)) {
+        return;
+    }
+    if (!fo->publishing) {
+        if (buf_append(&fo->backlog, p, n) != CCP_OK) {
+            /* too long to replay to a late follower: stop offering it */
+            if (coord_abort(fo->cc, "too large", PUBLISH_MS) != CCP_OK) {
+                LOG_DEBUG("coordinator: could not abort an oversized stream");
+            }
+            wk_fanout_release(fo);
+        }
         return;
     }
     rc = coord_publish(fo->cc, p, n, PUBLISH_MS);
@@ -306,6 +351,9 @@ void wk_fanout_finish(struct wk_fanout *fo, bool complete)
     if (fo->cc == NULL) {
         return;
     }
+    if (fo->leader && complete && !flush_backlog(fo)) {
+        return; /* released */
+    }
     if (fo->leader) {
         rc = complete ? coord_end(fo->cc, PUBLISH_MS)
                       : coord_abort(fo->cc, "leader failed", PUBLISH_MS);
@@ -324,6 +372,8 @@ void wk_fanout_release(struct wk_fanout *fo)
     fo->cc = NULL;
     fo->leader = false;
     fo->followers = 0;
+    fo->publishing = false;
+    buf_release(&fo->backlog);
 }
 
 /* End a started relay with an error event saying why. */

@@ -67,6 +67,10 @@ struct wk_fanout {
     size_t addr_no;
     bool leader;
     unsigned followers; /* leader: followers attached, last we heard */
+    /* leader: events are kept here, not sent, until the first follower
+     * joins (most streams never get one); then the backlog goes first */
+    struct buf backlog;
+    bool publishing;
 };
 
 /* True if conf turns fan-out on (STREAM_DEDUPE_ENABLED and COORD_ADDRESSES). */
