@@ -269,7 +269,7 @@ if [ $only_unit -eq 0 ] && [ $no_variants -eq 0 ]; then
         missed=0
         for mode in overflow leak ub; do
             mkdir -p "$results/asan-canary/$mode"
-            ("$canary" "$mode") >"$results/asan-canary/$mode/lighttpd-error.log" 2>&1
+            { "$canary" "$mode"; } >"$results/asan-canary/$mode/lighttpd-error.log" 2>&1
             if [ "$(count_sanitizer_reports "$results/asan-canary/$mode")" -eq 0 ]; then
                 echo "the sanitizer log scan missed the canary's $mode report:"
                 head -n 20 "$results/asan-canary/$mode/lighttpd-error.log"
