@@ -13,8 +13,9 @@
 # installed, libFuzzer for FUZZ_SECONDS (default 20) per fuzz target.
 #
 # Options: --unit (only unit tests and build checks), --no-e2e, --no-variants,
-# --keep (keep per-test temp dirs). Environment: CCP_BUILD_DIR (default
-# build/), JOBS, FUZZ_SECONDS.
+# --keep (keep per-test temp dirs), --long (also the worker under valgrind for
+# tests/integration/test_proxy.py: TESTING.md B2, a few minutes; not in CI).
+# Environment: CCP_BUILD_DIR (default build/), JOBS, FUZZ_SECONDS.
 set -u
 top=$(cd "$(dirname "$0")" && pwd)
 cd "$top" || exit 2
@@ -22,14 +23,16 @@ cd "$top" || exit 2
 only_unit=0
 no_e2e=0
 no_variants=0
+long=0
 for a in "$@"; do
     case "$a" in
     --unit) only_unit=1 ;;
     --no-e2e) no_e2e=1 ;;
     --no-variants) no_variants=1 ;;
+    --long) long=1 ;;
     --keep) export CCP_KEEP_TMP=1 ;;
     -h | --help)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -178,6 +181,63 @@ if [ $only_unit -eq 0 ]; then
     fi
 fi
 
+# ---- LONG: the worker under valgrind (TESTING.md B2) --------------------------
+# lighttpd starts a wrapper that execs the worker under memcheck, one log per
+# process; test_proxy.py runs against it, then every log must end with a
+# zero ERROR SUMMARY (definite leaks count as errors). Left out: the test that
+# finds workers by their executable (under valgrind that is valgrind's) and
+# the four that assert latencies valgrind's slowdown cannot meet. A worker
+# still running 60 s after its test is stopped by its PID and counts as failed.
+if [ $long -eq 1 ] && [ $only_unit -eq 0 ]; then
+    vg=$results/valgrind-worker
+    step "LONG: the worker under valgrind, tests/integration/test_proxy.py"
+    if command -v valgrind >/dev/null 2>&1; then
+        mkdir -p "$vg/logs" "$vg/tmp"
+        cat >"$vg/ccproxy-fcgi-valgrind" <<EOF
+#!/bin/sh
+# lighttpd's bin-path for run-tests.sh --long: ccproxy-fcgi under memcheck
+exec valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \\
+    --show-leak-kinds=definite --num-callers=30 --log-file=$vg/logs/valgrind-%p.log \\
+    $build/ccproxy-fcgi "\$@"
+EOF
+        chmod 755 "$vg/ccproxy-fcgi-valgrind"
+        CCP_WORKER_WRAPPER=$vg/ccproxy-fcgi-valgrind run_pytest integration-valgrind \
+            "$top/tests/integration/test_proxy.py" --basetemp="$vg/tmp" \
+            $(for t in test_killed_worker_is_respawned test_stream_first_event_not_buffered \
+                test_upstream_connection_refused test_upstream_silent_past_read_timeout \
+                test_stalled_clients_do_not_block_others; do
+                echo "--deselect=tests/integration/test_proxy.py::$t"
+            done)
+        # each worker writes its summary as it exits: wait for all (bounded)
+        for _ in $(seq 1 120); do
+            [ -z "$(grep -L 'ERROR SUMMARY' "$vg"/logs/*.log 2>/dev/null)" ] && break
+            sleep 0.5
+        done
+        for f in $(grep -L 'ERROR SUMMARY' "$vg"/logs/*.log 2>/dev/null); do
+            pid=${f##*/valgrind-}
+            pid=${pid%.log}
+            echo "worker $pid still running: stopped"
+            kill "$pid" 2>/dev/null
+        done
+        nlogs=$(find "$vg/logs" -name '*.log' | wc -l)
+        bad=$(grep -L 'ERROR SUMMARY: 0 errors' "$vg"/logs/*.log 2>/dev/null | wc -l)
+        if [ "$nlogs" -gt 0 ] && [ "$bad" -eq 0 ]; then
+            echo "valgrind: $nlogs worker processes, no errors, no definite leaks"
+            record valgrind-worker 1 0
+        else
+            echo "valgrind: $nlogs worker logs, $bad with errors or no summary:"
+            for f in $(grep -L 'ERROR SUMMARY: 0 errors' "$vg"/logs/*.log 2>/dev/null | head -n 3); do
+                echo "---- $f"
+                head -n 60 "$f"
+            done
+            record valgrind-worker 0 $((bad > 0 ? bad : 1))
+        fi
+    else
+        echo "valgrind is not installed"
+        record valgrind-worker 0 1
+    fi
+fi
+
 # ---- variants -----------------------------------------------------------------
 # sanitizer reports in the logs under DIR (lighttpd-error.log holds the workers' stderr)
 count_sanitizer_reports() {
@@ -201,6 +261,23 @@ if [ $only_unit -eq 0 ] && [ $no_variants -eq 0 ]; then
         record asan-build 1 0
         (cd "$asan" && make -j"$jobs" check >"$results/asan-check.out" 2>&1)
         count_checks "unit+fuzz-replay (asan)" "$asan"
+        # The scan below must find a report when there is one: `make check`
+        # built tests/tools/asan_canary (this build only), which overflows a
+        # heap block, leaks or overflows an int; each run with the workers'
+        # options, into a log named like theirs, must be caught by the scan.
+        canary=$asan/tests/tools/asan_canary
+        missed=0
+        for mode in overflow leak ub; do
+            mkdir -p "$results/asan-canary/$mode"
+            { "$canary" "$mode"; } >"$results/asan-canary/$mode/lighttpd-error.log" 2>&1
+            if [ "$(count_sanitizer_reports "$results/asan-canary/$mode")" -eq 0 ]; then
+                echo "the sanitizer log scan missed the canary's $mode report:"
+                head -n 20 "$results/asan-canary/$mode/lighttpd-error.log"
+                missed=$((missed + 1))
+            fi
+        done
+        [ $missed -eq 0 ] && echo "the sanitizer log scan caught all 3 canary reports"
+        record asan-scan-canary $((3 - missed)) $missed
         mkdir -p "$results/asan-tmp"
         CCP_BUILD_DIR=$asan run_pytest integration-asan "$top/tests/integration" \
             --basetemp="$results/asan-tmp"

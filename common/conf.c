@@ -96,6 +96,10 @@ static const struct conf_var conf_vars[] = {
      "Deepest JSON nesting accepted from the client or the upstream."},
     {"MAX_UPSTREAM_RESPONSE_BYTES", CT_SIZE, "67108864", 1024, 1073741824.0,
      OFF(max_upstream_bytes), "Largest non-streaming upstream answer accepted."},
+    {"MAX_UPSTREAM_STREAM_BYTES", CT_SIZE, "268435456", 1024, 17179869184.0,
+     OFF(max_upstream_stream_bytes),
+     "Most bytes of one upstream event stream (after decompression); past it the client's "
+     "stream ends with an error event and the upstream call is cut."},
     {"MAX_MESSAGES", CT_SIZE, "10000", 0, 100000000.0, OFF(max_messages),
      "Most entries of `messages` in one request (0: no limit); more get 400."},
     {"MAX_CONTENT_BLOCKS", CT_SIZE, "100000", 0, 100000000.0, OFF(max_content_blocks),

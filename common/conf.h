@@ -35,6 +35,7 @@ struct conf {
     size_t max_body_bytes;     /* MAX_REQUEST_BODY_BYTES */
     int max_json_depth;        /* MAX_JSON_DEPTH */
     size_t max_upstream_bytes; /* MAX_UPSTREAM_RESPONSE_BYTES (non-stream body) */
+    size_t max_upstream_stream_bytes; /* MAX_UPSTREAM_STREAM_BYTES: all bytes of one stream */
     int log_level;             /* LOG_LEVEL, an enum log_level */
     char *inert_set;           /* "A,B": variables that were set but have no effect here */
     /* caches */

@@ -32,6 +32,7 @@ struct call {
     bool started;        /* SSE headers sent to the client */
     bool ended;          /* the stream wrote its terminal event (error) already */
     bool too_large;      /* a non-stream body passed MAX_UPSTREAM_RESPONSE_BYTES */
+    size_t streamed;     /* 2xx stream bytes so far (MAX_UPSTREAM_STREAM_BYTES) */
     int status;          /* upstream status seen by the sink */
     struct buf events;   /* translated events waiting to be written */
     struct buf body;     /* non-stream body, or the (bounded) error body */
@@ -89,6 +90,24 @@ static bool start_stream(struct call *c)
     return push_events(c);
 }
 
+/* The stream passed MAX_UPSTREAM_STREAM_BYTES: end the client's stream with
+ * an error event; false, so the upstream transfer is cut. */
+static bool stream_over_cap(struct call *c)
+{
+    size_t cap = c->r->w->conf->max_upstream_stream_bytes;
+
+    tr_error_set(&c->err, CCP_ERR_UPSTREAM,
+                 "upstream stream longer than MAX_UPSTREAM_STREAM_BYTES (%zu bytes)", cap);
+    LOG_WARN("%s: cut", c->err.message);
+    if (tr_stream_fail(c->st, &c->err, &c->events) != CCP_OK) {
+        LOG_ERROR("could not end the stream with an error event");
+    }
+    (void)push_events(c);
+    c->ended = true;
+    c->terminal = true;
+    return false;
+}
+
 static bool sink_data(void *ctx, int status, const char *p, size_t n)
 {
     struct call *c = ctx;
@@ -117,6 +136,10 @@ static bool sink_data(void *ctx, int status, const char *p, size_t n)
     }
     if (c->ended) {
         return false;
+    }
+    c->streamed += n;
+    if (c->streamed > c->r->w->conf->max_upstream_stream_bytes) {
+        return stream_over_cap(c);
     }
     rc = tr_stream_feed(c->st, p, n, &c->events, &c->err);
     if (!push_events(c)) {

@@ -13,3 +13,11 @@ include tests/unit/common/local.mk
 include tests/unit/translate/local.mk
 include tests/unit/fcgi/local.mk
 endif
+
+# A deliberate heap overflow, leak and signed overflow (tests/tools/asan_canary.c),
+# built by `make check` in the ASan build only and never run as a test:
+# run-tests.sh runs it to prove its sanitizer log scan catches a report.
+if ENABLE_ASAN
+check_PROGRAMS += tests/tools/asan_canary
+tests_tools_asan_canary_SOURCES = tests/tools/asan_canary.c
+endif

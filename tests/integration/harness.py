@@ -4,7 +4,10 @@ with the top-level lighttpd.conf running ccproxy-fcgi, all on 127.0.0.1.
 Each test gets its own run directory, mock and lighttpd (and so its own
 workers). Every process runs under `timeout` and is stopped by its PID.
 The worker binary is $CCP_BUILD_DIR/ccproxy-fcgi (default: the top of the
-repository, an in-tree build).
+repository, an in-tree build). lighttpd starts $CCP_WORKER_WRAPPER instead
+when it is set (run-tests.sh --long: a script that execs the worker under
+valgrind). ASAN_OPTIONS and UBSAN_OPTIONS, when set, reach the workers
+(run-tests.sh sets them for the ASan build).
 """
 
 import http.client
@@ -24,6 +27,7 @@ UPSTREAM_KEY = "sk-test-upstream-key-123"
 BIG_MODEL = "gpt-mock-big"
 SMALL_MODEL = "gpt-mock-small"
 PROC_LIMIT_S = "600"  # hard cap on any process a test starts
+SANITIZER_OPTIONS = ("ASAN_OPTIONS", "UBSAN_OPTIONS")
 
 
 def build_dir():
@@ -152,7 +156,7 @@ class Proxy:
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "LANG": "C.UTF-8",
-                "CCPROXY_BIN": str(worker),
+                "CCPROXY_BIN": os.environ.get("CCP_WORKER_WRAPPER") or str(worker),
                 "CCPROXY_RUN_DIR": str(run_dir),
                 "CCPROXY_BIND": "127.0.0.1",
                 "PORT": str(self.port),
@@ -165,6 +169,10 @@ class Proxy:
                 "LOG_LEVEL": "DEBUG",
                 "WORKER_THREADS": "4",
             }
+            # sanitizer options of an ASan build (lighttpd.conf copies them)
+            for name in SANITIZER_OPTIONS:
+                if os.environ.get(name):
+                    env[name] = os.environ[name]
             env.update(extra_env or {})
             # The workers inherit lighttpd's stderr; under -D that is not
             # server.errorlog, so send it there (both append) as a service

@@ -1,9 +1,11 @@
 """The top-level files users run agree with the worker they start."""
 
+import os
 import re
 import subprocess
 
-from harness import LIGHTTPD_CONF, worker_path
+from harness import LIGHTTPD_CONF, SANITIZER_OPTIONS, Proxy, wait_until, worker_path
+from test_proxy import worker_pids
 
 
 def copied_variables():
@@ -34,3 +36,21 @@ def test_lighttpd_conf_syntax(tmp_path):
     res = subprocess.run(["timeout", "10", "lighttpd", "-tt", "-f", str(LIGHTTPD_CONF)],
                          env=env, capture_output=True, text=True)
     assert res.returncode != 0 and "PORT" in res.stdout + res.stderr
+
+
+def test_sanitizer_options_reach_workers(run_dir, mock):
+    # run-tests.sh runs the ASan worker with these; lighttpd copies only what
+    # bin-copy-environment lists, so check the workers' own environment.
+    wanted = {name: os.environ.get(name) or "halt_on_error=1" for name in SANITIZER_OPTIONS}
+    p = Proxy(run_dir, mock.base_url, wanted)
+    try:
+        status, _, raw = p.request("GET", "/health")
+        assert status == 200, raw[:300]
+        pids = wait_until(lambda: worker_pids(p), 10, "the worker processes")
+        for pid in pids:
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                env = dict(kv.decode().split("=", 1) for kv in f.read().split(b"\0") if kv)
+            for name, value in wanted.items():
+                assert env.get(name) == value, (pid, name, env.get(name))
+    finally:
+        p.stop()

@@ -106,3 +106,39 @@ def test_sigterm_finishes_request_in_flight(run_dir, mock):
         assert_next_ok(p)
     finally:
         p.stop()
+
+
+def test_stream_over_total_byte_cap(run_dir, mock):
+    # MAX_UPSTREAM_STREAM_BYTES bounds one whole upstream stream (each line is
+    # short, so MAX_SSE_LINE_BYTES never trips): past it the client's stream
+    # ends with an api_error event and the upstream connection is cut.
+    p = Proxy(run_dir, mock.base_url, {"MAX_UPSTREAM_STREAM_BYTES": "8192"})
+    try:
+        chunks = ["w%03d " % i for i in range(400)]  # about 70 KB of SSE; 4 s at 10 ms each
+        mock.script({"kind": "slow", "chunks": chunks, "delay": 0.01})
+        t0 = time.monotonic()
+        status, _, raw = p.messages(user_turn("hi", stream=True), timeout=30)
+        elapsed = time.monotonic() - t0
+        assert status == 200
+        events = parse_sse(raw)
+        assert names(events)[0] == "message_start"
+        assert names(events)[-1] == "error", names(events)
+        err = events[-1][1]["error"]
+        assert err["type"] == "api_error"
+        assert "MAX_UPSTREAM_STREAM_BYTES" in err["message"], err
+        got = "".join(d["delta"].get("text", "") for n, d in events if n == "content_block_delta")
+        assert got and "".join(chunks).startswith(got), got[:200]
+        assert len(got) < len("".join(chunks)) // 2
+        assert elapsed < 3, "stream ran %.2f s past the cap" % elapsed
+        # the upstream saw its connection closed long before the end
+        ends = wait_until(lambda: [s for s in mock.streams() if s["state"] != "complete"]
+                          or None, 5, "the mock to record the cut stream")
+        assert ends[0]["state"] == "client_closed", ends
+        assert ends[0]["chunks_sent"] < len(chunks) // 2, ends
+        # a stream under the cap still completes, and so does the next request
+        mock.script({"kind": "text", "chunks": ["short ", "answer"]})
+        status, _, raw = p.messages(user_turn("again", stream=True), timeout=30)
+        assert status == 200 and names(parse_sse(raw))[-1] == "message_stop"
+        assert_next_ok(p)
+    finally:
+        p.stop()
