@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -347,6 +348,8 @@ static void *transport_main(void *arg)
 enum ccp_err wk_transport_start(const struct conf *c)
 {
     long max_host = c->upstream_max_connections;
+    sigset_t all, old;
+    bool started;
 
     tp.multi = curl_multi_init();
     if (tp.multi == NULL) {
@@ -362,7 +365,12 @@ enum ccp_err wk_transport_start(const struct conf *c)
     }
     /* the server's SETTINGS bound it further */
     curl_multi_setopt(tp.multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
-    if (pthread_create(&tp.tid, NULL, transport_main, NULL) != 0) {
+    /* no signal for this thread: the main thread waits for them (sigwait) */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    started = pthread_create(&tp.tid, NULL, transport_main, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!started) {
         LOG_ERROR("could not start the upstream transport thread: %s", strerror(errno));
         curl_multi_cleanup(tp.multi);
         tp.multi = NULL;
