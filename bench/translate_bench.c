@@ -47,7 +47,10 @@ static double now_us(void)
 
 int main(int argc, char **argv)
 {
-    struct tr_opts o = {"bench-model", "bench-small-model", 64, 256u * 1024 * 1024};
+    struct tr_opts o = {.big_model = "bench-model",
+                        .small_model = "bench-small-model",
+                        .max_json_depth = 64,
+                        .max_out = 256u * 1024 * 1024};
     struct tr_reqinfo info;
     struct tr_error err;
     struct buf out;

@@ -88,7 +88,7 @@ static const struct conf_var conf_vars[] = {
      "Accepted for compatibility; POOL_MAX_CONNECTIONS bounds the pool."},
     {"UPSTREAM_HTTP2", CT_BOOL, "true", 0, 0, OFF(http2),
      "Use HTTP/2 with the upstream when it offers it (TLS ALPN)."},
-    {"UPSTREAM_MULTI", CT_BOOL, "true", 0, 0, OFF(upstream_multi),
+    {"UPSTREAM_MULTI", CT_BOOL, "false", 0, 0, OFF(upstream_multi),
      "One libcurl multi handle per worker process, driven by its own thread: every request "
      "thread's upstream calls share its connections (HTTP/2 streams multiplexed over few "
      "connections). Off: each request thread keeps its own connections."},
