@@ -17,8 +17,9 @@
 # Environment: CCP_BUILD_DIR (default build/), BENCH_PROCS (2),
 # BENCH_THREADS (WORKER_THREADS, 256: W3 holds 500 streams at once),
 # BENCH_DURATION (seconds per wrk run; 5, --quick 2), LOG_LEVEL (INFO).
-# Needs: wrk, lighttpd, memcached, python3, curl (Debian packages). All on
-# 127.0.0.1; every process started here is stopped by PID.
+# Needs: wrk, lighttpd, memcached, python3, curl (Debian packages); nghttp2-proxy and
+# openssl for the HTTP/2 W3 rows (skipped without them). All on 127.0.0.1;
+# every process started here is stopped by PID.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
@@ -30,7 +31,7 @@ for a in "$@"; do
     --keep) keep=1 ;;
     --out=*) out=${a#--out=} ;;
     -h | --help)
-        sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -215,7 +216,7 @@ mock_stats() { curl -s "$MOCK/stats" | "$py" -c 'import json,sys; d=json.load(sy
 start_lighttpd() { # NAME BIN [nofanout]
     export CCPROXY_BIN=$2 CCPROXY_RUN_DIR=$tmp/run-$1 CCPROXY_BIND=127.0.0.1
     export CCPROXY_PROCS=$procs WORKER_THREADS=$threads PORT
-    export OPENAI_BASE_URL=$MOCK/v1 OPENAI_API_KEY=sk-bench LOG_LEVEL=${LOG_LEVEL:-INFO}
+    export OPENAI_BASE_URL=${BENCH_UPSTREAM:-$MOCK/v1} OPENAI_API_KEY=sk-bench LOG_LEVEL=${LOG_LEVEL:-INFO}
     export CCPROXY_ENV_FILE=$tmp/bench.env RESPONSE_CACHE_ENABLED=true
     export MEMCACHED_SERVERS=127.0.0.1:$mc_port STREAM_DEDUPE_ENABLED=true
     COORD_ADDRESSES=$tmp/coordd.sock
@@ -395,6 +396,53 @@ measure ccproxy "W3 500 slow streams" "$w3n" client "$BASE/v1/messages" "$b/slow
 measure ccproxy "W3 500 slow streams, again" "$w3n" client "$BASE/v1/messages" \
     "$b/slow.stream.json" "$w3n" message_stop
 stop_lighttpd
+
+# ---- W3 over HTTP/2: nghttpx (TLS) in front of the mock -------------------------
+# Upstream connections here are the workers' TCP connections to nghttpx (distinct
+# client ports in its access log), per transport: UPSTREAM_MULTI=true, then false.
+if command -v nghttpx >/dev/null && command -v openssl >/dev/null; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 -keyout "$tmp/h2.key" -out "$tmp/h2.crt" \
+        >/dev/null 2>&1
+    h2port=$(free_port)
+    for multi in true false; do
+        nghttpx --frontend=127.0.0.1,"$h2port" --backend=127.0.0.1,"${MOCK##*:}" --workers=2 \
+            --no-ocsp --frontend-http2-max-concurrent-streams=256 \
+            --accesslog-file="$tmp/h2-access-$multi.log" \
+            --accesslog-format='$remote_port $alpn $request' \
+            --errorlog-file="$tmp/h2-error.log" "$tmp/h2.key" "$tmp/h2.crt" >/dev/null 2>&1 &
+        H2PID=$!
+        PIDS+=($H2PID)
+        for _ in $(seq 1 50); do
+            curl -s -o /dev/null --cacert "$tmp/h2.crt" "https://127.0.0.1:$h2port/" && break
+            sleep 0.1
+        done
+        export UPSTREAM_MULTI=$multi OPENAI_CA_BUNDLE=$tmp/h2.crt
+        BENCH_UPSTREAM=https://127.0.0.1:$h2port/v1
+        start_lighttpd "ccproxy-h2-$multi" "$build/ccproxy-fcgi"
+        measure ccproxy "W3 500 slow streams, HTTP/2 upstream, UPSTREAM_MULTI=$multi" "$w3n" \
+            client "$BASE/v1/messages" "$b/slow.stream.json" "$w3n" message_stop
+        stop_lighttpd
+        kill "$H2PID" 2>/dev/null
+        wait "$H2PID" 2>/dev/null
+        BENCH_UPSTREAM=""
+        h2conns=$(awk '/chat\/completions/ {print $1}' "$tmp/h2-access-$multi.log" | sort -u |
+            wc -l)
+        log "HTTP/2 UPSTREAM_MULTI=$multi: $h2conns upstream TCP connections (nghttpx)"
+        "$py" - "$rows" "$h2conns" <<'EOF'
+import json, sys
+path, conns = sys.argv[1], int(sys.argv[2])
+lines = open(path).read().splitlines()
+row = json.loads(lines[-1])
+row["upstream_conns"] = conns
+lines[-1] = json.dumps(row)
+open(path, "w").write("\n".join(lines) + "\n")
+EOF
+    done
+    unset UPSTREAM_MULTI OPENAI_CA_BUNDLE
+else
+    log "nghttpx or openssl missing: no HTTP/2 W3 (apt-get install -y nghttp2-proxy openssl)"
+fi
 
 # ---- floor ----------------------------------------------------------------------
 start_lighttpd floor "$build/floor_fcgi $tmp/floor"

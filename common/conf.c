@@ -88,6 +88,16 @@ static const struct conf_var conf_vars[] = {
      "Accepted for compatibility; POOL_MAX_CONNECTIONS bounds the pool."},
     {"UPSTREAM_HTTP2", CT_BOOL, "true", 0, 0, OFF(http2),
      "Use HTTP/2 with the upstream when it offers it (TLS ALPN)."},
+    {"UPSTREAM_MULTI", CT_BOOL, "false", 0, 0, OFF(upstream_multi),
+     "One libcurl multi handle per worker process, driven by its own thread: every request "
+     "thread's upstream calls share its connections (HTTP/2 streams multiplexed over few "
+     "connections). Off: each request thread keeps its own connections."},
+    {"UPSTREAM_MAX_CONNECTIONS", CT_LONG, "0", 0, 100000, OFF(upstream_max_connections),
+     "With UPSTREAM_MULTI: most connections one worker process opens to the upstream host "
+     "(0: no limit). Calls beyond what they can carry wait for a free one; over HTTP/1.1 "
+     "each connection carries one call at a time."},
+    {"OPENAI_CA_BUNDLE", CT_STR_OPT, "", 0, 0, OFF(openai_ca_bundle),
+     "PEM file of CA certificates to verify the upstream with, instead of the system's."},
     {"WORKER_THREADS", CT_LONG, "16", 1, 1024, OFF(worker_threads),
      "FastCGI request threads per worker process (each holds one request)."},
     {"MAX_REQUEST_BODY_BYTES", CT_SIZE, "33554432", 1024, 1073741824.0, OFF(max_body_bytes),
@@ -682,6 +692,7 @@ void conf_release(struct conf *c)
     CCP_FREE(c->memcached_servers);
     CCP_FREE(c->metrics_shm_path);
     CCP_FREE(c->pricing_file);
+    CCP_FREE(c->openai_ca_bundle);
     if (c->admin_api_key != NULL) {
         explicit_bzero(c->admin_api_key, strlen(c->admin_api_key));
     }

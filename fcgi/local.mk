@@ -21,7 +21,7 @@ ccproxy_fcgi_SOURCES = \
 	fcgi/rcache.c fcgi/rcache.h \
 	fcgi/retry.c fcgi/retry.h \
 	fcgi/tokens.c fcgi/tokens.h \
-	fcgi/upstream.c fcgi/upstream.h \
+	fcgi/upstream.c fcgi/upstream.h fcgi/transport.c fcgi/transport.h \
 	fcgi/metrics.c fcgi/metrics_int.h fcgi/metrics_curl.c \
 	fcgi/status.c \
 	fcgi/guard.h fcgi/auth.c fcgi/urlcheck.c fcgi/ratelimit.c fcgi/guard_req.c

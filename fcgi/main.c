@@ -452,8 +452,9 @@ int main(int argc, char **argv)
     if (!wk_auth_required() && !cgi) {
         LOG_WARN("no CLIENT_API_KEYS: anyone who can reach this service uses the upstream key");
     }
-    if (wk_upstream_global_init() != CCP_OK) {
-        LOG_ERROR("out of memory at start-up");
+    /* plain CGI makes one call per process: no transport thread there */
+    if (wk_upstream_global_init(&c, c.upstream_multi && !cgi) != CCP_OK) {
+        LOG_ERROR("could not set up the upstream transport");
         goto out;
     }
     /* one response cache per process, shared by its threads; plain CGI

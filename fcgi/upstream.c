@@ -1,6 +1,7 @@
 /* fcgi/upstream.c: libcurl transport to the OpenAI-compatible upstream. One
- * easy handle per thread, kept across requests, so each thread reuses its
- * own upstream connections; a CURLSH shares DNS and TLS sessions. */
+ * easy handle per thread, kept across requests; a CURLSH shares DNS and TLS
+ * sessions. Each thread performs its own calls on its own connections, or,
+ * with UPSTREAM_MULTI, hands them to the process's transport thread. */
 #include "config.h"
 
 #include <math.h>
@@ -16,12 +17,14 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "fcgi/metrics_int.h"
+#include "fcgi/transport.h"
 #include "fcgi/upstream.h"
 
 #include "common/banned.h"
 
 struct wk_upstream {
     CURL *easy;
+    struct wk_xfer *xfer; /* UPSTREAM_MULTI: the slot on the transport thread */
     const struct conf *conf;
     char *url;  /* <base>/chat/completions */
     char *auth; /* "Authorization: Bearer <key>"; secret, never logged */
@@ -35,6 +38,7 @@ struct wk_upstream {
 };
 
 static CURLSH *share;
+static bool multi; /* UPSTREAM_MULTI: the transport thread runs */
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
@@ -56,9 +60,10 @@ static void share_unlock(CURL *h, curl_lock_data data, void *userp)
     }
 }
 
-enum ccp_err wk_upstream_global_init(void)
+enum ccp_err wk_upstream_global_init(const struct conf *c, bool shared)
 {
     size_t i;
+    enum ccp_err rc;
 
     for (i = 0; i < CCP_ARRAY_LEN(share_locks); i++) {
         pthread_mutex_init(&share_locks[i], NULL);
@@ -76,6 +81,13 @@ enum ccp_err wk_upstream_global_init(void)
      * connection cache, curl 7.88 included). Each handle keeps its own
      * cache instead; pooling across threads waits for the multi-handle
      * transport thread described in DESIGN.md. */
+    if (shared) {
+        rc = wk_transport_start(c);
+        if (rc != CCP_OK) {
+            return rc;
+        }
+        multi = true;
+    }
     return CCP_OK;
 }
 
@@ -83,6 +95,10 @@ void wk_upstream_global_cleanup(void)
 {
     size_t i;
 
+    if (multi) {
+        wk_transport_stop();
+        multi = false;
+    }
     if (share == NULL) {
         return;
     }
@@ -128,7 +144,11 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *userp)
     size_t nl = sizeof(name) - 1;
     size_t i, o = 0;
 
-    clock_gettime(CLOCK_MONOTONIC, &u->last_rx);
+    if (u->xfer != NULL) {
+        wk_xfer_touch(u->xfer); /* on the transport thread */
+    } else {
+        clock_gettime(CLOCK_MONOTONIC, &u->last_rx);
+    }
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         u->res->retry_after[0] = '\0'; /* a new response (after 100 or a 1xx) */
         return n;
@@ -199,7 +219,9 @@ static void set_static_opts(struct wk_upstream *u)
     curl_easy_setopt(e, CURLOPT_TIMEOUT, c->max_stream_seconds);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, low_speed_time > 0 ? low_speed_time : 1L);
-    curl_easy_setopt(e, CURLOPT_MAXCONNECTS, c->pool_max_connections);
+    if (!multi) {
+        curl_easy_setopt(e, CURLOPT_MAXCONNECTS, c->pool_max_connections);
+    }
     curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, c->pool_keepalive_s);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every decoder curl has: gzip, br, zstd */
     curl_easy_setopt(e, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
@@ -208,9 +230,19 @@ static void set_static_opts(struct wk_upstream *u)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, u);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, u);
-    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, u);
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    if (c->openai_ca_bundle != NULL && c->openai_ca_bundle[0] != '\0') {
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->openai_ca_bundle);
+    }
+    if (multi) {
+        /* the transport thread watches silence; alive() runs on this thread */
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
+        /* a new call waits for a connection being set up, to multiplex on it */
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(e, CURLOPT_XFERINFODATA, u);
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, u->errbuf);
 }
 
@@ -249,6 +281,12 @@ struct wk_upstream *wk_upstream_new(const struct conf *c)
     }
     set_static_opts(u);
     wk_metrics_curl_setup(u->easy); /* metrics hook: open-connections gauge */
+    if (multi) {
+        u->xfer = wk_xfer_new(u->easy); /* takes over the write callback */
+        if (u->xfer == NULL) {
+            goto fail;
+        }
+    }
     return u;
 
 fail:
@@ -262,6 +300,7 @@ void wk_upstream_free(struct wk_upstream *u)
     if (u == NULL) {
         return;
     }
+    wk_xfer_free(u->xfer);
     if (u->easy != NULL) {
         curl_easy_cleanup(u->easy);
     }
@@ -326,6 +365,44 @@ static void post(struct wk_upstream *u, const char *url, const char *body, size_
                  bool stream, long timeout_ms, const struct wk_upstream_sink *sink,
                  struct wk_upstream_result *res);
 
+/* UPSTREAM_MULTI: the body chunks the transport thread queued, on this thread. */
+static bool shared_data(void *ctx, int status, const char *p, size_t n)
+{
+    struct wk_upstream *u = ctx;
+
+    u->res->status = status;
+    u->res->bytes_in += n;
+    if (!u->sink->data(u->sink->ctx, status, p, n)) {
+        u->sink_aborted = true;
+        return false;
+    }
+    return true;
+}
+
+static bool shared_alive(void *ctx)
+{
+    struct wk_upstream *u = ctx;
+
+    if (u->sink->alive != NULL && !u->sink->alive(u->sink->ctx)) {
+        u->sink_aborted = true;
+        return false;
+    }
+    return true;
+}
+
+/* UPSTREAM_MULTI: run the call on the transport thread, wait here. */
+static CURLcode perform_shared(struct wk_upstream *u)
+{
+    struct wk_xfer_hooks hooks = {shared_data, shared_alive, u};
+    struct wk_xfer_end end;
+
+    wk_xfer_run(u->xfer, &hooks, &end);
+    if (end.silent) {
+        u->silent_too_long = true;
+    }
+    return end.cc;
+}
+
 void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool stream,
                       long timeout_ms, const struct wk_upstream_sink *sink,
                       struct wk_upstream_result *res)
@@ -387,7 +464,7 @@ static void post(struct wk_upstream *u, const char *url, const char *body, size_
     curl_easy_setopt(u->easy, CURLOPT_TIMEOUT_MS,
                      timeout_ms >= 1 && timeout_ms < max_ms ? timeout_ms : max_ms);
 
-    cc = curl_easy_perform(u->easy);
+    cc = multi ? perform_shared(u) : curl_easy_perform(u->easy);
     curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);
     res->status = (int)status;
     if (cc == CURLE_OK) {

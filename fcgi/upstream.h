@@ -1,6 +1,6 @@
 /* fcgi/upstream.h: the upstream transport (libcurl). One handle per worker
- * thread, reused across requests (and with it the thread's upstream
- * connections); DNS and TLS sessions are shared by all threads. */
+ * thread, reused across requests; DNS and TLS sessions are shared by all
+ * threads; connections are the thread's own, or the process's (UPSTREAM_MULTI). */
 #ifndef CCP_FCGI_UPSTREAM_H
 #define CCP_FCGI_UPSTREAM_H
 
@@ -38,9 +38,12 @@ struct wk_upstream_result {
                              connection broke (reset, nothing received, HTTP/2 error) */
 };
 
-/* Process-wide set-up of the cache shared by all handles. Call once after
- * curl_global_init and before any thread starts. CCP_OK or CCP_ERR_NOMEM. */
-CCP_NODISCARD enum ccp_err wk_upstream_global_init(void);
+/* Process-wide set-up of the cache shared by all handles and, if `shared`
+ * (UPSTREAM_MULTI), of the transport thread that performs every handle's
+ * calls on one multi handle. `c` is borrowed and must outlive the cleanup.
+ * Call once after curl_global_init and before any thread starts. CCP_OK,
+ * CCP_ERR_NOMEM or CCP_ERR_INTERNAL. */
+CCP_NODISCARD enum ccp_err wk_upstream_global_init(const struct conf *c, bool shared);
 /* Undo wk_upstream_global_init after every handle is freed. */
 void wk_upstream_global_cleanup(void);
 

@@ -173,6 +173,9 @@ class Proxy:
             for name in SANITIZER_OPTIONS:
                 if os.environ.get(name):
                     env[name] = os.environ[name]
+            # run-tests.sh runs the suite once per upstream transport
+            if os.environ.get("UPSTREAM_MULTI"):
+                env["UPSTREAM_MULTI"] = os.environ["UPSTREAM_MULTI"]
             env.update(extra_env or {})
             # The workers inherit lighttpd's stderr; under -D that is not
             # server.errorlog, so send it there (both append) as a service
