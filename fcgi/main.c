@@ -58,6 +58,8 @@ struct pool_thread {
 };
 
 static atomic_int stopping;
+/* consecutive accept failures (100 ms apart) before the worker stops */
+#define ACCEPT_FAILS_MAX 50u
 static atomic_long live_threads;
 
 /* Accept turns: one thread at a time is in FCGX_Accept_r. Threads that want
@@ -272,8 +274,16 @@ static void *thread_main(void *arg)
             if (atomic_load(&stopping)) {
                 break;
             }
-            if (fails++ % 100 == 0) {
+            if (fails++ % 10 == 0) {
                 LOG_WARN("FCGX_Accept_r failed (%d); retrying", rc);
+            }
+            if (fails >= ACCEPT_FAILS_MAX) {
+                /* the listening socket is unusable (e.g. the web server that
+                 * owned it has gone): stop, so the supervisor starts a fresh
+                 * worker, instead of spinning here for ever */
+                LOG_ERROR("FCGX_Accept_r failed %u times in a row; stopping", fails);
+                kill(getpid(), SIGTERM);
+                break;
             }
             nanosleep(&pause, NULL);
             continue;
