@@ -107,6 +107,9 @@ count_checks "unit+golden (cmocka)" "$build"
 # ---- build checks -----------------------------------------------------------
 step "build checks"
 if (cd "$build" && make -s check-purity); then record check-purity 1 0; else record check-purity 0 1; fi
+if command -v clang-format >/dev/null 2>&1; then
+    if (cd "$build" && make -s check-format); then record check-format 1 0; else record check-format 0 1; fi
+fi
 if "$build/ccproxy-fcgi" --print-env-example | diff -u "$top/.env.example" - >"$results/envdiff"; then
     echo ".env.example matches the configuration table"
     record env-example 1 0

@@ -225,8 +225,8 @@ static const struct conf_var conf_vars[] = {
     {"RESTRICT_BASE_URL", CT_BOOL, "false", 0, 0, OFF(restrict_base_url),
      "Refuse to start unless the host of OPENAI_BASE_URL is in ALLOWED_BASE_URL_HOSTS or is "
      "loopback (127.0.0.1, ::1, localhost). Recommended: true in production."},
-    {"ALLOWED_BASE_URL_HOSTS", CT_STR_OPT, "api.openai.com,openrouter.ai,api.deepseek.com", 0,
-     0, OFF(allowed_base_url_hosts),
+    {"ALLOWED_BASE_URL_HOSTS", CT_STR_OPT, "api.openai.com,openrouter.ai,api.deepseek.com", 0, 0,
+     OFF(allowed_base_url_hosts),
      "Comma-separated upstream host names accepted when RESTRICT_BASE_URL is true."},
     {"REDACT_LOG_FIELDS", CT_INERT, "openai_api_key,authorization", 0, 0, NOFF,
      "No effect: keys and Authorization are never logged."},
@@ -269,8 +269,7 @@ static const struct conf_var conf_vars[] = {
     {"CLIENT_RATE_LIMIT_TPM", CT_INERT, "6000000", 0, 0, NOFF, "Not yet implemented."},
     {"CLIENT_RATE_LIMIT_BURST", CT_INERT, "30", 0, 0, NOFF, "Not yet implemented."},
     {"CLIENT_RATE_LIMIT_ADAPTIVE", CT_INERT, "true", 0, 0, NOFF, "Not yet implemented."},
-    {"THREAD_POOL_AUTO_SCALE", CT_INERT, "false", 0, 0, NOFF,
-     "No effect: see WORKER_THREADS."},
+    {"THREAD_POOL_AUTO_SCALE", CT_INERT, "false", 0, 0, NOFF, "No effect: see WORKER_THREADS."},
 };
 
 /* Values collected from the env file and the environment, by table index. */
@@ -374,8 +373,7 @@ static enum ccp_err parse_line(struct conf_raw *r, const char *p, const char *en
     return raw_set(r, idx, v, (size_t)(ve - v));
 }
 
-static enum ccp_err read_env_file(struct conf_raw *r, const char *path, char *errmsg,
-                                  size_t errlen)
+static enum ccp_err read_env_file(struct conf_raw *r, const char *path, char *errmsg, size_t errlen)
 {
     FILE *f;
     char *data = NULL;
@@ -435,8 +433,8 @@ static bool parse_bool(const char *s, bool *out)
     return false;
 }
 
-static enum ccp_err set_value(struct conf *c, const struct conf_var *v, const char *s,
-                              char *errmsg, size_t errlen)
+static enum ccp_err set_value(struct conf *c, const struct conf_var *v, const char *s, char *errmsg,
+                              size_t errlen)
 {
     char *endp = NULL, *copy;
     void *field = (char *)c + v->off;
@@ -481,8 +479,8 @@ static enum ccp_err set_value(struct conf *c, const struct conf_var *v, const ch
     case CT_LOGLEVEL: {
         int lv = log_level_parse(s);
         if (lv < 0) {
-            snprintf(errmsg, errlen, "%s must be DEBUG, INFO, WARNING or ERROR, not '%s'",
-                     v->name, s);
+            snprintf(errmsg, errlen, "%s must be DEBUG, INFO, WARNING or ERROR, not '%s'", v->name,
+                     s);
             return CCP_ERR_INVALID;
         }
         *(int *)field = lv;
@@ -496,8 +494,7 @@ static enum ccp_err set_value(struct conf *c, const struct conf_var *v, const ch
         }
         errno = 0;
         u = strtoull(s, &endp, 10);
-        if (errno != 0 || endp == s || *endp != '\0' || (double)u < v->min ||
-            (double)u > v->max) {
+        if (errno != 0 || endp == s || *endp != '\0' || (double)u < v->min || (double)u > v->max) {
             goto bad_number;
         }
         if (v->type == CT_LONG) {
@@ -515,8 +512,7 @@ static enum ccp_err set_value(struct conf *c, const struct conf_var *v, const ch
         double d;
         errno = 0;
         d = strtod(s, &endp);
-        if (errno != 0 || endp == s || *endp != '\0' || !isfinite(d) || d < v->min ||
-            d > v->max) {
+        if (errno != 0 || endp == s || *endp != '\0' || !isfinite(d) || d < v->min || d > v->max) {
             goto bad_number;
         }
         *(double *)field = d;
@@ -525,8 +521,8 @@ static enum ccp_err set_value(struct conf *c, const struct conf_var *v, const ch
     }
     return CCP_ERR_INTERNAL;
 bad_number:
-    snprintf(errmsg, errlen, "%s must be a number from %g to %g, not '%s'", v->name, v->min,
-             v->max, s);
+    snprintf(errmsg, errlen, "%s must be a number from %g to %g, not '%s'", v->name, v->min, v->max,
+             s);
     return CCP_ERR_INVALID;
 }
 
@@ -578,8 +574,10 @@ static enum ccp_err check_count_tokens(const struct conf *c, char *errmsg, size_
 
     if (e != NULL && strcmp(e, "auto") != 0 && strcmp(e, "o200k_base") != 0 &&
         strcmp(e, "cl100k_base") != 0) {
-        snprintf(errmsg, errlen, "TOKEN_COUNT_ENCODING must be auto, o200k_base or cl100k_base, "
-                 "not '%s'", e);
+        snprintf(errmsg, errlen,
+                 "TOKEN_COUNT_ENCODING must be auto, o200k_base or cl100k_base, "
+                 "not '%s'",
+                 e);
         return CCP_ERR_INVALID;
     }
     if (u != NULL && u[0] != '\0' && strncmp(u, "http://", 7) != 0 &&

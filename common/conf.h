@@ -13,34 +13,34 @@
 
 struct conf {
     /* upstream */
-    char *openai_api_key;      /* OPENAI_API_KEY (or OPENAI_API_KEY_FILE); secret */
-    char *openai_base_url;     /* OPENAI_BASE_URL, without trailing slash */
-    char *big_model;           /* BIG_MODEL_NAME */
-    char *small_model;         /* SMALL_MODEL_NAME */
-    double connect_timeout_s;  /* HTTP_CONNECT_TIMEOUT */
-    double read_timeout_s;     /* HTTP_READ_TIMEOUT: longest silence from the upstream */
-    double write_timeout_s;    /* HTTP_WRITE_TIMEOUT: sending the request body */
-    double pool_timeout_s;     /* HTTP_POOL_TIMEOUT (accepted; see .env.example) */
-    long max_stream_seconds;   /* MAX_STREAM_SECONDS: total time of one upstream call */
-    long provider_max_retries; /* PROVIDER_MAX_RETRIES */
-    double retry_base_delay_s; /* PROVIDER_RETRY_BASE_DELAY */
-    double retry_jitter_s;     /* PROVIDER_RETRY_JITTER */
-    double retry_after_max_s;  /* PROVIDER_RETRY_AFTER_MAX_S: longest retry-after waited out */
-    bool retry_on_429;         /* PROVIDER_RETRY_ON_429 */
-    long pool_max_connections; /* POOL_MAX_CONNECTIONS */
-    long pool_keepalive_s;     /* POOL_KEEPALIVE_EXPIRY */
-    bool http2;                /* UPSTREAM_HTTP2 */
-    bool upstream_multi;            /* UPSTREAM_MULTI: one curl multi handle per process */
-    long upstream_max_connections;  /* UPSTREAM_MAX_CONNECTIONS (multi only; 0: no limit) */
-    char *openai_ca_bundle;         /* OPENAI_CA_BUNDLE (NULL or "": system CAs) */
+    char *openai_api_key;          /* OPENAI_API_KEY (or OPENAI_API_KEY_FILE); secret */
+    char *openai_base_url;         /* OPENAI_BASE_URL, without trailing slash */
+    char *big_model;               /* BIG_MODEL_NAME */
+    char *small_model;             /* SMALL_MODEL_NAME */
+    double connect_timeout_s;      /* HTTP_CONNECT_TIMEOUT */
+    double read_timeout_s;         /* HTTP_READ_TIMEOUT: longest silence from the upstream */
+    double write_timeout_s;        /* HTTP_WRITE_TIMEOUT: sending the request body */
+    double pool_timeout_s;         /* HTTP_POOL_TIMEOUT (accepted; see .env.example) */
+    long max_stream_seconds;       /* MAX_STREAM_SECONDS: total time of one upstream call */
+    long provider_max_retries;     /* PROVIDER_MAX_RETRIES */
+    double retry_base_delay_s;     /* PROVIDER_RETRY_BASE_DELAY */
+    double retry_jitter_s;         /* PROVIDER_RETRY_JITTER */
+    double retry_after_max_s;      /* PROVIDER_RETRY_AFTER_MAX_S: longest retry-after waited out */
+    bool retry_on_429;             /* PROVIDER_RETRY_ON_429 */
+    long pool_max_connections;     /* POOL_MAX_CONNECTIONS */
+    long pool_keepalive_s;         /* POOL_KEEPALIVE_EXPIRY */
+    bool http2;                    /* UPSTREAM_HTTP2 */
+    bool upstream_multi;           /* UPSTREAM_MULTI: one curl multi handle per process */
+    long upstream_max_connections; /* UPSTREAM_MAX_CONNECTIONS (multi only; 0: no limit) */
+    char *openai_ca_bundle;        /* OPENAI_CA_BUNDLE (NULL or "": system CAs) */
     /* worker */
-    long worker_threads;       /* WORKER_THREADS: FCGX_Accept_r threads per process */
-    size_t max_body_bytes;     /* MAX_REQUEST_BODY_BYTES */
-    int max_json_depth;        /* MAX_JSON_DEPTH */
-    size_t max_upstream_bytes; /* MAX_UPSTREAM_RESPONSE_BYTES (non-stream body) */
+    long worker_threads;              /* WORKER_THREADS: FCGX_Accept_r threads per process */
+    size_t max_body_bytes;            /* MAX_REQUEST_BODY_BYTES */
+    int max_json_depth;               /* MAX_JSON_DEPTH */
+    size_t max_upstream_bytes;        /* MAX_UPSTREAM_RESPONSE_BYTES (non-stream body) */
     size_t max_upstream_stream_bytes; /* MAX_UPSTREAM_STREAM_BYTES: all bytes of one stream */
-    int log_level;             /* LOG_LEVEL, an enum log_level */
-    char *inert_set;           /* "A,B": variables that were set but have no effect here */
+    int log_level;                    /* LOG_LEVEL, an enum log_level */
+    char *inert_set;                  /* "A,B": variables that were set but have no effect here */
     /* caches */
     char *memcached_servers;         /* MEMCACHED_SERVERS: "host:port,..."; empty: no memcached */
     long memcached_timeout_ms;       /* MEMCACHED_TIMEOUT_MS: connect/poll/send/recv timeout */

@@ -197,7 +197,8 @@ const char *wk_auth_presented(const char *xkey, const char *authz, size_t *n)
         *n = strlen(xkey);
         return xkey;
     }
-    if (authz == NULL || strncasecmp(authz, "Bearer", 6) != 0 || (authz[6] != ' ' && authz[6] != '\t')) {
+    if (authz == NULL || strncasecmp(authz, "Bearer", 6) != 0 ||
+        (authz[6] != ' ' && authz[6] != '\t')) {
         return NULL;
     }
     p = authz + 6;

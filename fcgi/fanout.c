@@ -20,13 +20,13 @@
 
 #include "common/banned.h"
 
-#define ADDR_SLOTS 16      /* addresses remembered as down (more share slots) */
-#define DOWN_MS 2000       /* an address that failed is skipped this long */
+#define ADDR_SLOTS 16           /* addresses remembered as down (more share slots) */
+#define DOWN_MS 2000            /* an address that failed is skipped this long */
 #define BACKLOG_MAX (64u << 20) /* a leader's events kept for a first follower */
-#define PUBLISH_MS 1000    /* longest a leader waits for the coordinator to take a chunk */
-#define SLICE_MS 200       /* a follower checks its client this often */
-#define LOG_EVERY_MS 10000 /* repeated coordinator failures are logged this rarely */
-#define ADDR_MAX 512       /* longest address */
+#define PUBLISH_MS 1000         /* longest a leader waits for the coordinator to take a chunk */
+#define SLICE_MS 200            /* a follower checks its client this often */
+#define LOG_EVERY_MS 10000      /* repeated coordinator failures are logged this rarely */
+#define ADDR_MAX 512            /* longest address */
 #define EVENT_MAX (COORD_DEFAULT_MAX_PAYLOAD)
 
 static const char sse_headers[] = "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";

@@ -13,12 +13,12 @@
 
 /* What one serving thread owns. */
 struct wk_worker {
-    const struct conf *conf; /* borrowed, read-only */
-    struct tr_opts opts;     /* derived from conf by wk_worker_init; session_id per request */
-    struct wk_rules rules;   /* MODEL_RULES parsed, opts.rules points here */
-    struct wk_upstream *up;  /* this thread's upstream handle */
-    struct wk_rcache *rc;    /* the process's response cache, shared; NULL: none */
-    struct wk_tokens *tok;   /* the process's count_tokens state, shared; NULL: estimates */
+    const struct conf *conf;    /* borrowed, read-only */
+    struct tr_opts opts;        /* derived from conf by wk_worker_init; session_id per request */
+    struct wk_rules rules;      /* MODEL_RULES parsed, opts.rules points here */
+    struct wk_upstream *up;     /* this thread's upstream handle */
+    struct wk_rcache *rc;       /* the process's response cache, shared; NULL: none */
+    struct wk_tokens *tok;      /* the process's count_tokens state, shared; NULL: estimates */
     struct tr_bpe_scratch *bpe; /* this thread's tokenizer memory, made on first use */
     struct wk_fanout_conns *fanout; /* this thread's coordinator connections (fcgi/fanout.h) */
 };

@@ -67,8 +67,7 @@ void wk_ratelimit_cleanup(void)
 }
 
 /* The counter key: "ccp:rl:<kind>:<tenant hex>:<window number>". */
-static bool counter_key(char *out, size_t cap, char kind, const char *key, size_t n,
-                        int64_t window)
+static bool counter_key(char *out, size_t cap, char kind, const char *key, size_t n, int64_t window)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char d[WK_KEY_DIGEST_LEN];

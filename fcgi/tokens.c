@@ -108,7 +108,8 @@ static void load(struct wk_tokens *t)
             }
             if (rc != CCP_OK) {
                 LOG_ERROR("count_tokens: cannot load %s from %s: %s", tr_bpe_table_name(enc),
-                          dir != NULL && dir[0] != '\0' ? dir : CCP_PKGDATADIR " or " CCP_SRCDATADIR,
+                          dir != NULL && dir[0] != '\0' ? dir
+                                                        : CCP_PKGDATADIR " or " CCP_SRCDATADIR,
                           rc == CCP_DECLINED ? "not found" : ccp_strerror(rc));
                 t->enc[e] = NULL;
                 vocab_unmap(&t->maps[e]);
@@ -167,8 +168,7 @@ static bool cache_get(void *ctx, const char *encoding, const char *s, size_t n, 
         return false;
     }
     if (t->lru != NULL &&
-        cache_lru_get(t->lru, x->last_key.hex, CACHE_KEY_HEX_LEN, now_ms(), &val, &len) ==
-            CCP_OK) {
+        cache_lru_get(t->lru, x->last_key.hex, CACHE_KEY_HEX_LEN, now_ms(), &val, &len) == CCP_OK) {
         hit = parse_count(val, len, count);
         ccp_free(val);
     }
@@ -426,8 +426,8 @@ void wk_route_count_tokens(struct wk_req *r)
         w->bpe = NULL;
     }
     if (t == NULL || w->bpe == NULL) {
-        rc = tr_count_tokens_estimate(&w->opts, r->body.ptr != NULL ? r->body.ptr : "",
-                                      r->body.len, &tokens, &err);
+        rc = tr_count_tokens_estimate(&w->opts, r->body.ptr != NULL ? r->body.ptr : "", r->body.len,
+                                      &tokens, &err);
         if (rc != CCP_OK) {
             wk_send_error(r, &err);
             return;

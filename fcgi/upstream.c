@@ -361,8 +361,8 @@ static void set_result_error(struct wk_upstream *u, CURLcode cc)
     }
 }
 
-static void post(struct wk_upstream *u, const char *url, const char *body, size_t len,
-                 bool stream, long timeout_ms, const struct wk_upstream_sink *sink,
+static void post(struct wk_upstream *u, const char *url, const char *body, size_t len, bool stream,
+                 long timeout_ms, const struct wk_upstream_sink *sink,
                  struct wk_upstream_result *res);
 
 /* UPSTREAM_MULTI: the body chunks the transport thread queued, on this thread. */
@@ -418,8 +418,8 @@ void wk_upstream_post_url(struct wk_upstream *u, const char *url, const char *bo
     curl_easy_setopt(u->easy, CURLOPT_URL, u->url);
 }
 
-static void post(struct wk_upstream *u, const char *url, const char *body, size_t len,
-                 bool stream, long timeout_ms, const struct wk_upstream_sink *sink,
+static void post(struct wk_upstream *u, const char *url, const char *body, size_t len, bool stream,
+                 long timeout_ms, const struct wk_upstream_sink *sink,
                  struct wk_upstream_result *res)
 {
     long max_ms = u->conf->max_stream_seconds * 1000L;
