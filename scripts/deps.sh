@@ -5,7 +5,7 @@
 ccp_deps_build="autoconf automake libtool pkg-config make gcc libfcgi-dev libcurl4-openssl-dev
 libnghttp2-dev libjson-c-dev libssl-dev libmemcached-dev libpcre2-dev"
 ccp_deps_run="lighttpd memcached spawn-fcgi python3 curl"
-ccp_deps_test="libcmocka-dev python3-pytest python3-prometheus-client python3-brotli python3-zstandard chromium nodejs npm apache2 libapache2-mod-fcgid multiwatch nghttp2-proxy openssl valgrind clang libclang-rt-14-dev"
+ccp_deps_test="libcmocka-dev python3-pytest python3-prometheus-client python3-brotli python3-zstandard chromium nodejs npm apache2 libapache2-mod-fcgid multiwatch nghttp2-proxy openssl valgrind clang clang-format libclang-rt-14-dev"
 
 ccp_install_deps() {
     local want="$ccp_deps_build $ccp_deps_run" missing="" p
