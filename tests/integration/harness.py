@@ -13,6 +13,7 @@ valgrind). ASAN_OPTIONS and UBSAN_OPTIONS, when set, reach the workers
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -93,6 +94,63 @@ class Proc:
             return Path(self.log_path).read_text(errors="replace")
         except OSError:
             return ""
+
+
+def stray_workers(run_dir):
+    """PIDs of ccproxy-fcgi processes configured from this test's run dir
+    (their CCPROXY_ENV_FILE lies in it) that are still running."""
+    mark = ("CCPROXY_ENV_FILE=" + str(run_dir)).encode()
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if not os.readlink("/proc/%s/exe" % d).endswith("ccproxy-fcgi"):
+                continue
+            if not is_running(int(d)):
+                continue
+            with open("/proc/%s/environ" % d, "rb") as f:
+                if mark in f.read():
+                    found.append(int(d))
+        except OSError:
+            continue
+    return found
+
+
+def stop_stray_workers(run_dir):
+    """Stop, by PID, workers the web server left behind. Workers finish their
+    requests after the server's SIGTERM, so give them a moment first; one the
+    server was still (re)starting while it shut down is not its child any
+    more and would keep running after the test."""
+    deadline = time.monotonic() + 3
+    strays = stray_workers(run_dir)
+    while strays and time.monotonic() < deadline:
+        time.sleep(0.05)
+        strays = [p for p in strays if is_running(p)]
+    for pid in strays:
+        print("stopping stray worker %d of %s" % (pid, run_dir))
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 5
+    while strays and time.monotonic() < deadline:
+        time.sleep(0.05)
+        strays = [p for p in strays if is_running(p)]
+    for pid in strays:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def is_running(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 class Mock:
@@ -203,6 +261,7 @@ class Proxy:
 
     def stop(self):
         self.proc.stop()
+        stop_stray_workers(self.run_dir)
 
     def conn(self, timeout=30):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
