@@ -12,7 +12,7 @@ libccp_translate_a_SOURCES = \
 	translate/response.c \
 	translate/stream.c \
 	translate/errmap.c \
-	translate/errmap_int.h \
+	translate/errmap_int.h translate/json_int.h \
 	translate/sse.c \
 	translate/sse_int.h
 libccp_translate_a_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)

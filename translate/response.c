@@ -10,6 +10,7 @@
 
 #include "common/str.h"
 #include "translate/errmap_int.h"
+#include "translate/json_int.h"
 #include "translate/translate.h"
 
 #include "common/banned.h"
@@ -39,32 +40,6 @@ static bool push(struct json_object *arr, struct json_object *val)
 static struct json_object *jstr(const char *s, size_t n)
 {
     return n > INT32_MAX ? NULL : json_object_new_string_len(s, (int)n);
-}
-
-static const char *get_str(struct json_object *o, const char *key, size_t *len)
-{
-    struct json_object *v;
-
-    if (o != NULL && json_object_object_get_ex(o, key, &v) &&
-        json_object_is_type(v, json_type_string)) {
-        *len = (size_t)json_object_get_string_len(v);
-        return json_object_get_string(v);
-    }
-    *len = 0;
-    return NULL;
-}
-
-static unsigned long get_ulong(struct json_object *o, const char *key)
-{
-    struct json_object *v;
-    int64_t n;
-
-    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-        !json_object_is_type(v, json_type_int)) {
-        return 0;
-    }
-    n = json_object_get_int64(v);
-    return n > 0 ? (unsigned long)n : 0;
 }
 
 /* A block {"type":type, key:text, [extra_key:""]}. */
@@ -120,12 +95,12 @@ static struct json_object *tool_block(const struct tr_reqinfo *info, struct json
     if (b == NULL) {
         return NULL;
     }
-    name = get_str(fn, "name", &namelen);
+    name = tr_json_str(fn, "name", &namelen);
     if (name != NULL && tr_tool_name_client(info, name, namelen) != NULL) {
         name = tr_tool_name_client(info, name, namelen);
         namelen = strlen(name);
     }
-    args = get_str(fn, "arguments", &alen);
+    args = tr_json_str(fn, "arguments", &alen);
     if (id == NULL || idlen == 0) { /* a deterministic id, unique per message */
         int k = snprintf(gen, sizeof(gen), "toolu_%s_%zu", msg_id, nth);
         id = gen;
@@ -150,9 +125,9 @@ static bool build_content(const struct tr_reqinfo *info, struct json_object *con
     size_t n, tlen, i, ncalls = 0, nth = 0;
 
     *tools = false;
-    s = get_str(msg, "reasoning_content", &n);
+    s = tr_json_str(msg, "reasoning_content", &n);
     if (s == NULL || n == 0) {
-        s = get_str(msg, "reasoning", &n);
+        s = tr_json_str(msg, "reasoning", &n);
     }
     if (s != NULL && n > 0 &&
         !push(content, text_block("thinking", "thinking", s, n, "signature"))) {
@@ -162,9 +137,9 @@ static bool build_content(const struct tr_reqinfo *info, struct json_object *con
         json_object_is_type(calls, json_type_array)) {
         ncalls = json_object_array_length(calls);
     }
-    text = get_str(msg, "content", &tlen);
+    text = tr_json_str(msg, "content", &tlen);
     if (text == NULL || tlen == 0) {
-        text = get_str(msg, "refusal", &tlen);
+        text = tr_json_str(msg, "refusal", &tlen);
     }
     fc = NULL;
     if (msg != NULL && json_object_object_get_ex(msg, "function_call", &fc) &&
@@ -183,7 +158,7 @@ static bool build_content(const struct tr_reqinfo *info, struct json_object *con
             continue;
         }
         json_object_object_get_ex(tc, "function", &fn);
-        id = get_str(tc, "id", &idlen);
+        id = tr_json_str(tc, "id", &idlen);
         if (!push(content, tool_block(info, fn, id, idlen, msg_id, nth++, depth))) {
             return false;
         }
@@ -216,16 +191,16 @@ static const char *stop_reason(const char *finish, bool tools)
 static struct json_object *build_usage(struct json_object *u)
 {
     struct json_object *o = json_object_new_object(), *d = NULL;
-    unsigned long prompt = get_ulong(u, "prompt_tokens"), cached = 0;
+    unsigned long prompt = tr_json_ulong(u, "prompt_tokens"), cached = 0;
 
     if (o == NULL) {
         return NULL;
     }
     if (u != NULL && json_object_object_get_ex(u, "prompt_tokens_details", &d)) {
-        cached = get_ulong(d, "cached_tokens");
+        cached = tr_json_ulong(d, "cached_tokens");
     }
     if (cached == 0) {
-        cached = get_ulong(u, "prompt_cache_hit_tokens"); /* DeepSeek */
+        cached = tr_json_ulong(u, "prompt_cache_hit_tokens"); /* DeepSeek */
     }
     if (cached > prompt) {
         cached = prompt;
@@ -234,7 +209,7 @@ static struct json_object *build_usage(struct json_object *u)
         !add(o, "cache_creation_input_tokens", json_object_new_int64(0)) ||
         !add(o, "cache_read_input_tokens", json_object_new_int64((int64_t)cached)) ||
         !add(o, "output_tokens",
-             json_object_new_int64((int64_t)get_ulong(u, "completion_tokens")))) {
+             json_object_new_int64((int64_t)tr_json_ulong(u, "completion_tokens")))) {
         json_object_put(o);
         return NULL;
     }
@@ -281,10 +256,10 @@ enum ccp_err tr_response(const struct tr_opts *o, const struct tr_reqinfo *info,
     if (msg != NULL && !json_object_is_type(msg, json_type_object)) {
         msg = NULL;
     }
-    finish = get_str(ch, "finish_reason", &n);
+    finish = tr_json_str(ch, "finish_reason", &n);
     json_object_object_get_ex(root, "usage", &u);
     if (model[0] == '\0') {
-        s = get_str(root, "model", &n);
+        s = tr_json_str(root, "model", &n);
         model = s != NULL ? s : "";
     }
     res = json_object_new_object();

@@ -47,6 +47,7 @@
 #include "common/alloc.h"
 #include "common/str.h"
 #include "translate/errmap_int.h"
+#include "translate/json_int.h"
 #include "translate/sse_int.h"
 #include "translate/translate.h"
 
@@ -303,31 +304,6 @@ static enum ccp_err fail_code(struct tr_stream *st, enum ccp_err code, const cha
 
 /* ---- chunk handling ----------------------------------------------------- */
 
-static const char *get_str(struct json_object *o, const char *key, size_t *len)
-{
-    struct json_object *v;
-
-    if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)) {
-        *len = (size_t)json_object_get_string_len(v);
-        return json_object_get_string(v);
-    }
-    *len = 0;
-    return NULL;
-}
-
-static unsigned long get_ulong(struct json_object *o, const char *key)
-{
-    struct json_object *v;
-    int64_t n;
-
-    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-        !json_object_is_type(v, json_type_int)) {
-        return 0;
-    }
-    n = json_object_get_int64(v);
-    return n > 0 ? (unsigned long)n : 0;
-}
-
 static void take_usage(struct tr_stream *st, struct json_object *chunk)
 {
     struct json_object *u, *d;
@@ -337,15 +313,15 @@ static void take_usage(struct tr_stream *st, struct json_object *chunk)
         return;
     }
     st->have_usage = true;
-    st->prompt = get_ulong(u, "prompt_tokens");
-    st->completion = get_ulong(u, "completion_tokens");
+    st->prompt = tr_json_ulong(u, "prompt_tokens");
+    st->completion = tr_json_ulong(u, "completion_tokens");
     st->cached = 0;
     if (json_object_object_get_ex(u, "prompt_tokens_details", &d) &&
         json_object_is_type(d, json_type_object)) {
-        st->cached = get_ulong(d, "cached_tokens");
+        st->cached = tr_json_ulong(d, "cached_tokens");
     }
     if (st->cached == 0) {
-        st->cached = get_ulong(u, "prompt_cache_hit_tokens"); /* DeepSeek */
+        st->cached = tr_json_ulong(u, "prompt_cache_hit_tokens"); /* DeepSeek */
     }
     if (st->cached > st->prompt) {
         st->cached = st->prompt;
@@ -601,10 +577,10 @@ static enum ccp_err add_tool_fragment(struct tr_stream *st, struct json_object *
     }
     if (json_object_object_get_ex(tc, "function", &fn) &&
         json_object_is_type(fn, json_type_object)) {
-        args = get_str(fn, "arguments", &alen);
-        name = get_str(fn, "name", &namelen);
+        args = tr_json_str(fn, "arguments", &alen);
+        name = tr_json_str(fn, "name", &namelen);
     }
-    id = get_str(tc, "id", &idlen);
+    id = tr_json_str(tc, "id", &idlen);
     if (json_object_object_get_ex(tc, "index", &v) && json_object_is_type(v, json_type_int)) {
         idx = json_object_get_int64(v);
     } else if (id != NULL || name != NULL) {
@@ -662,17 +638,17 @@ static enum ccp_err handle_choice(struct tr_stream *st, struct json_object *ch)
     }
     if (json_object_object_get_ex(ch, "delta", &delta) &&
         json_object_is_type(delta, json_type_object)) {
-        s = get_str(delta, "reasoning_content", &n);
+        s = tr_json_str(delta, "reasoning_content", &n);
         if (s == NULL || n == 0) {
-            s = get_str(delta, "reasoning", &n);
+            s = tr_json_str(delta, "reasoning", &n);
         }
         rc = add_text(st, BLK_THINKING, s, n);
         if (rc == CCP_OK) {
-            s = get_str(delta, "content", &n);
+            s = tr_json_str(delta, "content", &n);
             rc = add_text(st, BLK_TEXT, s, n);
         }
         if (rc == CCP_OK) {
-            s = get_str(delta, "refusal", &n);
+            s = tr_json_str(delta, "refusal", &n);
             rc = add_text(st, BLK_TEXT, s, n);
         }
         if (rc == CCP_OK && json_object_object_get_ex(delta, "tool_calls", &v) &&
@@ -683,7 +659,7 @@ static enum ccp_err handle_choice(struct tr_stream *st, struct json_object *ch)
         }
     }
     if (rc == CCP_OK && !st->failed) {
-        s = get_str(ch, "finish_reason", &n);
+        s = tr_json_str(ch, "finish_reason", &n);
         if (s != NULL) {
             st->finish = map_finish(s);
             st->saw_finish = true;

@@ -1,0 +1,39 @@
+/* Small json-c readers shared by response.c and stream.c (internal). */
+#ifndef CCP_TRANSLATE_JSON_INT_H
+#define CCP_TRANSLATE_JSON_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+/* o[key] when it is a string: its bytes (borrowed from o) and *len; else
+ * NULL and *len = 0. o may be NULL. */
+static inline const char *tr_json_str(struct json_object *o, const char *key, size_t *len)
+{
+    struct json_object *v;
+
+    if (o != NULL && json_object_object_get_ex(o, key, &v) &&
+        json_object_is_type(v, json_type_string)) {
+        *len = (size_t)json_object_get_string_len(v);
+        return json_object_get_string(v);
+    }
+    *len = 0;
+    return NULL;
+}
+
+/* o[key] when it is a positive integer, else 0. o may be NULL. */
+static inline unsigned long tr_json_ulong(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+    int64_t n;
+
+    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+        !json_object_is_type(v, json_type_int)) {
+        return 0;
+    }
+    n = json_object_get_int64(v);
+    return n > 0 ? (unsigned long)n : 0;
+}
+
+#endif /* CCP_TRANSLATE_JSON_INT_H */
