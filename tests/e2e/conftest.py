@@ -14,7 +14,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
 
-from harness import Mock, Proxy  # noqa: E402
+from harness import mock, proxy, run_dir  # noqa: E402,F401
 
 # version -> the directory (under tests/e2e) with its package.json and lock
 CLAUDE_VERSIONS = {"2.1.331": "", "2.1.197": "old"}
@@ -49,28 +49,6 @@ def claude_bin(request):
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith(version), res.stdout
     return claude
-
-
-@pytest.fixture
-def run_dir(tmp_path):
-    d = tmp_path / "run"
-    d.mkdir()
-    return d
-
-
-@pytest.fixture
-def mock(run_dir):
-    m = Mock(run_dir)
-    yield m
-    m.proc.stop()
-
-
-@pytest.fixture
-def proxy(run_dir, mock):
-    print("run dir (lighttpd-error.log, access.log, mock.log): %s" % run_dir)
-    p = Proxy(run_dir, mock.base_url)
-    yield p
-    p.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ turn, so the mock's request count proves there were no retries or fallbacks."""
 import base64
 import json
 import os
-import time
 from pathlib import Path
 
 from harness import BIG_MODEL

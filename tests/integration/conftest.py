@@ -1,29 +1,5 @@
-"""Fixtures for the integration suite: the mock OpenAI upstream and lighttpd
-with the top-level lighttpd.conf running ccproxy-fcgi (see harness.py)."""
+"""Fixtures for the integration suite: the mock OpenAI upstream, lighttpd
+with the top-level lighttpd.conf running ccproxy-fcgi, memcached and
+ccproxy-coordd. They live in harness.py, shared with the e2e suite."""
 
-import pytest
-
-from harness import Mock, Proxy
-
-
-@pytest.fixture
-def run_dir(tmp_path):
-    d = tmp_path / "run"
-    d.mkdir()
-    return d
-
-
-@pytest.fixture
-def mock(run_dir):
-    m = Mock(run_dir)
-    yield m
-    m.proc.stop()
-
-
-@pytest.fixture
-def proxy(run_dir, mock):
-    # Shown with a failing test: where the logs of this run are.
-    print("run dir (lighttpd-error.log, access.log, mock.log): %s" % run_dir)
-    p = Proxy(run_dir, mock.base_url)
-    yield p
-    p.stop()
+from harness import coordd, memcached, mock, proxy, run_dir  # noqa: F401

@@ -545,3 +545,121 @@ def text_of_last_user(openai_body):
     if isinstance(content, str):
         return content
     return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+
+
+MEMCACHED_BIN = shutil.which("memcached") or "/usr/bin/memcached"
+
+
+class Memcached:
+    """memcached on one port; start() again after stop() reuses the port."""
+
+    def __init__(self, run_dir):
+        if not os.access(MEMCACHED_BIN, os.X_OK):
+            pytest.skip("memcached is not installed (apt-get install memcached)")
+        self.run_dir = run_dir
+        self.port = free_port()
+        self.proc = None
+        self.starts = 0
+
+    def start(self):
+        self.starts += 1
+        argv = [MEMCACHED_BIN, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "16",
+                "-t", "2"]
+        if os.geteuid() == 0:
+            argv += ["-u", "nobody"]  # memcached refuses to run as root without -u
+        self.proc = Proc(argv, dict(os.environ),
+                         self.run_dir / ("memcached-%d.log" % self.starts))
+        wait_until(lambda: can_connect(self.port) or not self.proc.alive(), 10,
+                   "memcached to accept")
+        assert self.proc.alive(), self.proc.output()
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.stop()
+            self.proc = None
+
+
+class Coordd:
+    """ccproxy-coordd on a unix socket in the run dir (and optionally TCP)."""
+
+    def __init__(self, run_dir, name="coordd", tcp=False, args=()):
+        binary = build_dir() / "ccproxy-coordd"
+        if not os.access(binary, os.X_OK):
+            pytest.fail("no ccproxy-coordd at %s: build first or set CCP_BUILD_DIR" % binary)
+        self.path = str(run_dir / (name + ".sock"))
+        self.port = free_port() if tcp else None
+        argv = [str(binary), "--socket", self.path, "--log-level", "DEBUG", *args]
+        if tcp:
+            argv += ["--listen", "127.0.0.1:%d" % self.port]
+        self.proc = Proc(argv, dict(os.environ), run_dir / (name + ".log"))
+        wait_until(lambda: self.ready() or not self.proc.alive(), 10, "coordd to listen")
+        assert self.proc.alive(), self.proc.output()
+
+    def ready(self):
+        if self.port is not None and not can_connect(self.port):
+            return False
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.path)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port if self.port is not None else self.path
+
+    def kill(self):
+        """SIGKILL the daemon itself (not the timeout wrapper)."""
+        out = os.popen("pgrep -P %d" % self.proc.pid).read().split()
+        for pid in out:
+            os.kill(int(pid), signal.SIGKILL)
+        wait_until(lambda: not self.ready(), 5, "coordd to die")
+
+    def stop(self):
+        self.proc.stop()
+
+
+# ---- fixtures, imported by the integration and e2e conftest.py ----------------
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def mock(run_dir):
+    m = Mock(run_dir)
+    yield m
+    m.proc.stop()
+
+
+@pytest.fixture
+def proxy(run_dir, mock):
+    # Shown with a failing test: where the logs of this run are.
+    print("run dir (lighttpd-error.log, access.log, mock.log): %s" % run_dir)
+    p = Proxy(run_dir, mock.base_url)
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def memcached(run_dir):
+    """A real memcached on a free 127.0.0.1 port, stopped by PID."""
+    m = Memcached(run_dir)
+    m.start()
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def coordd(run_dir):
+    """ccproxy-coordd on a unix socket in the run dir, stopped by PID."""
+    c = Coordd(run_dir)
+    yield c
+    c.stop()

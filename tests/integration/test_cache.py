@@ -3,59 +3,19 @@ ephemeral 127.0.0.1 port (started here, stopped by PID): hits, stream replay,
 tenant separation, bypass, memcached outages, errors never cached."""
 
 import json
-import os
 import re
-import shutil
 
 import pytest
 
-from harness import CLIENT_HEADERS, Proc, Proxy, can_connect, free_port, parse_sse, wait_until
+from harness import CLIENT_HEADERS, Proxy, parse_sse, wait_until
 
 SONNET = "claude-sonnet-4-5-20250929"
-MEMCACHED = shutil.which("memcached") or "/usr/bin/memcached"
 MSG_ID = re.compile(rb"msg_[0-9a-f]{24}")
 
 
 def user_turn(text, stream=False):
     return {"model": SONNET, "max_tokens": 1024, "stream": stream,
             "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}]}
-
-
-class Memcached:
-    """memcached on one port; start() again after stop() reuses the port."""
-
-    def __init__(self, run_dir):
-        if not os.access(MEMCACHED, os.X_OK):
-            pytest.skip("memcached is not installed (apt-get install memcached)")
-        self.run_dir = run_dir
-        self.port = free_port()
-        self.proc = None
-        self.starts = 0
-
-    def start(self):
-        self.starts += 1
-        argv = [MEMCACHED, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "16",
-                "-t", "2"]
-        if os.geteuid() == 0:
-            argv += ["-u", "nobody"]  # memcached refuses to run as root without -u
-        self.proc = Proc(argv, dict(os.environ),
-                         self.run_dir / ("memcached-%d.log" % self.starts))
-        wait_until(lambda: can_connect(self.port) or not self.proc.alive(), 10,
-                   "memcached to accept")
-        assert self.proc.alive(), self.proc.output()
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.stop()
-            self.proc = None
-
-
-@pytest.fixture
-def memcached(run_dir):
-    m = Memcached(run_dir)
-    m.start()
-    yield m
-    m.stop()
 
 
 def start_proxy(run_dir, mock, **conf):

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from harness import REPO, UPSTREAM_KEY, Proxy, build_dir, wait_until, worker_path
-from test_cache import Memcached
+from harness import Memcached
 
 SONNET = "claude-sonnet-4-5-20250929"
 PATH = "/v1/messages/count_tokens?beta=true"

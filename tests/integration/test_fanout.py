@@ -4,17 +4,13 @@ coalescing, separation, late joiners, slow followers, leader failure, a
 coordinator that dies or is absent, memcached restarts, and two hosts."""
 
 import json
-import os
-import signal
 import socket
 import threading
 import time
 
 import pytest
 
-from harness import (CLIENT_HEADERS, Proc, Proxy, build_dir, can_connect, free_port, parse_sse,
-                     wait_until)
-from test_cache import Memcached
+from harness import CLIENT_HEADERS, Coordd, Proxy, parse_sse, wait_until
 
 SONNET = "claude-sonnet-4-5-20250929"
 
@@ -29,49 +25,6 @@ def slow_reply(count=20, delay=0.05, size=8):
             "delay": delay}
 
 
-class Coordd:
-    """ccproxy-coordd on a unix socket in the run dir (and optionally TCP)."""
-
-    def __init__(self, run_dir, name="coordd", tcp=False, args=()):
-        binary = build_dir() / "ccproxy-coordd"
-        if not os.access(binary, os.X_OK):
-            pytest.fail("no ccproxy-coordd at %s: build first or set CCP_BUILD_DIR" % binary)
-        self.path = str(run_dir / (name + ".sock"))
-        self.port = free_port() if tcp else None
-        argv = [str(binary), "--socket", self.path, "--log-level", "DEBUG", *args]
-        if tcp:
-            argv += ["--listen", "127.0.0.1:%d" % self.port]
-        self.proc = Proc(argv, dict(os.environ), run_dir / (name + ".log"))
-        wait_until(lambda: self.ready() or not self.proc.alive(), 10, "coordd to listen")
-        assert self.proc.alive(), self.proc.output()
-
-    def ready(self):
-        if self.port is not None and not can_connect(self.port):
-            return False
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(self.path)
-            return True
-        except OSError:
-            return False
-        finally:
-            s.close()
-
-    @property
-    def address(self):
-        return "127.0.0.1:%d" % self.port if self.port is not None else self.path
-
-    def kill(self):
-        """SIGKILL the daemon itself (not the timeout wrapper)."""
-        out = os.popen("pgrep -P %d" % self.proc.pid).read().split()
-        for pid in out:
-            os.kill(int(pid), signal.SIGKILL)
-        wait_until(lambda: not self.ready(), 5, "coordd to die")
-
-    def stop(self):
-        self.proc.stop()
-
-
 def start_proxy(run_dir, mock, threads=12, **conf):
     """A proxy whose configuration comes from its own env file."""
     run_dir.mkdir(exist_ok=True)
@@ -83,21 +36,6 @@ def start_proxy(run_dir, mock, threads=12, **conf):
     return Proxy(run_dir, mock.base_url,
                  {"CCPROXY_ENV_FILE": str(env_file), "WORKER_THREADS": str(threads),
                   "LOG_LEVEL": "INFO"})
-
-
-@pytest.fixture
-def coordd(run_dir):
-    c = Coordd(run_dir)
-    yield c
-    c.stop()
-
-
-@pytest.fixture
-def memcached(run_dir):
-    m = Memcached(run_dir)
-    m.start()
-    yield m
-    m.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import CLIENT_HEADERS, Proc, Proxy, can_connect, free_port, wait_until, worker_path
+from harness import CLIENT_HEADERS, Proxy, free_port, worker_path
 
 SONNET = "claude-sonnet-4-5-20250929"
 GOOD = {"model": SONNET, "max_tokens": 64,
@@ -245,22 +245,6 @@ def test_redirect_from_upstream_not_followed(proxy, mock):
 
 # ---- rate limits --------------------------------------------------------------
 
-@pytest.fixture
-def memcached(run_dir):
-    if not os.access("/usr/bin/memcached", os.X_OK):
-        pytest.skip("memcached is not installed")
-    port = free_port()
-    argv = ["/usr/bin/memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "16"]
-    if os.geteuid() == 0:
-        argv += ["-u", "nobody"]  # memcached refuses to run as root
-    proc = Proc(argv, dict(os.environ), run_dir / "memcached.log")
-    try:
-        wait_until(lambda: can_connect(port), 10, "memcached to accept")
-        yield port
-    finally:
-        proc.stop()
-
-
 def away_from_minute_end():
     """Counters use one-minute windows: do not start a test in a window's last seconds."""
     left = 60 - time.time() % 60
@@ -271,7 +255,7 @@ def away_from_minute_end():
 def test_rate_limit_per_key_across_workers(run_dir, mock, memcached):
     p = Proxy(run_dir, mock.base_url, {"RATE_LIMIT_ENABLED": "true",
                                         "RATE_LIMIT_PER_MINUTE": "3", "RATE_LIMIT_BURST": "0",
-                                        "MEMCACHED_SERVERS": "127.0.0.1:%d" % memcached,
+                                        "MEMCACHED_SERVERS": "127.0.0.1:%d" % memcached.port,
                                         "CCPROXY_PROCS": "2", "WORKER_THREADS": "1",
                                         "RESPONSE_CACHE_ENABLED": "false"})
     try:
@@ -294,7 +278,7 @@ def test_rate_limit_burst_and_tokens(run_dir, mock, memcached):
     p = Proxy(run_dir, mock.base_url, {"RATE_LIMIT_ENABLED": "true",
                                         "RATE_LIMIT_PER_MINUTE": "1000", "RATE_LIMIT_BURST": "2",
                                         "RATE_LIMIT_TOKENS_PER_MINUTE": "1",
-                                        "MEMCACHED_SERVERS": "127.0.0.1:%d" % memcached})
+                                        "MEMCACHED_SERVERS": "127.0.0.1:%d" % memcached.port})
     try:
         away_from_minute_end()
         # burst: 2 per second; bursts are per key, tokens too

@@ -10,10 +10,9 @@ import time
 import pytest
 
 from harness import Proxy, wait_until
-from test_cache import Memcached
 from test_count_tokens import PATH as COUNT_PATH
 from test_count_tokens import conversation
-from test_fanout import Coordd, complete, run_concurrently, slow_reply, start_proxy, stream_turn
+from test_fanout import complete, run_concurrently, slow_reply, start_proxy, stream_turn
 from test_fanout import upstream_calls
 
 
@@ -32,21 +31,6 @@ def message_lines(proxy):
             if x["path"] == "/v1/messages":
                 out.append(x)
     return out
-
-
-@pytest.fixture
-def coordd(run_dir):
-    c = Coordd(run_dir)
-    yield c
-    c.stop()
-
-
-@pytest.fixture
-def memcached(run_dir):
-    m = Memcached(run_dir)
-    m.start()
-    yield m
-    m.stop()
 
 
 def test_fanout_and_response_cache_are_counted(run_dir, mock, coordd, memcached):
