@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "tests/unit/golden.h"
+#include "translate/translate.h"
 
 const char *golden_data_dir(void)
 {
@@ -187,4 +188,22 @@ int golden_run(const char *group, const char *kind, golden_fn fn)
     free(tests);
     golden_cases_free(cases, n);
     return rc;
+}
+
+void golden_info_aliases(struct tr_reqinfo *info, struct json_object *j)
+{
+    struct json_object *arr, *pair;
+    size_t i;
+
+    if (j == NULL || !json_object_object_get_ex(j, "aliases", &arr)) {
+        return;
+    }
+    for (i = 0; i < json_object_array_length(arr) && i < TR_MAX_TOOL_ALIASES; i++) {
+        pair = json_object_array_get_idx(arr, i);
+        snprintf(info->aliases[i].upstream, sizeof(info->aliases[i].upstream), "%s",
+                 json_object_get_string(json_object_array_get_idx(pair, 0)));
+        snprintf(info->aliases[i].client, sizeof(info->aliases[i].client), "%s",
+                 json_object_get_string(json_object_array_get_idx(pair, 1)));
+        info->naliases = i + 1;
+    }
 }

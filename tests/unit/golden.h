@@ -31,6 +31,12 @@ void golden_cases_free(char **cases, size_t n);
  * stdout with the label and returns false. */
 bool golden_json_equal(const char *label, const char *expected, const char *actual);
 
+struct tr_reqinfo;
+
+/* A case's info.json "aliases": [[upstream, client], ...] into info (j may
+ * be NULL; at most TR_MAX_TOOL_ALIASES are taken). */
+void golden_info_aliases(struct tr_reqinfo *info, struct json_object *j);
+
 /* Run one cmocka group with a test per case folder: fn gets the folder path
  * as *state. Returns cmocka's result. */
 typedef void (*golden_fn)(void **state);

@@ -22,25 +22,6 @@
 #define MAX_OUT ((size_t)64 << 20)
 #define MSG_ID "msg_test_0001"
 
-/* info.json "aliases": [[upstream, client], ...] into info. */
-static void info_aliases(struct tr_reqinfo *info, struct json_object *j)
-{
-    struct json_object *arr, *pair;
-    size_t i;
-
-    if (j == NULL || !json_object_object_get_ex(j, "aliases", &arr)) {
-        return;
-    }
-    for (i = 0; i < json_object_array_length(arr) && i < TR_MAX_TOOL_ALIASES; i++) {
-        pair = json_object_array_get_idx(arr, i);
-        snprintf(info->aliases[i].upstream, sizeof(info->aliases[i].upstream), "%s",
-                 json_object_get_string(json_object_array_get_idx(pair, 0)));
-        snprintf(info->aliases[i].client, sizeof(info->aliases[i].client), "%s",
-                 json_object_get_string(json_object_array_get_idx(pair, 1)));
-        info->naliases = i + 1;
-    }
-}
-
 static void setup(struct tr_opts *o, struct tr_reqinfo *info, const char *dir)
 {
     char *text = dir != NULL ? golden_read(dir, "info.json", NULL) : NULL;
@@ -58,7 +39,7 @@ static void setup(struct tr_opts *o, struct tr_reqinfo *info, const char *dir)
     }
     snprintf(info->client_model, sizeof(info->client_model), "%s", m);
     snprintf(info->upstream_model, sizeof(info->upstream_model), "gpt-big");
-    info_aliases(info, j);
+    golden_info_aliases(info, j);
     json_object_put(j);
     free(text);
 }

@@ -32,25 +32,6 @@ static void opts_init(struct tr_opts *o, size_t max_out)
     o->max_out = max_out;
 }
 
-/* info.json "aliases": [[upstream, client], ...] into info. */
-static void info_aliases(struct tr_reqinfo *info, struct json_object *j)
-{
-    struct json_object *arr, *pair;
-    size_t i;
-
-    if (j == NULL || !json_object_object_get_ex(j, "aliases", &arr)) {
-        return;
-    }
-    for (i = 0; i < json_object_array_length(arr) && i < TR_MAX_TOOL_ALIASES; i++) {
-        pair = json_object_array_get_idx(arr, i);
-        snprintf(info->aliases[i].upstream, sizeof(info->aliases[i].upstream), "%s",
-                 json_object_get_string(json_object_array_get_idx(pair, 0)));
-        snprintf(info->aliases[i].client, sizeof(info->aliases[i].client), "%s",
-                 json_object_get_string(json_object_array_get_idx(pair, 1)));
-        info->naliases = i + 1;
-    }
-}
-
 /* reqinfo: defaults, or the case's info.json {"client_model":...}. */
 static void info_init(struct tr_reqinfo *info, const char *dir)
 {
@@ -65,7 +46,7 @@ static void info_init(struct tr_reqinfo *info, const char *dir)
     }
     snprintf(info->client_model, sizeof(info->client_model), "%s", m);
     snprintf(info->upstream_model, sizeof(info->upstream_model), "gpt-big");
-    info_aliases(info, j);
+    golden_info_aliases(info, j);
     json_object_put(j);
     free(text);
 }
