@@ -47,6 +47,7 @@ struct call {
     /* streaming fan-out (fcgi/fanout.h): leading, publish every event */
     struct wk_fanout fo;
     bool terminal; /* the stream's terminal event went out (to the client or followers) */
+    bool unflushed; /* the head or events are written but not flushed */
 };
 
 /* The client left and no follower needs the stream: stop. */
@@ -75,19 +76,23 @@ static bool push_events(struct call *c)
     if (ok && wk_io_flush(c->r->io) != 0) {
         ok = false;
     }
+    c->unflushed = false;
     if (!ok) {
         c->r->client_gone = true;
     }
     return !nobody_left(c);
 }
 
-static bool start_stream(struct call *c)
+/* The stream's head; it leaves with the first events (sink_drain), or at
+ * once if push. */
+static bool start_stream(struct call *c, bool push)
 {
     c->started = true;
     if (!c->r->client_gone && wk_send_head(c->r, 200, sse_ctype, sse_headers) != 0) {
         c->r->client_gone = true;
     }
-    return push_events(c);
+    c->unflushed = true;
+    return push ? push_events(c) : !nobody_left(c);
 }
 
 /* The stream passed MAX_UPSTREAM_STREAM_BYTES: end the client's stream with
@@ -131,7 +136,7 @@ static bool sink_data(void *ctx, int status, const char *p, size_t n)
         }
         return true;
     }
-    if (!c->started && !start_stream(c)) {
+    if (!c->started && !start_stream(c, false)) {
         return false;
     }
     if (c->ended) {
@@ -141,12 +146,12 @@ static bool sink_data(void *ctx, int status, const char *p, size_t n)
     if (c->streamed > c->r->w->conf->max_upstream_stream_bytes) {
         return stream_over_cap(c);
     }
+    /* the events wait in c->events for sink_drain: what libcurl read in one
+     * go leaves in one write */
     rc = tr_stream_feed(c->st, p, n, &c->events, &c->err);
-    if (!push_events(c)) {
-        return false;
-    }
     if (rc != CCP_OK) {
         /* the stream appended its terminal event; nothing more to read */
+        (void)push_events(c);
         LOG_WARN("upstream stream failed: %s (%s)", c->err.message, ccp_strerror(rc));
         c->ended = true;
         c->terminal = true;
@@ -165,12 +170,26 @@ static bool sink_alive(void *ctx)
     /* between two feeds the client's stream is at an event boundary: a ping
      * fits there (never cached: it goes around c->capture) */
     if (c->started && !c->ended && !c->r->client_gone && wk_ping_due(&c->ping)) {
+        if ((c->unflushed || c->events.len > 0) && !push_events(c)) { /* pings go after */
+            return false;
+        }
         if (wk_send_body(c->r, wk_ping_event, wk_ping_event_len) != 0 ||
             wk_io_flush(c->r->io) != 0) {
             c->r->client_gone = true;
         }
     }
     return !nobody_left(c);
+}
+
+/* libcurl delivered all it read: write the events it gave in one go. */
+static bool sink_drain(void *ctx)
+{
+    struct call *c = ctx;
+
+    if (!c->started || c->ended || (!c->unflushed && c->events.len == 0)) {
+        return true;
+    }
+    return push_events(c);
 }
 
 /* Streaming: end the client's stream after the transfer; store it in the
@@ -274,7 +293,7 @@ static void answer_after(struct call *c, const struct wk_upstream_result *res, c
     }
     if (c->stream) {
         /* 2xx with an empty body: the stream state machine says what is missing */
-        if (start_stream(c)) {
+        if (start_stream(c, true)) {
             finish_stream(c, res);
         }
         return;
@@ -516,6 +535,7 @@ void wk_route_messages(struct wk_req *r)
     }
     sink.data = sink_data;
     sink.alive = sink_alive;
+    sink.drain = sink_drain;
     sink.ctx = &c;
     call_upstream(&c, &up_body, &sink, &res);
     if (c.started) {

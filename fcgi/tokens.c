@@ -371,6 +371,7 @@ static bool count_upstream(struct wk_req *r, unsigned long *tokens)
     }
     sink.data = sink_data;
     sink.alive = NULL;
+    sink.drain = NULL;
     sink.ctx = &ans;
     wk_upstream_post_url(w->up, w->conf->count_tokens_upstream_url, up.ptr, up.len,
                          UPSTREAM_COUNT_TIMEOUT_MS, &sink, &res);

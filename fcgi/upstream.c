@@ -1,7 +1,9 @@
 /* fcgi/upstream.c: libcurl transport to the OpenAI-compatible upstream. One
  * easy handle per thread, kept across requests; a CURLSH shares DNS and TLS
- * sessions. Each thread performs its own calls on its own connections, or,
- * with UPSTREAM_MULTI, hands them to the process's transport thread. */
+ * sessions. Each thread drives its own calls on its own connections with a
+ * multi handle of its own (so it knows when libcurl has read all there is,
+ * see sink->drain), or, with UPSTREAM_MULTI, hands them to the process's
+ * transport thread. */
 #include "config.h"
 
 #include <math.h>
@@ -24,6 +26,7 @@
 
 struct wk_upstream {
     CURL *easy;
+    CURLM *mh;            /* this thread's multi: drives easy, holds its connections */
     struct wk_xfer *xfer; /* UPSTREAM_MULTI: the slot on the transport thread */
     const struct conf *conf;
     char *url;  /* <base>/chat/completions */
@@ -34,6 +37,7 @@ struct wk_upstream {
     bool sink_aborted;
     bool silent_too_long; /* no byte from the upstream for read_timeout_s */
     struct timespec last_rx;
+    struct timespec last_alive; /* sink->alive last asked */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -189,9 +193,14 @@ static int on_progress(void *userp, curl_off_t dlt, curl_off_t dln, curl_off_t u
         u->silent_too_long = true;
         return 1;
     }
-    if (u->sink->alive != NULL && !u->sink->alive(u->sink->ctx)) {
-        u->sink_aborted = true;
-        return 1; /* CURLE_ABORTED_BY_CALLBACK */
+    /* libcurl calls this many times per transfer; alive() may poll the
+     * client's socket, so it runs at most every WK_ALIVE_EVERY_MS */
+    if (u->sink->alive != NULL && ms_since(&u->last_alive) >= WK_ALIVE_EVERY_MS) {
+        clock_gettime(CLOCK_MONOTONIC, &u->last_alive);
+        if (!u->sink->alive(u->sink->ctx)) {
+            u->sink_aborted = true;
+            return 1; /* CURLE_ABORTED_BY_CALLBACK */
+        }
     }
     return 0;
 }
@@ -219,9 +228,6 @@ static void set_static_opts(struct wk_upstream *u)
     curl_easy_setopt(e, CURLOPT_TIMEOUT, c->max_stream_seconds);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, low_speed_time > 0 ? low_speed_time : 1L);
-    if (!multi) {
-        curl_easy_setopt(e, CURLOPT_MAXCONNECTS, c->pool_max_connections);
-    }
     curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, c->pool_keepalive_s);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every decoder curl has: gzip, br, zstd */
     curl_easy_setopt(e, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
@@ -281,6 +287,13 @@ struct wk_upstream *wk_upstream_new(const struct conf *c)
     }
     set_static_opts(u);
     wk_metrics_curl_setup(u->easy); /* metrics hook: open-connections gauge */
+    if (!multi) {
+        u->mh = curl_multi_init();
+        if (u->mh == NULL) {
+            goto fail;
+        }
+        curl_multi_setopt(u->mh, CURLMOPT_MAXCONNECTS, c->pool_max_connections);
+    }
     if (multi) {
         u->xfer = wk_xfer_new(u->easy); /* takes over the write callback */
         if (u->xfer == NULL) {
@@ -303,6 +316,9 @@ void wk_upstream_free(struct wk_upstream *u)
     wk_xfer_free(u->xfer);
     if (u->easy != NULL) {
         curl_easy_cleanup(u->easy);
+    }
+    if (u->mh != NULL) {
+        curl_multi_cleanup(u->mh); /* closes the connections it kept */
     }
     if (u->auth != NULL) {
         explicit_bzero(u->auth, strlen(u->auth));
@@ -372,7 +388,8 @@ static bool shared_data(void *ctx, int status, const char *p, size_t n)
 
     u->res->status = status;
     u->res->bytes_in += n;
-    if (!u->sink->data(u->sink->ctx, status, p, n)) {
+    if (!u->sink->data(u->sink->ctx, status, p, n) ||
+        (u->sink->drain != NULL && !u->sink->drain(u->sink->ctx))) {
         u->sink_aborted = true;
         return false;
     }
@@ -401,6 +418,54 @@ static CURLcode perform_shared(struct wk_upstream *u)
         u->silent_too_long = true;
     }
     return end.cc;
+}
+
+/* One transfer on this thread's multi handle: what curl_easy_perform does,
+ * plus sink->drain each time libcurl has delivered all it read and is about
+ * to wait, so a burst of stream events leaves in one write. */
+static CURLcode perform_own(struct wk_upstream *u)
+{
+    CURLMcode mc;
+    CURLMsg *msg;
+    CURLcode cc = CURLE_OK;
+    int running = 1, left = 0;
+
+    mc = curl_multi_add_handle(u->mh, u->easy);
+    if (mc != CURLM_OK) {
+        snprintf(u->errbuf, sizeof(u->errbuf), "%s", curl_multi_strerror(mc));
+        return mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+    }
+    for (;;) {
+        mc = curl_multi_perform(u->mh, &running);
+        if (mc == CURLM_OK && u->sink->drain != NULL && !u->sink_aborted &&
+            !u->sink->drain(u->sink->ctx)) {
+            u->sink_aborted = true;
+            cc = CURLE_WRITE_ERROR;
+            break;
+        }
+        if (mc != CURLM_OK || running == 0) {
+            break;
+        }
+        /* curl_multi_poll shortens the wait to libcurl's own next timeout */
+        mc = curl_multi_poll(u->mh, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK) {
+            break;
+        }
+    }
+    if (mc != CURLM_OK) {
+        snprintf(u->errbuf, sizeof(u->errbuf), "%s", curl_multi_strerror(mc));
+        cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_RECV_ERROR;
+    }
+    while ((msg = curl_multi_info_read(u->mh, &left)) != NULL) {
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == u->easy && cc == CURLE_OK) {
+            cc = msg->data.result;
+        }
+    }
+    if (running != 0 && cc == CURLE_OK) {
+        cc = CURLE_RECV_ERROR; /* left the loop with the transfer unfinished */
+    }
+    curl_multi_remove_handle(u->mh, u->easy);
+    return cc;
 }
 
 void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool stream,
@@ -436,6 +501,7 @@ static void post(struct wk_upstream *u, const char *url, const char *body, size_
     u->sink_aborted = false;
     u->silent_too_long = false;
     u->last_rx = t0;
+    u->last_alive = t0;
     u->errbuf[0] = '\0';
 
     /* Only these headers go upstream: nothing of the client's is forwarded
@@ -464,7 +530,7 @@ static void post(struct wk_upstream *u, const char *url, const char *body, size_
     curl_easy_setopt(u->easy, CURLOPT_TIMEOUT_MS,
                      timeout_ms >= 1 && timeout_ms < max_ms ? timeout_ms : max_ms);
 
-    cc = multi ? perform_shared(u) : curl_easy_perform(u->easy);
+    cc = multi ? perform_shared(u) : perform_own(u);
     curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);
     res->status = (int)status;
     if (cc == CURLE_OK) {

@@ -13,14 +13,22 @@
 
 struct wk_upstream;
 
+/* how often, at most, a transfer asks sink->alive (ms) */
+#define WK_ALIVE_EVERY_MS 20
+
 /* Where the response body goes, chunk by chunk, as it arrives (already
  * decoded from gzip/br/zstd). */
 struct wk_upstream_sink {
     /* Called for each chunk with the final HTTP status. Return false to
      * abort the transfer at once (the result then says CCP_DECLINED). */
     bool (*data)(void *ctx, int status, const char *p, size_t n);
-    /* Optional: called while waiting; return false to abort (client gone). */
+    /* Optional: called while waiting; return false to abort (client gone).
+     * At most every WK_ALIVE_EVERY_MS (it may cost a system call). */
     bool (*alive)(void *ctx);
+    /* Optional: called when libcurl has handed over every byte it read in
+     * one go and is about to wait for more: the moment to write out what
+     * data() kept back, in one write. Return false to abort. */
+    bool (*drain)(void *ctx);
     void *ctx;
 };
 
