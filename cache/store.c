@@ -1,6 +1,7 @@
-/* The memcached store: a pool of libmemcached handles over one configured
- * prototype (consistent hashing, short timeouts). The only file that includes
- * libmemcached. Every failure is a miss plus a counter. */
+/* The memcached store: pools of libmemcached handles over one configured
+ * prototype (consistent hashing, short timeouts), plus a set-only pool when
+ * sets go without reply. The only file that includes libmemcached. Every
+ * failure is a miss plus a counter. */
 #include "config.h"
 
 #include <pthread.h>
@@ -29,12 +30,20 @@ struct store_counters {
     _Atomic uint64_t hits, misses, sets, errors, skipped_too_large, skipped_busy;
 };
 
-struct cache_store {
+/* A pool of handles cloned from one configured prototype. */
+struct store_pool {
     memcached_st *proto; /* configured, never used for I/O; handles are clones */
-    pthread_mutex_t mu;
+    memcached_st **idle; /* handles not in use */
+    unsigned nidle, nlive;
     pthread_cond_t freed; /* a handle came back */
-    memcached_st **idle;  /* handles not in use */
-    unsigned nidle, nlive, max_handles;
+    bool cond_init;
+};
+
+struct cache_store {
+    struct store_pool main;    /* gets, incr, and sets unless set_noreply */
+    struct store_pool noreply; /* sets with set_noreply (proto NULL otherwise) */
+    pthread_mutex_t mu;        /* guards both pools */
+    unsigned max_handles;      /* per pool */
     size_t max_item_bytes;
     long timeout_ms;
     struct store_counters c;
@@ -210,13 +219,67 @@ static bool set_behaviors(memcached_st *mc, const struct cache_store_opts *o)
                                                     o->binary_protocol ? 1 : 0));
 }
 
+/* Allocate a pool's idle array and condition variable; the prototype is set
+ * by the caller. */
+static enum ccp_err pool_init(struct store_pool *p, unsigned max_handles)
+{
+    pthread_condattr_t ca;
+
+    p->idle = ccp_calloc(max_handles, sizeof(*p->idle));
+    if (p->idle == NULL) {
+        return CCP_ERR_NOMEM;
+    }
+    if (pthread_condattr_init(&ca) != 0) {
+        return CCP_ERR_INTERNAL;
+    }
+    p->cond_init = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+                   pthread_cond_init(&p->freed, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    return p->cond_init ? CCP_OK : CCP_ERR_INTERNAL;
+}
+
+/* Free a pool's handles, prototype and condition variable. No handle may be
+ * borrowed. A zeroed pool is a no-op. */
+static void pool_release(struct store_pool *p)
+{
+    unsigned i;
+
+    CCP_ASSERT(p->nidle == p->nlive); /* no handle still borrowed */
+    for (i = 0; i < p->nidle; i++) {
+        memcached_free(p->idle[i]);
+    }
+    if (p->proto != NULL) {
+        memcached_free(p->proto);
+    }
+    if (p->cond_init) {
+        pthread_cond_destroy(&p->freed);
+    }
+    ccp_free(p->idle);
+    memset(p, 0, sizeof(*p));
+}
+
+/* The set-only pool's prototype: the main one plus NOREPLY. libmemcached then
+ * sends "set <key> <flags> <ttl> <bytes> noreply" and returns after the
+ * send, reading nothing. memcached (1.6 proto_text.c: set_noreply_maybe, then
+ * out_string drops every reply while noreply is set, including "SERVER_ERROR
+ * object too large" and "out of memory storing object", and swallows the
+ * value) answers nothing to such a set, so no reply is left on the socket.
+ * Should a server answer anyway, the answer can only be read on a handle of
+ * this pool, which never reads: it can never be taken as the answer to a get.
+ * Binary "quiet" sets do answer errors, hence ASCII only. */
+static bool make_noreply_proto(struct cache_store *st)
+{
+    st->noreply.proto = memcached_clone(NULL, st->main.proto);
+    return st->noreply.proto != NULL && !memcached_failed(memcached_behavior_set(
+                                            st->noreply.proto, MEMCACHED_BEHAVIOR_NOREPLY, 1));
+}
+
 enum ccp_err cache_store_new(const struct cache_store_opts *opts, struct cache_store **out,
                              char *errmsg, size_t errlen)
 {
     struct cache_store *st = NULL;
     enum ccp_err rc = CCP_OK;
-    bool mu_init = false, cond_init = false;
-    pthread_condattr_t ca;
+    bool mu_init = false;
 
     if (errlen > 0) {
         errmsg[0] = '\0';
@@ -229,6 +292,10 @@ enum ccp_err cache_store_new(const struct cache_store_opts *opts, struct cache_s
         snprintf(errmsg, errlen, "MEMCACHED_TIMEOUT_MS must be from 1 to 60000");
         return CCP_ERR_INVALID;
     }
+    if (opts->set_noreply && opts->binary_protocol) {
+        snprintf(errmsg, errlen, "memcached: sets without reply need the ASCII protocol");
+        return CCP_ERR_INVALID;
+    }
     st = ccp_calloc(1, sizeof(*st));
     if (st == NULL) {
         rc = CCP_ERR_NOMEM;
@@ -237,56 +304,47 @@ enum ccp_err cache_store_new(const struct cache_store_opts *opts, struct cache_s
     st->max_handles = opts->max_handles != 0 ? opts->max_handles : STORE_DEFAULT_HANDLES;
     st->max_item_bytes = opts->max_item_bytes;
     st->timeout_ms = opts->timeout_ms;
-    st->idle = ccp_calloc(st->max_handles, sizeof(*st->idle));
-    if (st->idle == NULL) {
-        rc = CCP_ERR_NOMEM;
-        goto out;
-    }
     if (pthread_mutex_init(&st->mu, NULL) != 0) {
         rc = CCP_ERR_INTERNAL;
         goto out;
     }
     mu_init = true;
-    if (pthread_condattr_init(&ca) != 0) {
-        rc = CCP_ERR_INTERNAL;
+    rc = pool_init(&st->main, st->max_handles);
+    if (rc == CCP_OK && opts->set_noreply) {
+        rc = pool_init(&st->noreply, st->max_handles);
+    }
+    if (rc != CCP_OK) {
         goto out;
     }
-    cond_init = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-                pthread_cond_init(&st->freed, &ca) == 0;
-    pthread_condattr_destroy(&ca);
-    if (!cond_init) {
-        rc = CCP_ERR_INTERNAL;
-        goto out;
-    }
-    st->proto = memcached_create(NULL);
-    if (st->proto == NULL) {
+    st->main.proto = memcached_create(NULL);
+    if (st->main.proto == NULL) {
         rc = CCP_ERR_NOMEM;
         goto out;
     }
-    if (!set_behaviors(st->proto, opts)) {
+    if (!set_behaviors(st->main.proto, opts)) {
         snprintf(errmsg, errlen, "memcached: cannot set options: %s",
-                 memcached_last_error_message(st->proto));
+                 memcached_last_error_message(st->main.proto));
         rc = CCP_ERR_CACHE;
         goto out;
     }
-    rc = add_servers(st->proto, opts->servers, errmsg, errlen);
+    rc = add_servers(st->main.proto, opts->servers, errmsg, errlen);
     if (rc != CCP_OK) {
+        goto out;
+    }
+    if (opts->set_noreply && !make_noreply_proto(st)) {
+        snprintf(errmsg, errlen, "memcached: cannot set up sets without reply");
+        rc = CCP_ERR_CACHE;
         goto out;
     }
     *out = st;
     st = NULL;
 out:
     if (st != NULL) {
-        if (st->proto != NULL) {
-            memcached_free(st->proto);
-        }
-        if (cond_init) {
-            pthread_cond_destroy(&st->freed);
-        }
+        pool_release(&st->main);
+        pool_release(&st->noreply);
         if (mu_init) {
             pthread_mutex_destroy(&st->mu);
         }
-        ccp_free(st->idle);
         ccp_free(st);
     }
     if (rc == CCP_ERR_NOMEM && errlen > 0 && errmsg[0] == '\0') {
@@ -297,26 +355,19 @@ out:
 
 void cache_store_free(struct cache_store *st)
 {
-    unsigned i;
-
     if (st == NULL) {
         return;
     }
-    CCP_ASSERT(st->nidle == st->nlive); /* no handle still borrowed */
-    for (i = 0; i < st->nidle; i++) {
-        memcached_free(st->idle[i]);
-    }
-    memcached_free(st->proto);
-    pthread_cond_destroy(&st->freed);
+    pool_release(&st->main);
+    pool_release(&st->noreply);
     pthread_mutex_destroy(&st->mu);
-    ccp_free(st->idle);
     ccp_free(st);
 }
 
-/* Borrow a handle: an idle one, or a new clone while under max_handles, or
- * one given back within timeout_ms. NULL (counted) if none came or the clone
- * failed. */
-static memcached_st *borrow(struct cache_store *st)
+/* Borrow a handle of pool p: an idle one, or a new clone while under
+ * max_handles, or one given back within timeout_ms. NULL (counted) if none
+ * came or the clone failed. */
+static memcached_st *borrow(struct cache_store *st, struct store_pool *p)
 {
     memcached_st *mc = NULL;
     struct timespec deadline;
@@ -330,15 +381,15 @@ static memcached_st *borrow(struct cache_store *st)
         deadline.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&st->mu);
-    while (st->nidle == 0 && st->nlive >= st->max_handles && wrc == 0) {
-        wrc = pthread_cond_timedwait(&st->freed, &st->mu, &deadline);
+    while (p->nidle == 0 && p->nlive >= st->max_handles && wrc == 0) {
+        wrc = pthread_cond_timedwait(&p->freed, &st->mu, &deadline);
     }
-    if (st->nidle > 0) {
-        mc = st->idle[--st->nidle];
-    } else if (st->nlive < st->max_handles) {
-        mc = memcached_clone(NULL, st->proto);
+    if (p->nidle > 0) {
+        mc = p->idle[--p->nidle];
+    } else if (p->nlive < st->max_handles) {
+        mc = memcached_clone(NULL, p->proto);
         if (mc != NULL) {
-            st->nlive++;
+            p->nlive++;
         }
     }
     pthread_mutex_unlock(&st->mu);
@@ -348,12 +399,12 @@ static memcached_st *borrow(struct cache_store *st)
     return mc;
 }
 
-static void give_back(struct cache_store *st, memcached_st *mc)
+static void give_back(struct cache_store *st, struct store_pool *p, memcached_st *mc)
 {
     pthread_mutex_lock(&st->mu);
-    CCP_ASSERT(st->nidle < st->max_handles);
-    st->idle[st->nidle++] = mc;
-    pthread_cond_signal(&st->freed);
+    CCP_ASSERT(p->nidle < st->max_handles);
+    p->idle[p->nidle++] = mc;
+    pthread_cond_signal(&p->freed);
     pthread_mutex_unlock(&st->mu);
 }
 
@@ -386,7 +437,7 @@ enum ccp_err cache_store_get(struct cache_store *st, const char *key, struct buf
         note_error(st, NULL, "get", MEMCACHED_BAD_KEY_PROVIDED);
         goto out;
     }
-    mc = borrow(st);
+    mc = borrow(st, &st->main);
     if (mc == NULL) {
         goto out;
     }
@@ -406,7 +457,7 @@ enum ccp_err cache_store_get(struct cache_store *st, const char *key, struct buf
 out:
     free(val); /* libmemcached allocates values with malloc */
     if (mc != NULL) {
-        give_back(st, mc);
+        give_back(st, &st->main, mc);
     }
     atomic_fetch_add_explicit(rc == CCP_OK ? &st->c.hits : &st->c.misses, 1, memory_order_relaxed);
     return rc;
@@ -416,6 +467,7 @@ enum ccp_err cache_store_set(struct cache_store *st, const char *key, const void
                              unsigned long ttl_s)
 {
     size_t klen = strnlen(key, CACHE_STORE_MAX_KEY + 1);
+    struct store_pool *p = st->noreply.proto != NULL ? &st->noreply : &st->main;
     memcached_return_t mrc;
     memcached_st *mc;
 
@@ -432,7 +484,7 @@ enum ccp_err cache_store_set(struct cache_store *st, const char *key, const void
     } else if (ttl_s > STORE_MAX_TTL_S) {
         ttl_s = STORE_MAX_TTL_S;
     }
-    mc = borrow(st);
+    mc = borrow(st, p);
     if (mc == NULL) {
         return CCP_DECLINED;
     }
@@ -444,7 +496,7 @@ enum ccp_err cache_store_set(struct cache_store *st, const char *key, const void
     } else {
         atomic_fetch_add_explicit(&st->c.sets, 1, memory_order_relaxed);
     }
-    give_back(st, mc);
+    give_back(st, p, mc);
     return memcached_success(mrc) ? CCP_OK : CCP_DECLINED;
 }
 
@@ -467,7 +519,7 @@ enum ccp_err cache_store_incr(struct cache_store *st, const char *key, uint64_t 
     } else if (ttl_s > STORE_MAX_TTL_S) {
         ttl_s = STORE_MAX_TTL_S;
     }
-    mc = borrow(st);
+    mc = borrow(st, &st->main);
     if (mc == NULL) {
         return CCP_DECLINED;
     }
@@ -497,7 +549,7 @@ enum ccp_err cache_store_incr(struct cache_store *st, const char *key, uint64_t 
             break;
         }
     }
-    give_back(st, mc);
+    give_back(st, &st->main, mc);
     return rc;
 }
 

@@ -379,6 +379,17 @@ static void test_config_errors(void **state)
     assert_int_equal(cache_store_new(&o, &st, err, sizeof(err)), CCP_ERR_INVALID);
     assert_non_null(strstr(err, "MEMCACHED_TIMEOUT_MS"));
     o.timeout_ms = 100;
+    o.servers = "127.0.0.1:11211";
+    o.binary_protocol = true;
+    o.set_noreply = true; /* binary quiet sets answer errors: refused */
+    assert_int_equal(cache_store_new(&o, &st, err, sizeof(err)), CCP_ERR_INVALID);
+    assert_null(st);
+    assert_non_null(strstr(err, "ASCII"));
+    o.binary_protocol = false;
+    assert_int_equal(cache_store_new(&o, &st, err, sizeof(err)), CCP_OK);
+    cache_store_free(st);
+    st = NULL;
+    o.set_noreply = false;
     o.servers = " 127.0.0.1:11211 , [::1]:11212,localhost,/tmp/ccp-no-such.sock";
     assert_int_equal(cache_store_new(&o, &st, err, sizeof(err)), CCP_OK);
     cache_store_free(st);
@@ -472,7 +483,7 @@ static void *worker(void *arg)
 
 /* Threads share one store with fewer handles than threads: no mixed-up
  * replies, and callers wait for a free handle instead of missing. */
-static void test_threads_share_a_store(void **state)
+static void threads_share_a_store(bool set_noreply)
 {
     struct cache_store_opts o;
     struct cache_store_stats s;
@@ -481,13 +492,13 @@ static void test_threads_share_a_store(void **state)
     uintptr_t i, rcs[6];
     void *res;
 
-    (void)state;
     snprintf(servers, sizeof(servers), "127.0.0.1:%u", srv.port);
     memset(&o, 0, sizeof(o));
     o.servers = servers;
     o.timeout_ms = 500;
     o.max_item_bytes = 1048576;
     o.max_handles = 3;
+    o.set_noreply = set_noreply;
     assert_int_equal(cache_store_new(&o, &shared, err, sizeof(err)), CCP_OK);
     for (i = 0; i < 6; i++) {
         assert_int_equal(pthread_create(&t[i], NULL, worker, (void *)i), 0);
@@ -507,8 +518,22 @@ static void test_threads_share_a_store(void **state)
     assert_int_equal(s.skipped_busy, 0);
     assert_int_equal(s.hits + s.misses, 1200);
     assert_true(s.hits > 0);
+    assert_int_equal(s.sets, 1200);
     cache_store_free(shared);
     shared = NULL;
+}
+
+static void test_threads_share_a_store(void **state)
+{
+    (void)state;
+    threads_share_a_store(false);
+}
+
+/* The same with sets in their own pool without replies. */
+static void test_threads_share_a_store_noreply(void **state)
+{
+    (void)state;
+    threads_share_a_store(true);
 }
 
 /* cache_store_incr: creates with the delta, adds atomically, delta 0 reads,
@@ -620,6 +645,185 @@ static void test_keys_spread_over_servers(void **state)
     mc_stop(&second);
 }
 
+static struct cache_store *open_noreply(size_t max_item)
+{
+    struct cache_store_opts o;
+    struct cache_store *st = NULL;
+    char servers[64], err[256];
+
+    snprintf(servers, sizeof(servers), "127.0.0.1:%u", srv.port);
+    memset(&o, 0, sizeof(o));
+    o.servers = servers;
+    o.timeout_ms = 100;
+    o.max_item_bytes = max_item;
+    o.retry_s = 1;
+    o.max_handles = 1; /* every set on one connection, every get on another */
+    o.set_noreply = true;
+    assert_int_equal(cache_store_new(&o, &st, err, sizeof(err)), CCP_OK);
+    return st;
+}
+
+/* get key until it equals v (NULL: until a miss), up to about 2 s: a set
+ * without reply may reach memcached after a get on the other connection. */
+static bool eventually(struct cache_store *st, const char *key, const char *v)
+{
+    int i;
+
+    for (i = 0; i < 100; i++) {
+        struct buf b;
+        enum ccp_err rc;
+        bool done;
+        buf_init(&b, 8 << 20);
+        rc = cache_store_get(st, key, &b);
+        done = v == NULL ? rc == CCP_DECLINED
+                         : rc == CCP_OK && b.len == strlen(v) && memcmp(b.ptr, v, b.len) == 0;
+        buf_release(&b);
+        if (done) {
+            return true;
+        }
+        sleep_ms(20);
+    }
+    return false;
+}
+
+/* Sets without reply are stored, replace older values, and a set memcached
+ * refuses (too large for its -I 1m) leaves both connections in step: the
+ * gets after it answer for their own keys. */
+static void test_noreply_sets(void **state)
+{
+    struct cache_store *st = open_noreply(4u << 20);
+    struct cache_store_stats s;
+    size_t n = 2u << 20;
+    char *big = test_malloc(n);
+    int i;
+
+    (void)state;
+    memset(big, 'b', n);
+    assert_int_equal(cache_store_set(st, "nr-key", "v1", 2, 60), CCP_OK);
+    assert_true(eventually(st, "nr-key", "v1"));
+    assert_int_equal(cache_store_set(st, "nr-key", "v2", 2, 60), CCP_OK);
+    assert_true(eventually(st, "nr-key", "v2"));
+    assert_int_equal(cache_store_set(st, "nr-before", "before", 6, 60), CCP_OK);
+    /* sent: the refusal is not seen (documented); the server swallows the value */
+    assert_int_equal(cache_store_set(st, "nr-big", big, n, 60), CCP_OK);
+    for (i = 0; i < 20; i++) {
+        char key[32], val[32];
+        snprintf(key, sizeof(key), "nr-after-%d", i);
+        snprintf(val, sizeof(val), "after-%d", i);
+        assert_int_equal(cache_store_set(st, key, val, strlen(val), 60), CCP_OK);
+    }
+    assert_true(eventually(st, "nr-after-19", "after-19"));
+    for (i = 0; i < 20; i++) {
+        char key[32], val[32];
+        snprintf(key, sizeof(key), "nr-after-%d", i);
+        snprintf(val, sizeof(val), "after-%d", i);
+        assert_true(get_is(st, key, val));
+    }
+    assert_true(get_is(st, "nr-before", "before"));
+    assert_false(get_is(st, "nr-big", NULL));
+    assert_true(get_is(st, "nr-key", "v2"));
+    cache_store_get_stats(st, &s);
+    assert_int_equal(s.errors, 0);
+    assert_int_equal(s.sets, 24);
+    cache_store_free(st);
+    test_free(big);
+}
+
+/* A listener whose accept queue is full drops new SYNs, like a blackholed
+ * host: connects never complete. Gets and sets, with and without reply, give
+ * up within the timeout (100 ms; bounds generous for slow CI) and are misses. */
+static void test_blackholed_server_fails_open(void **state)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd[4], i, mode;
+    char servers[64];
+    uint64_t t0, worst = 0;
+
+    (void)state;
+    assert_true(lfd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(lfd, 0), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    for (i = 0; i < 4; i++) { /* fill the accept queue; later SYNs are dropped */
+        cfd[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        assert_true(cfd[i] >= 0);
+        (void)connect(cfd[i], (struct sockaddr *)&a, sizeof(a));
+    }
+    sleep_ms(50);
+    snprintf(servers, sizeof(servers), "127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    for (mode = 0; mode < 2; mode++) {
+        struct cache_store_opts o;
+        struct cache_store *st = NULL;
+        struct cache_store_stats s;
+        char err[256];
+        memset(&o, 0, sizeof(o));
+        o.servers = servers;
+        o.timeout_ms = 100;
+        o.max_item_bytes = 1048576;
+        o.retry_s = 1;
+        o.set_noreply = mode == 1;
+        assert_int_equal(cache_store_new(&o, &st, err, sizeof(err)), CCP_OK);
+        for (i = 0; i < 3; i++) {
+            t0 = now_ms();
+            assert_false(get_is(st, "bh", NULL));
+            assert_int_equal(cache_store_set(st, "bh", "v", 1, 60), CCP_DECLINED);
+            if (now_ms() - t0 > worst) {
+                worst = now_ms() - t0;
+            }
+        }
+        cache_store_get_stats(st, &s);
+        printf("# blackholed, %s: worst get+set %llu ms, errors %llu\n",
+               mode == 1 ? "noreply" : "reply", (unsigned long long)worst,
+               (unsigned long long)s.errors);
+        assert_int_equal(s.errors, 6);
+        assert_int_equal(s.sets, 0);
+        assert_int_equal(s.hits, 0);
+        cache_store_free(st);
+    }
+    assert_true(worst < 1000);
+    for (i = 0; i < 4; i++) {
+        close(cfd[i]);
+    }
+    close(lfd);
+}
+
+/* memcached stops: sets without reply do not hang and fail from the second
+ * call on at the latest; after a restart they are stored again. */
+static void test_noreply_server_down_then_back(void **state)
+{
+    struct cache_store *st = open_noreply(1048576);
+    unsigned port = srv.port;
+    uint64_t t0;
+    int i, declined = 0;
+    bool back = false;
+
+    (void)state;
+    assert_int_equal(cache_store_set(st, "nr-persist", "v1", 2, 60), CCP_OK);
+    assert_true(eventually(st, "nr-persist", "v1"));
+    mc_stop(&srv);
+    t0 = now_ms();
+    for (i = 0; i < 10; i++) {
+        declined += cache_store_set(st, "nr-persist", "v2", 2, 60) == CCP_DECLINED;
+        assert_false(get_is(st, "nr-persist", NULL));
+    }
+    assert_true(now_ms() - t0 < 2000);
+    assert_true(declined >= 9);
+    assert_true(mc_start(&srv, port));
+    for (i = 0; i < 50 && !back; i++) { /* up to about 5 s */
+        if (cache_store_set(st, "nr-persist", "v3", 2, 60) == CCP_OK) {
+            back = eventually(st, "nr-persist", "v3");
+        } else {
+            sleep_ms(100);
+        }
+    }
+    assert_true(back);
+    cache_store_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,7 +836,11 @@ int main(void)
         cmocka_unit_test(test_silent_server_times_out),
         cmocka_unit_test(test_keys_spread_over_servers),
         cmocka_unit_test(test_threads_share_a_store),
+        cmocka_unit_test(test_threads_share_a_store_noreply),
+        cmocka_unit_test(test_noreply_sets),
+        cmocka_unit_test(test_blackholed_server_fails_open),
         cmocka_unit_test(test_server_down_then_back),
+        cmocka_unit_test(test_noreply_server_down_then_back),
         cmocka_unit_test(test_incr_counter),
     };
 
