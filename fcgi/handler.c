@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,45 +119,58 @@ long wk_ms_since(const struct timespec *t0)
     return (long)(t1.tv_sec - t0->tv_sec) * 1000L + (long)(t1.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
+/* Ids need to be unique, not secret: each thread seeds a 64-bit state once
+ * from the kernel (getrandom, or the clock and an address if it has none)
+ * and then steps it with splitmix64, so a request id and a message id cost
+ * no system call. */
+static _Thread_local uint64_t id_state;
+static _Thread_local bool id_seeded;
+
+static void id_seed(void)
+{
+    uint64_t x = 0;
+    ssize_t got;
+
+    do {
+        got = getrandom(&x, sizeof(x), GRND_NONBLOCK);
+    } while (got < 0 && errno == EINTR);
+    if (got != (ssize_t)sizeof(x)) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        x = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec ^
+            (uint64_t)(uintptr_t)&ts;
+    }
+    id_state = x;
+    id_seeded = true;
+}
+
+static uint64_t id_next(void)
+{
+    uint64_t z;
+
+    if (!id_seeded) {
+        id_seed();
+    }
+    id_state += 0x9e3779b97f4a7c15ULL;
+    z = id_state;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 void wk_random_hex(char *buf, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char raw[64];
-    size_t done = 0, i;
+    uint64_t x = 0;
+    size_t i;
 
-    while (done < n) {
-        size_t want = (n - done + 1) / 2;
-        ssize_t got;
-
-        if (want > sizeof(raw)) {
-            want = sizeof(raw);
+    for (i = 0; i < n; i++) {
+        if (i % 16 == 0) {
+            x = id_next();
         }
-        got = getrandom(raw, want, 0);
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
-        if (got <= 0) {
-            /* No kernel randomness (very old kernel or seccomp): ids only
-             * need to be unique, so mix the clock and an address. */
-            struct timespec ts;
-            unsigned long long x;
-
-            clock_gettime(CLOCK_REALTIME, &ts);
-            x = (unsigned long long)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
-                (unsigned long long)ts.tv_sec ^ (unsigned long long)(size_t)&ts;
-            for (i = 0; i < sizeof(raw); i++) {
-                x ^= x >> 33;
-                x *= 0xff51afd7ed558ccdULL;
-                raw[i] = (unsigned char)(x >> 56);
-            }
-            got = (ssize_t)want;
-        }
-        for (i = 0; i < (size_t)got && done < n; i++) {
-            buf[done++] = hex[raw[i] >> 4];
-            if (done < n) {
-                buf[done++] = hex[raw[i] & 0xf];
-            }
-        }
+        buf[i] = hex[x & 0xf];
+        x >>= 4;
     }
     buf[n] = '\0';
 }

@@ -202,6 +202,9 @@ static void price(const struct wk_req *r, uint64_t *cost, uint64_t *claude, bool
     *claude = cl != NULL ? wk_cost_nusd(cl, in, cached, out) : *cost;
 }
 
+/* getpid() is a system call each time; a thread asks once */
+static _Thread_local long log_pid;
+
 static void log_line(const struct wk_req *r, long total_ms, uint64_t cost, uint64_t claude)
 {
     char ts[96], ttfb[24] = "null"; /* null: nothing was sent (the client left first) */
@@ -212,6 +215,9 @@ static void log_line(const struct wk_req *r, long total_ms, uint64_t cost, uint6
 
     if (log_get_level() < LOG_LEVEL_INFO) {
         return;
+    }
+    if (log_pid == 0) {
+        log_pid = (long)getpid();
     }
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
@@ -224,7 +230,7 @@ static void log_line(const struct wk_req *r, long total_ms, uint64_t cost, uint6
     rc = buf_appendf(&b,
                      "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"pid\":%ld,"
                      "\"request_id\":",
-                     ts, (long)getpid());
+                     ts, log_pid);
     if (rc == CCP_OK) {
         rc = buf_append_json_string(&b, r->id, strlen(r->id));
     }

@@ -76,6 +76,7 @@ struct wk_rcache *wk_rcache_new(const struct conf *c, bool with_lru)
         memset(&so, 0, sizeof(so));
         so.servers = c->memcached_servers;
         so.timeout_ms = c->memcached_timeout_ms;
+        so.set_noreply = c->memcached_set_noreply;
         so.max_item_bytes = c->response_cache_max_item;
         so.binary_protocol = false;
         so.max_handles = c->worker_threads > 0 && c->worker_threads < (long)UINT_MAX

@@ -255,6 +255,7 @@ struct wk_tokens *wk_tokens_new(const struct conf *c, struct wk_rcache *rc, bool
         memset(&so, 0, sizeof(so));
         so.servers = c->memcached_servers;
         so.timeout_ms = c->memcached_timeout_ms;
+        so.set_noreply = c->memcached_set_noreply;
         so.max_item_bytes = c->response_cache_max_item;
         so.max_handles = c->worker_threads > 0 && c->worker_threads < (long)UINT_MAX
                              ? (unsigned)c->worker_threads

@@ -269,3 +269,24 @@ def test_admin_localhost_only(run_dir):
     assert out.startswith("Status: 200"), out[:300]
     out = cgi(run_dir, "192.0.2.7", False)
     assert out.startswith("Status: 200"), out[:300]
+
+
+def test_request_and_message_ids_unique_across_threads(proxy, mock):
+    """Ids come from a per-thread generator (no system call each): 240
+    concurrent requests over both worker processes still get 240 distinct,
+    well-formed request ids and message ids."""
+    mock.script({"kind": "text", "text": "ok"})
+
+    def one(i):
+        status, hdrs, body = proxy.messages(turn("ids %d" % i))
+        assert status == 200, body
+        return hdrs["request-id"], json.loads(body)["id"]
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(one, range(240)))
+    req_ids = [r for r, _ in got]
+    msg_ids = [m for _, m in got]
+    assert all(re.fullmatch(r"req_[0-9a-f]{24}", r) for r in req_ids), req_ids[:3]
+    assert all(re.fullmatch(r"msg_[0-9a-f]{24}", m) for m in msg_ids), msg_ids[:3]
+    assert len(set(req_ids)) == 240 and len(set(msg_ids)) == 240
+    assert len({line["pid"] for line in request_lines(proxy)}) == 2  # both processes served
