@@ -46,7 +46,7 @@ struct call {
     bool have_key;       /* key is set (the cache or the fan-out computed it) */
     /* streaming fan-out (fcgi/fanout.h): leading, publish every event */
     struct wk_fanout fo;
-    bool terminal; /* the stream's terminal event went out (to the client or followers) */
+    bool terminal;  /* the stream's terminal event went out (to the client or followers) */
     bool unflushed; /* the head or events are written but not flushed */
 };
 
