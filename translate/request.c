@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,9 @@
 
 /* Tokener depth used if the configuration gives none (it never should). */
 #define DEFAULT_JSON_DEPTH 64
+
+/* Room reserved in the output beyond the body's length. */
+#define OUT_SLACK 512
 
 /* OpenAI rejects a `user` longer than this; longer ids are not forwarded. */
 #define MAX_USER_LEN 64
@@ -38,13 +42,27 @@ const char *tr_map_model(const struct tr_opts *o, const char *model)
     return model;
 }
 
+/* The tokener of this translation, made on first use and reset for each
+ * parse (one per call instead of one per parsed text). NULL when out of
+ * memory. */
+static struct json_tokener *tokener(struct tr_rq_ctx *c)
+{
+    int depth = c->o->max_json_depth > 0 ? c->o->max_json_depth : DEFAULT_JSON_DEPTH;
+
+    if (c->tok == NULL) {
+        c->tok = json_tokener_new_ex(depth);
+    } else {
+        json_tokener_reset(c->tok);
+    }
+    return c->tok;
+}
+
 /* Parse body into *out (one reference). Not JSON, trailing data, too deep,
  * invalid UTF-8 or not an object: CCP_ERR_INVALID with *err set. */
 static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len,
                                struct json_object **out)
 {
-    int depth = c->o->max_json_depth > 0 ? c->o->max_json_depth : DEFAULT_JSON_DEPTH;
-    struct json_tokener *tok = NULL;
+    struct json_tokener *tok;
     struct json_object *obj = NULL;
     enum json_tokener_error jerr;
     size_t end;
@@ -54,7 +72,7 @@ static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len
         rc = CCP_ERR_TOO_LARGE; /* *err is set by tr_rq_error_for() */
         goto out;
     }
-    tok = json_tokener_new_ex(depth);
+    tok = tokener(c);
     if (tok == NULL) {
         rc = CCP_ERR_NOMEM;
         goto out;
@@ -92,9 +110,6 @@ static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len
     rc = CCP_OK;
 out:
     json_object_put(obj);
-    if (tok != NULL) {
-        json_tokener_free(tok);
-    }
     return rc;
 }
 
@@ -459,26 +474,26 @@ out:
  * {"device_id":..,"session_id":..}) copied to dst[cap], or "". */
 static void session_from_user_id(struct tr_rq_ctx *c, const char *user, char *dst, size_t cap)
 {
-    int depth = c->o->max_json_depth > 0 ? c->o->max_json_depth : DEFAULT_JSON_DEPTH;
     struct json_tokener *tok;
     struct json_object *u = NULL;
     const char *sid;
+    size_t n = strlen(user);
 
     dst[0] = '\0';
-    if (user[0] != '{') {
+    if (user[0] != '{' || n > (size_t)INT_MAX) {
         return;
     }
-    tok = json_tokener_new_ex(depth);
+    tok = tokener(c);
     if (tok == NULL) {
         return;
     }
-    u = json_tokener_parse_ex(tok, user, (int)strlen(user));
+    json_tokener_set_flags(tok, 0);
+    u = json_tokener_parse_ex(tok, user, (int)n);
     sid = json_object_is_type(u, json_type_object) ? tr_rq_get_string(u, "session_id") : NULL;
     if (sid != NULL) {
         (void)snprintf(dst, cap, "%s", sid);
     }
     json_object_put(u);
-    json_tokener_free(tok);
 }
 
 /* metadata.user_id -> user (as is up to MAX_USER_LEN bytes, else "u_" and
@@ -583,6 +598,23 @@ static bool copy_name(char *dst, size_t cap, const char *s)
     return true;
 }
 
+/* An empty reqinfo. Only what naliases says is used of aliases[], so the
+ * 10 KB array is left alone (clearing it was a tenth of a small request's
+ * translation). */
+static void info_clear(struct tr_reqinfo *ri)
+{
+    memset(ri, 0, offsetof(struct tr_reqinfo, aliases));
+    ri->naliases = 0;
+}
+
+/* *dst = *src for everything a reader may look at. */
+static void info_copy(struct tr_reqinfo *dst, const struct tr_reqinfo *src)
+{
+    memcpy(dst, src, offsetof(struct tr_reqinfo, aliases));
+    memcpy(dst->aliases, src->aliases, src->naliases * sizeof(src->aliases[0]));
+    dst->naliases = src->naliases;
+}
+
 enum ccp_err tr_rq_build(struct tr_rq_ctx *c, const char *body, size_t len,
                          struct json_object **out, struct json_object **input,
                          struct tr_reqinfo *info)
@@ -591,6 +623,7 @@ enum ccp_err tr_rq_build(struct tr_rq_ctx *c, const char *body, size_t len,
     const char *model = NULL, *mapped;
     enum ccp_err rc;
 
+    info_clear(info);
     rc = parse_body(c, body, len, &in);
     if (rc != CCP_OK) {
         goto out;
@@ -653,6 +686,10 @@ out:
     json_object_put(msgs);
     json_object_put(root);
     json_object_put(in);
+    if (c->tok != NULL) {
+        json_tokener_free(c->tok);
+        c->tok = NULL;
+    }
     return rc;
 }
 
@@ -666,6 +703,16 @@ void tr_rq_error_for(struct tr_rq_ctx *c, enum ccp_err rc)
     }
 }
 
+/* Make room for about n more bytes in out: the translation is about as long
+ * as the body, so one allocation replaces a dozen doublings. Only a hint:
+ * when it fails, the appends that follow report the error. */
+static void presize(struct buf *out, size_t n)
+{
+    if (buf_reserve(out, n) != CCP_OK) {
+        return;
+    }
+}
+
 enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, struct buf *out,
                         struct tr_reqinfo *info, struct tr_error *err)
 {
@@ -675,12 +722,12 @@ enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, s
     size_t start;
     enum ccp_err rc;
 
-    memset(&ri, 0, sizeof(ri));
     rc = tr_rq_build(&c, body, len, &root, NULL, &ri);
     if (rc != CCP_OK) {
         goto out;
     }
     start = out->len;
+    presize(out, len + OUT_SLACK < o->max_out ? len + OUT_SLACK : o->max_out);
     rc = tr_json_append(root, out);
     if (rc == CCP_OK && out->len - start > o->max_out) {
         out->len = start;
@@ -688,7 +735,7 @@ enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, s
         rc = CCP_ERR_TOO_LARGE;
     }
     if (rc == CCP_OK) {
-        *info = ri;
+        info_copy(info, &ri);
     }
 out:
     if (rc == CCP_ERR_TOO_LARGE || rc == CCP_ERR_NOMEM) {
@@ -785,7 +832,6 @@ enum ccp_err tr_count_tokens_estimate(const struct tr_opts *o, const char *body,
     struct est e = {0, PRIMING_TOKENS};
     enum ccp_err rc;
 
-    memset(&ri, 0, sizeof(ri));
     rc = tr_rq_build(&c, body, len, &root, NULL, &ri);
     if (rc == CCP_OK) {
         rc = est_tree(root, &e);

@@ -18,13 +18,15 @@ struct tr_rq_ctx {
     struct tr_error *err;      /* set by whoever returns CCP_ERR_INVALID */
     struct tr_model_caps caps; /* of the upstream model */
     struct tr_reqinfo *info;   /* being filled (aliases, dropped tools) */
+    struct json_tokener *tok;  /* made on first use; tr_rq_build frees it */
 };
 
 /* Serialization flags for everything translate/ turns into JSON text. */
 #define TR_RQ_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* Add v under key k of object obj, taking the reference to v in all cases
- * (it is put on failure). v == NULL counts as an allocation failure. */
+ * (it is put on failure). v == NULL counts as an allocation failure. k is
+ * not copied: it must outlive obj (a string literal). */
 CCP_NODISCARD enum ccp_err tr_rq_obj_add(struct json_object *obj, const char *k,
                                          struct json_object *v);
 /* Append v to array arr, taking the reference to v in all cases. */
@@ -50,7 +52,9 @@ CCP_NODISCARD enum ccp_err tr_rq_check_limits(struct tr_rq_ctx *c, struct json_o
 /* The whole translation of an Anthropic body as a json-c tree in *out (one
  * reference), info filled; when input is not NULL, the parsed client body
  * too (one reference). Shared by tr_request, tr_count_tokens_estimate and
- * tr_count_tokens (count.c). Out-parameters are written only on success. */
+ * tr_count_tokens (count.c). *info is cleared first (aliases[] past
+ * naliases are left as they were); *out and *input are written only on
+ * success. */
 CCP_NODISCARD enum ccp_err tr_rq_build(struct tr_rq_ctx *c, const char *body, size_t len,
                                        struct json_object **out, struct json_object **input,
                                        struct tr_reqinfo *info);
