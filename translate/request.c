@@ -57,8 +57,78 @@ static struct json_tokener *tokener(struct tr_rq_ctx *c)
     return c->tok;
 }
 
+/* True if p[0..n) passes json-c's UTF-8 check (JSON_TOKENER_VALIDATE_UTF8:
+ * a lead byte 110xxxxx, 1110xxxx or 11110xxx followed by that many
+ * 10xxxxxx bytes; nothing else at or above 0x80), eight ASCII bytes at a
+ * time. json-c checks each byte through a call, a tenth of the time of a
+ * small request. */
+static bool utf8_ok(const char *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0, k;
+    uint64_t w;
+
+    while (i < n) {
+        if (n - i >= 8) {
+            memcpy(&w, s + i, 8);
+            if ((w & 0x8080808080808080ULL) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        k = (s[i] & 0xe0) == 0xc0 ? 1 : (s[i] & 0xf0) == 0xe0 ? 2 : (s[i] & 0xf8) == 0xf0 ? 3 : 0;
+        if (k == 0 || n - i - 1 < k) {
+            return false;
+        }
+        for (i++; k > 0; k--, i++) {
+            if ((s[i] & 0xc0) != 0x80) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* Parse body with the call's tokener and these tokener flags: the value in
+ * *obj (or NULL), where parsing stopped in *end; returns json-c's error. */
+static enum json_tokener_error parse_with(struct json_tokener *tok, const char *body, size_t len,
+                                          int flags, struct json_object **obj, size_t *end)
+{
+    enum json_tokener_error jerr;
+
+    json_tokener_reset(tok);
+    json_tokener_set_flags(tok, flags);
+    *obj = json_tokener_parse_ex(tok, body, (int)len);
+    jerr = json_tokener_get_error(tok);
+    if (*obj == NULL && jerr == json_tokener_continue) {
+        /* the input is complete: a NUL ends a pending top-level number */
+        *obj = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+    }
+    *end = json_tokener_get_parse_end(tok);
+    return jerr;
+}
+
+/* Only JSON whitespace in p[from..n). */
+static bool only_ws(const char *p, size_t from, size_t n)
+{
+    for (; from < n; from++) {
+        if (strchr(" \t\r\n", p[from]) == NULL || p[from] == '\0') {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Parse body into *out (one reference). Not JSON, trailing data, too deep,
- * invalid UTF-8 or not an object: CCP_ERR_INVALID with *err set. */
+ * invalid UTF-8 or not an object: CCP_ERR_INVALID with *err set. A body
+ * that passes utf8_ok() is parsed without json-c's UTF-8 check, which then
+ * could not fail; any error sends it through json-c's check again, so the
+ * error reported is json-c's. */
 static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len,
                                struct json_object **out)
 {
@@ -66,6 +136,7 @@ static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len
     struct json_object *obj = NULL;
     enum json_tokener_error jerr;
     size_t end;
+    bool fast;
     enum ccp_err rc = CCP_ERR_INVALID;
 
     if (len > (size_t)INT_MAX - 1) {
@@ -77,13 +148,12 @@ static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len
         rc = CCP_ERR_NOMEM;
         goto out;
     }
-    json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
-    obj = json_tokener_parse_ex(tok, body != NULL ? body : "", (int)len);
-    jerr = json_tokener_get_error(tok);
-    if (obj == NULL && jerr == json_tokener_continue) {
-        /* the input is complete: a NUL ends a pending top-level number */
-        obj = json_tokener_parse_ex(tok, "", 1);
-        jerr = json_tokener_get_error(tok);
+    body = body != NULL ? body : "";
+    fast = utf8_ok(body, len);
+    jerr = parse_with(tok, body, len, fast ? 0 : JSON_TOKENER_VALIDATE_UTF8, &obj, &end);
+    if (fast && (obj == NULL || !only_ws(body, end, len))) {
+        json_object_put(obj);
+        jerr = parse_with(tok, body, len, JSON_TOKENER_VALIDATE_UTF8, &obj, &end);
     }
     if (obj == NULL) {
         tr_error_set(c->err, rc, "request body is not valid JSON: %s",
@@ -91,11 +161,9 @@ static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len
                                                    : json_tokener_error_desc(jerr));
         goto out;
     }
-    for (end = json_tokener_get_parse_end(tok); end < len; end++) {
-        if (strchr(" \t\r\n", body[end]) == NULL || body[end] == '\0') {
-            tr_error_set(c->err, rc, "request body is not valid JSON: data after the value");
-            goto out;
-        }
+    if (!only_ws(body, end, len)) {
+        tr_error_set(c->err, rc, "request body is not valid JSON: data after the value");
+        goto out;
     }
     if (!json_object_is_type(obj, json_type_object)) {
         tr_error_set(c->err, rc, "request body must be a JSON object");
