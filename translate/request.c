@@ -771,16 +771,6 @@ void tr_rq_error_for(struct tr_rq_ctx *c, enum ccp_err rc)
     }
 }
 
-/* Make room for about n more bytes in out: the translation is about as long
- * as the body, so one allocation replaces a dozen doublings. Only a hint:
- * when it fails, the appends that follow report the error. */
-static void presize(struct buf *out, size_t n)
-{
-    if (buf_reserve(out, n) != CCP_OK) {
-        return;
-    }
-}
-
 enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, struct buf *out,
                         struct tr_reqinfo *info, struct tr_error *err)
 {
@@ -795,7 +785,8 @@ enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len, s
         goto out;
     }
     start = out->len;
-    presize(out, len + OUT_SLACK < o->max_out ? len + OUT_SLACK : o->max_out);
+    /* the translation is about as long as the body */
+    buf_presize(out, len + OUT_SLACK < o->max_out ? len + OUT_SLACK : o->max_out);
     rc = tr_json_append(root, out);
     if (rc == CCP_OK && out->len - start > o->max_out) {
         out->len = start;

@@ -10,6 +10,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "translate/json_int.h"
 #include "translate/translate.h"
 
 /* One translation in progress. */
@@ -61,8 +62,5 @@ CCP_NODISCARD enum ccp_err tr_rq_build(struct tr_rq_ctx *c, const char *body, si
 /* Fill *c->err for CCP_ERR_TOO_LARGE and CCP_ERR_NOMEM, which tr_rq_build
  * does not describe itself; other codes are left alone. */
 void tr_rq_error_for(struct tr_rq_ctx *c, enum ccp_err rc);
-/* Append o serialized exactly as json_object_to_json_string_ext(o,
- * TR_RQ_JSON_FLAGS) would (jsonw.c). On failure out is as it was. */
-CCP_NODISCARD enum ccp_err tr_json_append(struct json_object *o, struct buf *out);
 
 #endif /* CCP_TRANSLATE_REQUEST_INT_H */

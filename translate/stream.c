@@ -71,7 +71,8 @@ struct json_scan {
 
 struct tr_stream {
     struct tr_sse sse;
-    struct buf ev; /* the event being built; appended to `out` whole */
+    struct json_tokener *tok; /* reused for every chunk */
+    struct buf ev;            /* the event being built; appended to `out` whole */
     char *msg_id;
     char model[sizeof(((struct tr_reqinfo *)0)->client_model)];
     struct tr_reqinfo names; /* only the tool name aliases are set */
@@ -714,7 +715,7 @@ static enum ccp_err handle_data(struct tr_stream *st, struct str v)
     if (str_eq_cstr(v, "[DONE]")) {
         return finish_message(st);
     }
-    chunk = tr_json_parse(v.ptr, v.len, st->depth);
+    chunk = tr_json_parse_tok(st->tok, v.ptr, v.len);
     if (chunk == NULL) {
         return fail_code(st, CCP_ERR_UPSTREAM_PROTO,
                          "upstream sent a stream event that is not JSON");
@@ -782,8 +783,9 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
         return NULL;
     }
     st->msg_id = ccp_strdup(msg_id != NULL ? msg_id : "");
-    if (st->msg_id == NULL) {
-        ccp_free(st);
+    st->tok = json_tokener_new_ex(o->max_json_depth > 0 ? o->max_json_depth : 64);
+    if (st->msg_id == NULL || st->tok == NULL) {
+        tr_stream_free(st);
         return NULL;
     }
     tr_sse_init(&st->sse, o->max_sse_line > 0 && o->max_sse_line < max ? o->max_sse_line : max);
@@ -904,6 +906,9 @@ void tr_stream_free(struct tr_stream *st)
     }
     tr_sse_release(&st->sse);
     buf_release(&st->ev);
+    if (st->tok != NULL) {
+        json_tokener_free(st->tok);
+    }
     for (i = 0; i < st->npend; i++) {
         pend_release(&st->pend[i]);
     }
