@@ -107,10 +107,34 @@ struct tr_stream {
 
 /* ---- event writing ------------------------------------------------------ */
 
+/* Events are built from literal pieces and numbers without printf, which
+ * was a sixth of the time of a stream. */
+static enum ccp_err put(struct buf *b, const char *s, enum ccp_err rc)
+{
+    return rc == CCP_OK ? buf_append_cstr(b, s) : rc;
+}
+
+/* n in decimal. */
+static enum ccp_err put_ulong(struct buf *b, unsigned long n, enum ccp_err rc)
+{
+    char d[24];
+    size_t i = sizeof(d);
+
+    do {
+        d[--i] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    return rc == CCP_OK ? buf_append(b, d + i, sizeof(d) - i) : rc;
+}
+
 static enum ccp_err ev_start(struct tr_stream *st, const char *type)
 {
+    enum ccp_err rc;
+
     buf_reset(&st->ev);
-    return buf_appendf(&st->ev, "event: %s\ndata: ", type);
+    rc = put(&st->ev, "event: ", CCP_OK);
+    rc = put(&st->ev, type, rc);
+    return put(&st->ev, "\ndata: ", rc);
 }
 
 /* Finish the event and append it to out, whole or not at all. */
@@ -138,11 +162,6 @@ static enum ccp_err ev_simple(struct tr_stream *st, const char *type, const char
 static enum ccp_err put_str(struct buf *b, const char *s, size_t n, enum ccp_err rc)
 {
     return rc == CCP_OK ? buf_append_json_string(b, s, n) : rc;
-}
-
-static enum ccp_err put(struct buf *b, const char *s, enum ccp_err rc)
-{
-    return rc == CCP_OK ? buf_append_cstr(b, s) : rc;
 }
 
 static unsigned long input_tokens(const struct tr_stream *st)
@@ -197,13 +216,13 @@ static enum ccp_err emit_delta(struct tr_stream *st, const char *dtype, const ch
 {
     enum ccp_err rc = ev_start(st, "content_block_delta");
 
-    if (rc == CCP_OK) {
-        rc = buf_appendf(
-            &st->ev,
-            "{\"type\":\"content_block_delta\",\"index\":%lu,\"delta\":{\"type\":\"%s\","
-            "\"%s\":",
-            st->index, dtype, key);
-    }
+    rc = put(&st->ev, "{\"type\":\"content_block_delta\",\"index\":", rc);
+    rc = put_ulong(&st->ev, st->index, rc);
+    rc = put(&st->ev, ",\"delta\":{\"type\":\"", rc);
+    rc = put(&st->ev, dtype, rc);
+    rc = put(&st->ev, "\",\"", rc);
+    rc = put(&st->ev, key, rc);
+    rc = put(&st->ev, "\":", rc);
     rc = put_str(&st->ev, s, n, rc);
     rc = put(&st->ev, "}}", rc);
     return ev_end(st, rc);
@@ -225,7 +244,9 @@ static enum ccp_err close_block(struct tr_stream *st)
         rc = ev_start(st, "content_block_stop");
     }
     if (rc == CCP_OK) {
-        rc = buf_appendf(&st->ev, "{\"type\":\"content_block_stop\",\"index\":%lu}", st->index);
+        rc = put(&st->ev, "{\"type\":\"content_block_stop\",\"index\":", rc);
+        rc = put_ulong(&st->ev, st->index, rc);
+        rc = put(&st->ev, "}", rc);
         rc = ev_end(st, rc);
     }
     if (rc == CCP_OK) {
