@@ -817,7 +817,7 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
     memcpy(st->model, info->client_model, sizeof(st->model));
     st->names.naliases =
         info->naliases < TR_MAX_TOOL_ALIASES ? info->naliases : TR_MAX_TOOL_ALIASES;
-    memcpy(st->names.aliases, info->aliases, sizeof(st->names.aliases));
+    memcpy(st->names.aliases, info->aliases, st->names.naliases * sizeof(st->names.aliases[0]));
     st->model[sizeof(st->model) - 1] = '\0';
     return st;
 }
