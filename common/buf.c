@@ -50,6 +50,19 @@ enum ccp_err buf_reserve(struct buf *b, size_t n)
     return CCP_OK;
 }
 
+void buf_presize(struct buf *b, size_t n)
+{
+    if (b->len > b->max) {
+        return;
+    }
+    if (n > b->max - b->len) {
+        n = b->max - b->len;
+    }
+    if (buf_reserve(b, n) != CCP_OK) {
+        return; /* the appends will report it */
+    }
+}
+
 enum ccp_err buf_append(struct buf *b, const void *p, size_t n)
 {
     enum ccp_err rc = buf_reserve(b, n);

@@ -35,6 +35,10 @@ CCP_NODISCARD enum ccp_err buf_vappendf(struct buf *b, const char *fmt, va_list 
 CCP_NODISCARD enum ccp_err buf_append_json_string(struct buf *b, const char *s, size_t n);
 /* Make room for at least n more bytes without changing len. */
 CCP_NODISCARD enum ccp_err buf_reserve(struct buf *b, size_t n);
+/* Like buf_reserve, as a hint before appends of about n bytes in all
+ * (clamped to what max leaves): one allocation instead of a series of
+ * doublings. Can't fail; if no memory is had, the appends will say so. */
+void buf_presize(struct buf *b, size_t n);
 /* Drop the first n bytes (n <= len), keeping the memory. */
 void buf_consume(struct buf *b, size_t n);
 /* Set len to 0, keep the memory. */

@@ -717,7 +717,6 @@ enum ccp_err tr_count_tokens_ex(const struct tr_opts *o, const struct tr_bpe *co
     enum tr_bpe_encoding e = TR_BPE_O200K_BASE;
     enum ccp_err rc;
 
-    memset(&ri, 0, sizeof(ri));
     rc = tr_rq_build(&c, body, len, &root, &in, &ri);
     if (rc != CCP_OK) {
         goto out;

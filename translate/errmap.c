@@ -335,11 +335,33 @@ static void map_status(struct tr_error *err, int http_status, const char *msg, c
     }
 }
 
+struct json_object *tr_json_parse_tok(struct json_tokener *tok, const char *p, size_t len)
+{
+    struct json_object *obj;
+    size_t off;
+
+    if (len > INT_MAX) {
+        return NULL;
+    }
+    json_tokener_reset(tok);
+    obj = json_tokener_parse_ex(tok, p, (int)len);
+    if (json_tokener_get_error(tok) != json_tokener_success) {
+        json_object_put(obj); /* NULL-safe */
+        return NULL;
+    }
+    for (off = json_tokener_get_parse_end(tok); off < len; off++) {
+        if (p[off] != ' ' && p[off] != '\t' && p[off] != '\r' && p[off] != '\n') {
+            json_object_put(obj);
+            return NULL;
+        }
+    }
+    return obj;
+}
+
 struct json_object *tr_json_parse(const char *p, size_t len, int depth)
 {
     struct json_tokener *tok;
-    struct json_object *obj = NULL;
-    size_t off;
+    struct json_object *obj;
 
     if (len > INT_MAX) {
         return NULL;
@@ -348,20 +370,7 @@ struct json_object *tr_json_parse(const char *p, size_t len, int depth)
     if (tok == NULL) {
         return NULL;
     }
-    obj = json_tokener_parse_ex(tok, p, (int)len);
-    if (json_tokener_get_error(tok) != json_tokener_success) {
-        json_object_put(obj); /* NULL-safe */
-        obj = NULL;
-        goto out;
-    }
-    for (off = json_tokener_get_parse_end(tok); off < len; off++) {
-        if (p[off] != ' ' && p[off] != '\t' && p[off] != '\r' && p[off] != '\n') {
-            json_object_put(obj);
-            obj = NULL;
-            break;
-        }
-    }
-out:
+    obj = tr_json_parse_tok(tok, p, len);
     json_tokener_free(tok);
     return obj;
 }

@@ -7,6 +7,15 @@
 
 #include <json-c/json.h>
 
+#include "common/buf.h"
+#include "common/compiler.h"
+#include "common/err.h"
+
+/* Append o serialized exactly as json_object_to_json_string_ext(o,
+ * JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) would, without
+ * json-c's intermediate buffers (jsonw.c). On failure out is as it was. */
+CCP_NODISCARD enum ccp_err tr_json_append(struct json_object *o, struct buf *out);
+
 /* o[key] when it is a string: its bytes (borrowed from o) and *len; else
  * NULL and *len = 0. o may be NULL. */
 static inline const char *tr_json_str(struct json_object *o, const char *key, size_t *len)

@@ -10,6 +10,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "translate/json_int.h"
 #include "translate/translate.h"
 
 /* One translation in progress. */
@@ -18,13 +19,15 @@ struct tr_rq_ctx {
     struct tr_error *err;      /* set by whoever returns CCP_ERR_INVALID */
     struct tr_model_caps caps; /* of the upstream model */
     struct tr_reqinfo *info;   /* being filled (aliases, dropped tools) */
+    struct json_tokener *tok;  /* made on first use; tr_rq_build frees it */
 };
 
 /* Serialization flags for everything translate/ turns into JSON text. */
 #define TR_RQ_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* Add v under key k of object obj, taking the reference to v in all cases
- * (it is put on failure). v == NULL counts as an allocation failure. */
+ * (it is put on failure). v == NULL counts as an allocation failure. k is
+ * not copied: it must outlive obj (a string literal). */
 CCP_NODISCARD enum ccp_err tr_rq_obj_add(struct json_object *obj, const char *k,
                                          struct json_object *v);
 /* Append v to array arr, taking the reference to v in all cases. */
@@ -50,15 +53,14 @@ CCP_NODISCARD enum ccp_err tr_rq_check_limits(struct tr_rq_ctx *c, struct json_o
 /* The whole translation of an Anthropic body as a json-c tree in *out (one
  * reference), info filled; when input is not NULL, the parsed client body
  * too (one reference). Shared by tr_request, tr_count_tokens_estimate and
- * tr_count_tokens (count.c). Out-parameters are written only on success. */
+ * tr_count_tokens (count.c). *info is cleared first (aliases[] past
+ * naliases are left as they were); *out and *input are written only on
+ * success. */
 CCP_NODISCARD enum ccp_err tr_rq_build(struct tr_rq_ctx *c, const char *body, size_t len,
                                        struct json_object **out, struct json_object **input,
                                        struct tr_reqinfo *info);
 /* Fill *c->err for CCP_ERR_TOO_LARGE and CCP_ERR_NOMEM, which tr_rq_build
  * does not describe itself; other codes are left alone. */
 void tr_rq_error_for(struct tr_rq_ctx *c, enum ccp_err rc);
-/* Append o serialized exactly as json_object_to_json_string_ext(o,
- * TR_RQ_JSON_FLAGS) would (jsonw.c). On failure out is as it was. */
-CCP_NODISCARD enum ccp_err tr_json_append(struct json_object *o, struct buf *out);
 
 #endif /* CCP_TRANSLATE_REQUEST_INT_H */

@@ -52,7 +52,7 @@ enum ccp_err tr_rq_obj_add(struct json_object *obj, const char *k, struct json_o
     if (v == NULL) {
         return CCP_ERR_NOMEM;
     }
-    if (json_object_object_add(obj, k, v) != 0) {
+    if (json_object_object_add_ex(obj, k, v, JSON_C_OBJECT_KEY_IS_CONSTANT) != 0) {
         json_object_put(v);
         return CCP_ERR_NOMEM;
     }
@@ -880,7 +880,8 @@ static enum ccp_err assistant_msg(struct tr_rq_ctx *c, size_t mi, struct json_ob
     rc = tr_rq_obj_add(m, "role", json_object_new_string("assistant"));
     if (rc == CCP_OK && b.len > 0) {
         rc = tr_rq_obj_add(m, "content", tr_rq_string_from_buf(&b));
-    } else if (rc == CCP_OK && json_object_object_add(m, "content", NULL) != 0) {
+    } else if (rc == CCP_OK &&
+               json_object_object_add_ex(m, "content", NULL, JSON_C_OBJECT_KEY_IS_CONSTANT) != 0) {
         rc = CCP_ERR_NOMEM;
     }
     if (rc == CCP_OK && r.len > 0) {

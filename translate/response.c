@@ -15,12 +15,12 @@
 
 #include "common/banned.h"
 
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-
 /* Attach val (not NULL) to obj under key; on failure val is put. */
 static bool add(struct json_object *obj, const char *key, struct json_object *val)
 {
-    if (val == NULL || json_object_object_add(obj, key, val) != 0) {
+    /* keys are literals: not copied */
+    if (val == NULL ||
+        json_object_object_add_ex(obj, key, val, JSON_C_OBJECT_KEY_IS_CONSTANT) != 0) {
         json_object_put(val);
         return false;
     }
@@ -61,16 +61,16 @@ static struct json_object *text_block(const char *type, const char *key, const c
 
 /* Tool arguments as an object: {} when empty or not JSON. Arguments that
  * are a JSON string holding an object (double-encoded) are decoded once. */
-static struct json_object *tool_input(const char *args, size_t n, int depth)
+static struct json_object *tool_input(const char *args, size_t n, struct json_tokener *tok)
 {
     struct json_object *in = NULL;
 
     if (args != NULL && n > 0) {
-        in = tr_json_parse(args, n, depth);
+        in = tr_json_parse_tok(tok, args, n);
     }
     if (in != NULL && json_object_is_type(in, json_type_string)) {
-        struct json_object *inner = tr_json_parse(json_object_get_string(in),
-                                                  (size_t)json_object_get_string_len(in), depth);
+        struct json_object *inner = tr_json_parse_tok(tok, json_object_get_string(in),
+                                                      (size_t)json_object_get_string_len(in));
         json_object_put(in);
         in = inner;
     }
@@ -85,7 +85,7 @@ static struct json_object *tool_input(const char *args, size_t n, int depth)
  * name through info's aliases. */
 static struct json_object *tool_block(const struct tr_reqinfo *info, struct json_object *fn,
                                       const char *id, size_t idlen, const char *msg_id, size_t nth,
-                                      int depth)
+                                      struct json_tokener *tok)
 {
     struct json_object *b = json_object_new_object();
     const char *name, *args;
@@ -108,7 +108,7 @@ static struct json_object *tool_block(const struct tr_reqinfo *info, struct json
     }
     if (!add(b, "type", json_object_new_string("tool_use")) || !add(b, "id", jstr(id, idlen)) ||
         !add(b, "name", jstr(name != NULL ? name : "", namelen)) ||
-        !add(b, "input", tool_input(args, alen, depth))) {
+        !add(b, "input", tool_input(args, alen, tok))) {
         json_object_put(b);
         return NULL;
     }
@@ -118,7 +118,8 @@ static struct json_object *tool_block(const struct tr_reqinfo *info, struct json
 /* Fill content from the choice's message; *tools tells whether any
  * tool_use block was added. false on allocation failure. */
 static bool build_content(const struct tr_reqinfo *info, struct json_object *content,
-                          struct json_object *msg, const char *msg_id, int depth, bool *tools)
+                          struct json_object *msg, const char *msg_id, struct json_tokener *tok,
+                          bool *tools)
 {
     struct json_object *calls = NULL, *fc;
     const char *s, *text;
@@ -159,13 +160,13 @@ static bool build_content(const struct tr_reqinfo *info, struct json_object *con
         }
         json_object_object_get_ex(tc, "function", &fn);
         id = tr_json_str(tc, "id", &idlen);
-        if (!push(content, tool_block(info, fn, id, idlen, msg_id, nth++, depth))) {
+        if (!push(content, tool_block(info, fn, id, idlen, msg_id, nth++, tok))) {
             return false;
         }
         *tools = true;
     }
     if (fc != NULL) { /* the legacy single function_call */
-        if (!push(content, tool_block(info, fc, NULL, 0, msg_id, nth, depth))) {
+        if (!push(content, tool_block(info, fc, NULL, 0, msg_id, nth, tok))) {
             return false;
         }
         *tools = true;
@@ -230,17 +231,26 @@ static struct json_object *first_choice(struct json_object *root)
     return json_object_is_type(ch, json_type_object) ? ch : NULL;
 }
 
+/* Room reserved in the output beyond the upstream body's length. */
+#define OUT_SLACK 512
+
 enum ccp_err tr_response(const struct tr_opts *o, const struct tr_reqinfo *info, const char *msg_id,
                          const char *body, size_t len, struct buf *out, struct tr_error *err)
 {
     struct json_object *root = NULL, *msg = NULL, *res = NULL, *content, *ch, *u = NULL;
+    struct json_tokener *tok;
     const char *finish, *model = info->client_model;
     size_t n;
     bool tools = false;
     enum ccp_err rc = CCP_OK;
     const char *s;
 
-    root = tr_json_parse(body, len, o->max_json_depth);
+    /* one tokener for the body and every tool call's arguments */
+    tok = json_tokener_new_ex(o->max_json_depth > 0 ? o->max_json_depth : 64);
+    if (tok == NULL) {
+        goto nomem;
+    }
+    root = tr_json_parse_tok(tok, body, len);
     if (root != NULL && tr_is_error_doc(root)) {
         tr_error_from_upstream_obj(err, root);
         rc = err->code;
@@ -272,19 +282,18 @@ enum ccp_err tr_response(const struct tr_opts *o, const struct tr_reqinfo *info,
         !add(res, "type", json_object_new_string("message")) ||
         !add(res, "role", json_object_new_string("assistant")) ||
         !add(res, "model", json_object_new_string(model)) || !add(res, "content", content) ||
-        !build_content(info, content, msg, msg_id, o->max_json_depth, &tools) ||
+        !build_content(info, content, msg, msg_id, tok, &tools) ||
         !add(res, "stop_reason", json_object_new_string(stop_reason(finish, tools))) ||
-        json_object_object_add(res, "stop_sequence", NULL) != 0 ||
+        json_object_object_add_ex(res, "stop_sequence", NULL, JSON_C_OBJECT_KEY_IS_CONSTANT) != 0 ||
         !add(res, "usage", build_usage(u))) {
         goto nomem;
     }
-    s = json_object_to_json_string_ext(res, JSON_FLAGS);
-    if (s == NULL) {
-        goto nomem;
-    }
-    rc = buf_append(out, s, strlen(s));
-    if (rc != CCP_OK) {
+    buf_presize(out, len + OUT_SLACK); /* the answer is about as long as the upstream's */
+    rc = tr_json_append(res, out);
+    if (rc == CCP_ERR_TOO_LARGE) {
         tr_error_set(err, rc, "the translated response is too large");
+    } else if (rc != CCP_OK) {
+        goto nomem;
     }
     goto out;
 nomem:
@@ -293,5 +302,8 @@ nomem:
 out:
     json_object_put(res);
     json_object_put(root);
+    if (tok != NULL) {
+        json_tokener_free(tok);
+    }
     return rc;
 }

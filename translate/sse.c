@@ -63,7 +63,7 @@ enum ccp_err tr_sse_feed(struct tr_sse *s, const char *p, size_t n, tr_sse_line_
     enum ccp_err rc = CCP_OK;
 
     while (p < end) {
-        const char *eol = p;
+        const char *eol, *cr;
         size_t len;
 
         if (s->skip_lf) {
@@ -73,8 +73,13 @@ enum ccp_err tr_sse_feed(struct tr_sse *s, const char *p, size_t n, tr_sse_line_
                 continue;
             }
         }
-        while (eol < end && *eol != '\n' && *eol != '\r') {
-            eol++;
+        /* the first LF or CR: memchr scans many bytes at a time */
+        eol = memchr(p, '\n', (size_t)(end - p));
+        cr = memchr(p, '\r', (size_t)((eol != NULL ? eol : end) - p));
+        if (cr != NULL) {
+            eol = cr;
+        } else if (eol == NULL) {
+            eol = end;
         }
         len = (size_t)(eol - p);
         if (len > s->max_line || s->pending.len > s->max_line - len) {

@@ -71,7 +71,8 @@ struct json_scan {
 
 struct tr_stream {
     struct tr_sse sse;
-    struct buf ev; /* the event being built; appended to `out` whole */
+    struct json_tokener *tok; /* reused for every chunk */
+    struct buf ev;            /* the event being built; appended to `out` whole */
     char *msg_id;
     char model[sizeof(((struct tr_reqinfo *)0)->client_model)];
     struct tr_reqinfo names; /* only the tool name aliases are set */
@@ -106,10 +107,34 @@ struct tr_stream {
 
 /* ---- event writing ------------------------------------------------------ */
 
+/* Events are built from literal pieces and numbers without printf, which
+ * was a sixth of the time of a stream. */
+static enum ccp_err put(struct buf *b, const char *s, enum ccp_err rc)
+{
+    return rc == CCP_OK ? buf_append_cstr(b, s) : rc;
+}
+
+/* n in decimal. */
+static enum ccp_err put_ulong(struct buf *b, unsigned long n, enum ccp_err rc)
+{
+    char d[24];
+    size_t i = sizeof(d);
+
+    do {
+        d[--i] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    return rc == CCP_OK ? buf_append(b, d + i, sizeof(d) - i) : rc;
+}
+
 static enum ccp_err ev_start(struct tr_stream *st, const char *type)
 {
+    enum ccp_err rc;
+
     buf_reset(&st->ev);
-    return buf_appendf(&st->ev, "event: %s\ndata: ", type);
+    rc = put(&st->ev, "event: ", CCP_OK);
+    rc = put(&st->ev, type, rc);
+    return put(&st->ev, "\ndata: ", rc);
 }
 
 /* Finish the event and append it to out, whole or not at all. */
@@ -137,11 +162,6 @@ static enum ccp_err ev_simple(struct tr_stream *st, const char *type, const char
 static enum ccp_err put_str(struct buf *b, const char *s, size_t n, enum ccp_err rc)
 {
     return rc == CCP_OK ? buf_append_json_string(b, s, n) : rc;
-}
-
-static enum ccp_err put(struct buf *b, const char *s, enum ccp_err rc)
-{
-    return rc == CCP_OK ? buf_append_cstr(b, s) : rc;
 }
 
 static unsigned long input_tokens(const struct tr_stream *st)
@@ -196,13 +216,13 @@ static enum ccp_err emit_delta(struct tr_stream *st, const char *dtype, const ch
 {
     enum ccp_err rc = ev_start(st, "content_block_delta");
 
-    if (rc == CCP_OK) {
-        rc = buf_appendf(
-            &st->ev,
-            "{\"type\":\"content_block_delta\",\"index\":%lu,\"delta\":{\"type\":\"%s\","
-            "\"%s\":",
-            st->index, dtype, key);
-    }
+    rc = put(&st->ev, "{\"type\":\"content_block_delta\",\"index\":", rc);
+    rc = put_ulong(&st->ev, st->index, rc);
+    rc = put(&st->ev, ",\"delta\":{\"type\":\"", rc);
+    rc = put(&st->ev, dtype, rc);
+    rc = put(&st->ev, "\",\"", rc);
+    rc = put(&st->ev, key, rc);
+    rc = put(&st->ev, "\":", rc);
     rc = put_str(&st->ev, s, n, rc);
     rc = put(&st->ev, "}}", rc);
     return ev_end(st, rc);
@@ -224,7 +244,9 @@ static enum ccp_err close_block(struct tr_stream *st)
         rc = ev_start(st, "content_block_stop");
     }
     if (rc == CCP_OK) {
-        rc = buf_appendf(&st->ev, "{\"type\":\"content_block_stop\",\"index\":%lu}", st->index);
+        rc = put(&st->ev, "{\"type\":\"content_block_stop\",\"index\":", rc);
+        rc = put_ulong(&st->ev, st->index, rc);
+        rc = put(&st->ev, "}", rc);
         rc = ev_end(st, rc);
     }
     if (rc == CCP_OK) {
@@ -714,7 +736,7 @@ static enum ccp_err handle_data(struct tr_stream *st, struct str v)
     if (str_eq_cstr(v, "[DONE]")) {
         return finish_message(st);
     }
-    chunk = tr_json_parse(v.ptr, v.len, st->depth);
+    chunk = tr_json_parse_tok(st->tok, v.ptr, v.len);
     if (chunk == NULL) {
         return fail_code(st, CCP_ERR_UPSTREAM_PROTO,
                          "upstream sent a stream event that is not JSON");
@@ -782,8 +804,9 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
         return NULL;
     }
     st->msg_id = ccp_strdup(msg_id != NULL ? msg_id : "");
-    if (st->msg_id == NULL) {
-        ccp_free(st);
+    st->tok = json_tokener_new_ex(o->max_json_depth > 0 ? o->max_json_depth : 64);
+    if (st->msg_id == NULL || st->tok == NULL) {
+        tr_stream_free(st);
         return NULL;
     }
     tr_sse_init(&st->sse, o->max_sse_line > 0 && o->max_sse_line < max ? o->max_sse_line : max);
@@ -794,7 +817,7 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
     memcpy(st->model, info->client_model, sizeof(st->model));
     st->names.naliases =
         info->naliases < TR_MAX_TOOL_ALIASES ? info->naliases : TR_MAX_TOOL_ALIASES;
-    memcpy(st->names.aliases, info->aliases, sizeof(st->names.aliases));
+    memcpy(st->names.aliases, info->aliases, st->names.naliases * sizeof(st->names.aliases[0]));
     st->model[sizeof(st->model) - 1] = '\0';
     return st;
 }
@@ -904,6 +927,9 @@ void tr_stream_free(struct tr_stream *st)
     }
     tr_sse_release(&st->sse);
     buf_release(&st->ev);
+    if (st->tok != NULL) {
+        json_tokener_free(st->tok);
+    }
     for (i = 0; i < st->npend; i++) {
         pend_release(&st->pend[i]);
     }

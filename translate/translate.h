@@ -113,7 +113,8 @@ struct tr_reqinfo {
 const char *tr_map_model(const struct tr_opts *o, const char *model);
 
 /* Translate an Anthropic /v1/messages body into an OpenAI /chat/completions
- * body appended to `out`. Fills *info. Unknown fields and block types never
+ * body appended to `out`. Fills *info (of aliases[], the first naliases
+ * entries; the rest are left as they were). Unknown fields and block types never
  * fail. On failure returns CCP_ERR_INVALID / CCP_ERR_TOO_LARGE / CCP_ERR_NOMEM,
  * fills *err (status 400/413/503) and leaves `out` as it was. */
 CCP_NODISCARD enum ccp_err tr_request(const struct tr_opts *o, const char *body, size_t len,

@@ -311,6 +311,87 @@ static void test_out_untouched_and_appended(void **state)
     buf_release(&out);
 }
 
+/* What json-c itself says of body with its UTF-8 check on: NULL when the
+ * body is one JSON value (trailing whitespace allowed), else its error. */
+static const char *jsonc_verdict(const char *body, size_t len)
+{
+    struct json_tokener *tok = json_tokener_new_ex(64);
+    struct json_object *obj;
+    const char *verdict = NULL;
+    size_t end;
+
+    assert_non_null(tok);
+    json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
+    obj = json_tokener_parse_ex(tok, body, (int)len);
+    if (obj == NULL) {
+        verdict = json_tokener_error_desc(json_tokener_get_error(tok));
+    }
+    for (end = json_tokener_get_parse_end(tok); obj != NULL && end < len; end++) {
+        if (strchr(" \t\r\n", body[end]) == NULL) {
+            verdict = "data after the value";
+            break;
+        }
+    }
+    json_object_put(obj);
+    json_tokener_free(tok);
+    return verdict;
+}
+
+/* tr_request checks UTF-8 itself and parses valid bodies without json-c's
+ * per-byte check: every body must still get json-c's own verdict, with
+ * non-ASCII bytes on both sides of 8-byte boundaries, inside and after the
+ * value. */
+static void test_utf8_verdicts(void **state)
+{
+    static const char *const texts[] = {
+        "h\xc3\xa9llo",           /* valid 2-byte */
+        "\xe2\x82\xac euro",      /* valid 3-byte */
+        "\xf0\x9f\x98\x80 smile", /* valid 4-byte */
+        "\xc0\x80",               /* overlong: json-c lets it through */
+        "\xf7\xbf\xbf\xbf",       /* above U+10FFFF: likewise */
+        "bad \xff byte",          /* never valid */
+        "lone \x80 continuation",
+        "cut \xe2\x82", /* sequence cut by the closing quote */
+        "cut \xf0\x9f\x98",
+        "\xc3",
+    };
+    static const char *const tails[] = {"", " \n", "x", "\xc3\xa9", "\xff", " \xe2\x82\xac"};
+    char body[256];
+    struct tr_opts o;
+    struct tr_reqinfo info;
+    struct tr_error err;
+    struct buf out;
+    const char *want;
+    size_t t, k, pad, len;
+    enum ccp_err rc;
+
+    (void)state;
+    default_opts(&o);
+    buf_init(&out, MIB);
+    for (t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+        for (k = 0; k < sizeof(tails) / sizeof(tails[0]); k++) {
+            for (pad = 0; pad < 8; pad++) {
+                len =
+                    (size_t)snprintf(body, sizeof(body),
+                                     "{\"model\":\"claude-haiku-5\",\"max_tokens\":5,\"messages\":"
+                                     "[{\"role\":\"user\",\"content\":\"%.*s%s\"}]}%s",
+                                     (int)pad, "........", texts[t], tails[k]);
+                want = jsonc_verdict(body, len);
+                buf_reset(&out);
+                memset(&err, 0, sizeof(err));
+                rc = tr_request(&o, body, len, &out, &info, &err);
+                if (want == NULL) {
+                    assert_int_equal(rc, CCP_OK);
+                } else {
+                    assert_int_equal(rc, CCP_ERR_INVALID);
+                    assert_non_null(strstr(err.message, want));
+                }
+            }
+        }
+    }
+    buf_release(&out);
+}
+
 static void test_too_large(void **state)
 {
     static const char body[] = "{\"model\":\"claude-opus-5-5\",\"max_tokens\":5,"
@@ -597,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_count_tokens),
         cmocka_unit_test(test_out_untouched_and_appended),
         cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_utf8_verdicts),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_request_limits),
         cmocka_unit_test(test_model_rules_parse),
