@@ -135,10 +135,11 @@ static const struct conf_var conf_vars[] = {
     {"MEMCACHED_TIMEOUT_MS", CT_LONG, "100", 1, 60000, OFF(memcached_timeout_ms),
      "Milliseconds allowed for each memcached connect, send and receive; a slower cache "
      "counts as a miss."},
-    {"MEMCACHED_SET_NOREPLY", CT_BOOL, "true", 0, 0, OFF(memcached_set_noreply),
+    {"MEMCACHED_SET_NOREPLY", CT_BOOL, "false", 0, 0, OFF(memcached_set_noreply),
      "Store cache entries without waiting for memcached's reply (\"set ... noreply\" on "
-     "connections of their own): a store costs one send. A value memcached refuses (over its "
-     "item size or memory) is then not noticed; false waits for and counts every reply."},
+     "connections of their own): a store costs one send instead of a round trip. Then a "
+     "value memcached refuses is not noticed, and an identical request sent within about a "
+     "millisecond of the answer (before memcached has read the store) can still miss."},
     {"RESPONSE_CACHE_ENABLED", CT_BOOL, "true", 0, 0, OFF(response_cache_enabled),
      "Answer an identical request (same translated request, same client API key, same "
      "stream flag) from the cache; finished streams are replayed as streams. Keys include "

@@ -4,6 +4,7 @@ tenant separation, bypass, memcached outages, errors never cached."""
 
 import json
 import re
+import time
 
 import pytest
 
@@ -72,6 +73,39 @@ def test_repeat_stream_replays_the_stream(cproxy, mock):
     s3, h3, _ = cproxy.messages(user_turn("stream me"))
     assert s3 == 200 and h3.get("x-ccproxy-cache") == "miss"
     assert len(mock.requests()) == 2
+
+
+def test_set_noreply_stores_without_a_reply(run_dir, mock, memcached):
+    """MEMCACHED_SET_NOREPLY=true: stores go out as "set ... noreply"; once
+    memcached has read them (the option's documented delay) a repeat of a
+    stream and of a plain answer is a hit in either worker process, and a
+    refused store (over memcached's 1 MB item limit) breaks nothing after it."""
+    p = start_proxy(run_dir, mock, MEMCACHED_SERVERS="127.0.0.1:%d" % memcached.port,
+                    RESPONSE_CACHE_LRU_MAX="0", MEMCACHED_SET_NOREPLY="true",
+                    RESPONSE_CACHE_MAX_ITEM_BYTES="4194304", PROVIDER_MAX_RETRIES="0")
+    try:
+        big = "x" * (1536 * 1024)  # an answer memcached refuses: no reply, no harm
+        mock.script({"kind": "text", "text": big})
+        s, h, _ = p.messages(user_turn("too big"))
+        assert s == 200 and h.get("x-ccproxy-cache") == "miss"
+        for stream in (True, False):
+            body = user_turn("noreply %s" % stream, stream=stream)
+            mock.script({"kind": "text", "text": "stored without a reply"})
+            s1, h1, r1 = p.messages(body)
+            assert s1 == 200 and h1.get("x-ccproxy-cache") == "miss", r1
+            calls = len(mock.requests())
+            hits = []
+            for _ in range(8):  # bounded: the store is read within milliseconds
+                time.sleep(0.05)
+                s2, h2, r2 = p.messages(body)
+                assert s2 == 200, r2
+                hits.append(h2.get("x-ccproxy-cache"))
+                if hits[-1] == "hit":
+                    assert MSG_ID.sub(b"ID", r1) == MSG_ID.sub(b"ID", r2)
+            assert hits.count("hit") >= 7, hits
+            assert len(mock.requests()) - calls == hits.count("miss")
+    finally:
+        p.stop()
 
 
 def test_tenants_are_separate(cproxy, mock):
