@@ -123,6 +123,7 @@ fi
 
 # ---- 4. processes ---------------------------------------------------------
 PIDS=()
+MC_TMPDIR="" # root's memcached socket directory (see start_coordinator)
 # shellcheck disable=SC2317 # called from the traps below
 stop_all() {
     local pid
@@ -133,6 +134,9 @@ stop_all() {
     for pid in "${PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
+    if [ -n "$MC_TMPDIR" ]; then
+        rm -rf "$MC_TMPDIR"
+    fi
 }
 trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
@@ -188,13 +192,34 @@ start_coordinator() {
         export MEMCACHED_SERVERS=
     elif [ -z "${MEMCACHED_SERVERS:-}" ]; then
         if command -v memcached >/dev/null 2>&1; then
-            mport=${MEMCACHED_PORT:-11311}
-            local margs=(-l 127.0.0.1 -p "$mport" -U 0 -m "${MEMCACHED_MB:-256}" -I 4m)
+            local margs=(-m "${MEMCACHED_MB:-256}" -I 4m) mdir="$CCPROXY_RUN_DIR/memcached" ok=1
             [ "$(id -u)" -eq 0 ] && margs+=(-u nobody)
+            if [ -n "${MEMCACHED_PORT:-}" ]; then
+                mport=$MEMCACHED_PORT
+                margs+=(-l 127.0.0.1 -p "$mport" -U 0)
+            else
+                # A unix socket: a third cheaper per cache lookup than
+                # loopback TCP (docs/benchmarks.md), and only its owner can
+                # read the cache. memcached (as nobody, when started by
+                # root) creates it, so root's socket lives in a directory of
+                # its own under /tmp that nobody can reach; removed on exit.
+                if [ "$(id -u)" -eq 0 ]; then
+                    mdir=$(mktemp -d "${TMPDIR:-/tmp}/ccproxy-memcached.XXXXXX") &&
+                        chown nobody "$mdir" && MC_TMPDIR=$mdir || ok=0
+                else
+                    mkdir -p "$mdir" && chmod 700 "$mdir" || ok=0
+                fi
+                rm -f "$mdir/memcached.sock"
+                margs+=(-s "$mdir/memcached.sock" -a 0600)
+            fi
             memcached "${margs[@]}" >"$CCPROXY_RUN_DIR/memcached.log" 2>&1 &
             PIDS+=($!)
-            if wait_port 127.0.0.1 "$mport" "$!"; then
+            if [ -n "${MEMCACHED_PORT:-}" ] && wait_port 127.0.0.1 "$mport" "$!"; then
                 export MEMCACHED_SERVERS="127.0.0.1:$mport"
+                log "memcached at $MEMCACHED_SERVERS"
+            elif [ -z "${MEMCACHED_PORT:-}" ] && [ $ok -eq 1 ] &&
+                wait_unix "$mdir/memcached.sock" "$!"; then
+                export MEMCACHED_SERVERS="$mdir/memcached.sock"
                 log "memcached at $MEMCACHED_SERVERS"
             else
                 log "memcached did not start (see $CCPROXY_RUN_DIR/memcached.log); no shared cache"

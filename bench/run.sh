@@ -88,6 +88,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do
         kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
     done
+    case "${mcdir:-}" in "$tmp"/* | "") ;; *) rm -rf "$mcdir" ;; esac
     if [ $keep -eq 1 ]; then
         log "kept $tmp"
     else
@@ -164,18 +165,25 @@ free_port() {
     "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# ---- memcached and ccproxy-coordd (flags as in run-ccproxy.sh) -------------------
-mc_port=$(free_port)
-margs=(-l 127.0.0.1 -p "$mc_port" -U 0 -m 256 -I 4m)
+# ---- memcached and ccproxy-coordd (as run-ccproxy.sh starts them) -----------
+# memcached on a unix socket; as root it runs as nobody, so its socket lives
+# in a directory of its own that nobody can reach.
+mcdir=$tmp/memcached
+if [ "$(id -u)" -eq 0 ]; then
+    mcdir=$(mktemp -d "${TMPDIR:-/tmp}/ccp-bench-mc.XXXXXX") && chown nobody "$mcdir" || exit 1
+else
+    mkdir -p "$mcdir"
+fi
+margs=(-s "$mcdir/memcached.sock" -a 0600 -m 256 -I 4m)
 [ "$(id -u)" -eq 0 ] && margs+=(-u nobody)
 memcached "${margs[@]}" >"$tmp/memcached.log" 2>&1 &
 PIDS+=($!)
 MCPID=$!
 for _ in $(seq 1 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$mc_port") 2>/dev/null && break
+    [ -S "$mcdir/memcached.sock" ] && break
     sleep 0.1
 done
-(exec 3<>"/dev/tcp/127.0.0.1/$mc_port") 2>/dev/null || {
+[ -S "$mcdir/memcached.sock" ] || {
     echo "run.sh: memcached did not start" >&2
     exit 1
 }
@@ -187,7 +195,7 @@ for _ in $(seq 1 50); do
     sleep 0.1
 done
 [ -S "$tmp/coordd.sock" ] || { echo "run.sh: ccproxy-coordd did not start" >&2; exit 1; }
-log "memcached $MCPID on 127.0.0.1:$mc_port, ccproxy-coordd $COORDPID on $tmp/coordd.sock"
+log "memcached $MCPID on $mcdir/memcached.sock, ccproxy-coordd $COORDPID on $tmp/coordd.sock"
 : >"$tmp/bench.env" # CCPROXY_ENV_FILE: no stray .env; everything below is in the environment
 
 # ---- process figures --------------------------------------------------------
@@ -218,7 +226,7 @@ start_lighttpd() { # NAME BIN [nofanout]
     export CCPROXY_PROCS=$procs WORKER_THREADS=$threads PORT
     export OPENAI_BASE_URL=${BENCH_UPSTREAM:-$MOCK/v1} OPENAI_API_KEY=sk-bench LOG_LEVEL=${LOG_LEVEL:-INFO}
     export CCPROXY_ENV_FILE=$tmp/bench.env RESPONSE_CACHE_ENABLED=true
-    export MEMCACHED_SERVERS=127.0.0.1:$mc_port STREAM_DEDUPE_ENABLED=true
+    export MEMCACHED_SERVERS=$mcdir/memcached.sock STREAM_DEDUPE_ENABLED=true
     COORD_ADDRESSES=$tmp/coordd.sock
     [ "${3:-}" = nofanout ] && COORD_ADDRESSES=
     export COORD_ADDRESSES
