@@ -52,9 +52,9 @@ struct wk_xfer {
     bool may_mux;            /* https and UPSTREAM_HTTP2: HTTP/2 is possible */
     /* transport thread only */
     atomic_llong last_rx_ms;
-    bool active;         /* in the multi handle */
-    bool pipewait;       /* CURLOPT_PIPEWAIT is on for this run */
-    bool version_known;  /* the HTTP version of the response was looked at */
+    bool active;        /* in the multi handle */
+    bool pipewait;      /* CURLOPT_PIPEWAIT is on for this run */
+    bool version_known; /* the HTTP version of the response was looked at */
     struct wk_xfer *next_active, *prev_active;
     /* under tp.lock */
     struct wk_xfer *next_new;
@@ -80,9 +80,9 @@ static struct {
      * transfer per event (a transfer ending, a TLS handshake done), so a
      * burst of them waits for earlier streams to end (the 5 s W3 tail). */
     char h1_origins[H1_ORIGINS_MAX][ORIGIN_MAX];
-    unsigned h1_next;    /* slot the next new origin takes */
-    bool unwait_due;     /* an origin was added: take PIPEWAIT off its transfers */
-    CURL *kick;          /* an idle easy handle; see unwait_pending */
+    unsigned h1_next; /* slot the next new origin takes */
+    bool unwait_due;  /* an origin was added: take PIPEWAIT off its transfers */
+    CURL *kick;       /* an idle easy handle; see unwait_pending */
 } tp = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static long long now_ms(void)
@@ -143,8 +143,7 @@ static void note_version(struct wk_xfer *x)
     memcpy(tp.h1_origins[tp.h1_next], x->origin, sizeof(x->origin));
     tp.h1_next = (tp.h1_next + 1) % H1_ORIGINS_MAX;
     tp.unwait_due = true;
-    LOG_INFO("upstream %s answers HTTP/1.x: new calls to it open their own connection",
-             x->origin);
+    LOG_INFO("upstream %s answers HTTP/1.x: new calls to it open their own connection", x->origin);
 }
 
 void wk_xfer_touch(struct wk_xfer *x)
@@ -512,24 +511,37 @@ void wk_transport_stop(void)
 
 /* ---- request thread ---- */
 
-/* x->origin and x->may_mux for `url`: scheme://authority, kept only if it
- * fits; HTTP/2 (and so waiting to multiplex) only over TLS, where ALPN
- * offers it: curl speaks HTTP/1.1 to http:// with CURL_HTTP_VERSION_2TLS. */
+/* x->origin and x->may_mux for `url`: "https://host:port" (no user info:
+ * it is logged), kept only if it fits; HTTP/2 (and so waiting to multiplex)
+ * only over TLS, where ALPN offers it: curl speaks HTTP/1.1 to http:// with
+ * CURL_HTTP_VERSION_2TLS. */
 static void set_origin(struct wk_xfer *x, const char *url)
 {
     const char *p = strstr(url, "://");
-    size_t n;
+    const char *host, *at;
+    size_t scheme, n;
 
     x->origin[0] = '\0';
     x->may_mux = tp.conf->http2 && strncasecmp(url, "https://", 8) == 0;
     if (p == NULL) {
-        return;
+        goto out;
     }
-    n = (size_t)(p + 3 - url) + strcspn(p + 3, "/?#");
-    if (n < sizeof(x->origin)) {
-        memcpy(x->origin, url, n);
-        x->origin[n] = '\0';
+    scheme = (size_t)(p + 3 - url);
+    host = p + 3;
+    n = strcspn(host, "/?#");
+    at = memchr(host, '@', n);
+    if (at != NULL) {
+        n -= (size_t)(at + 1 - host);
+        host = at + 1;
     }
+    if (scheme + n >= sizeof(x->origin)) {
+        goto out;
+    }
+    memcpy(x->origin, url, scheme);
+    memcpy(x->origin + scheme, host, n);
+    x->origin[scheme + n] = '\0';
+out:
+    return;
 }
 
 void wk_xfer_run(struct wk_xfer *x, const char *url, const struct wk_xfer_hooks *hooks,
