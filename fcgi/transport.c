@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -23,6 +24,10 @@
 #define XFER_QUEUE_MAX (256 * 1024)
 /* Longest wait of either thread before it looks around (alive, silence). */
 #define TICK_MS 200L
+/* scheme://host:port of an upstream URL, at most this long (with the NUL) */
+#define ORIGIN_MAX 160
+/* Upstream origins remembered as answering HTTP/1.x over TLS. */
+#define H1_ORIGINS_MAX 8
 
 struct chunk {
     struct chunk *next;
@@ -42,9 +47,14 @@ struct wk_xfer {
     bool stop;        /* the request thread wants the transfer gone */
     bool done;        /* the transport let go of the handle; `end` is set */
     struct wk_xfer_end end;
+    /* set by the request thread before it hands the transfer over */
+    char origin[ORIGIN_MAX]; /* "" if the URL has none we can keep */
+    bool may_mux;            /* https and UPSTREAM_HTTP2: HTTP/2 is possible */
     /* transport thread only */
     atomic_llong last_rx_ms;
-    bool active; /* in the multi handle */
+    bool active;        /* in the multi handle */
+    bool pipewait;      /* CURLOPT_PIPEWAIT is on for this run */
+    bool version_known; /* the HTTP version of the response was looked at */
     struct wk_xfer *next_active, *prev_active;
     /* under tp.lock */
     struct wk_xfer *next_new;
@@ -61,7 +71,18 @@ static struct {
     pthread_mutex_t lock; /* guards the two lists below */
     struct wk_xfer *incoming;
     struct wk_xfer *signals;
-    struct wk_xfer *active; /* transport thread only */
+    /* transport thread only */
+    struct wk_xfer *active;
+    /* Origins that answered HTTP/1.x over TLS (ALPN): no CURLOPT_PIPEWAIT
+     * for them. A transfer with PIPEWAIT that finds a connection to its host
+     * still being set up waits in curl's pending queue instead of opening
+     * its own; over HTTP/1.1 nothing multiplexes, and curl wakes one pending
+     * transfer per event (a transfer ending, a TLS handshake done), so a
+     * burst of them waits for earlier streams to end (the 5 s W3 tail). */
+    char h1_origins[H1_ORIGINS_MAX][ORIGIN_MAX];
+    unsigned h1_next; /* slot the next new origin takes */
+    bool unwait_due;  /* an origin was added: take PIPEWAIT off its transfers */
+    CURL *kick;       /* an idle easy handle; see unwait_pending */
 } tp = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static long long now_ms(void)
@@ -72,9 +93,63 @@ static long long now_ms(void)
     return (long long)t.tv_sec * 1000LL + (long long)t.tv_nsec / 1000000LL;
 }
 
-void wk_xfer_touch(struct wk_xfer *x)
+static void touch(struct wk_xfer *x)
 {
     atomic_store(&x->last_rx_ms, now_ms());
+}
+
+static bool h1_origin(const char *origin)
+{
+    unsigned i;
+
+    if (origin[0] == '\0') {
+        return false;
+    }
+    for (i = 0; i < H1_ORIGINS_MAX; i++) {
+        if (strcmp(tp.h1_origins[i], origin) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Transport thread, in a callback: once the response's status line is in,
+ * remember whether its origin multiplexes. Only notes it; the transfers that
+ * wait are released from the main loop (no multi calls from callbacks). */
+static void note_version(struct wk_xfer *x)
+{
+    long v = 0;
+    unsigned i;
+
+    if (x->version_known || x->origin[0] == '\0' || !x->may_mux) {
+        return;
+    }
+    if (curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &v) != CURLE_OK || v == 0) {
+        return; /* no status line yet */
+    }
+    x->version_known = true;
+    if (v >= (long)CURL_HTTP_VERSION_2_0) {
+        /* it multiplexes (again): forget an old HTTP/1.x answer */
+        for (i = 0; i < H1_ORIGINS_MAX; i++) {
+            if (strcmp(tp.h1_origins[i], x->origin) == 0) {
+                tp.h1_origins[i][0] = '\0';
+            }
+        }
+        return;
+    }
+    if (h1_origin(x->origin)) {
+        return;
+    }
+    memcpy(tp.h1_origins[tp.h1_next], x->origin, sizeof(x->origin));
+    tp.h1_next = (tp.h1_next + 1) % H1_ORIGINS_MAX;
+    tp.unwait_due = true;
+    LOG_INFO("upstream %s answers HTTP/1.x: new calls to it open their own connection", x->origin);
+}
+
+void wk_xfer_touch(struct wk_xfer *x)
+{
+    touch(x);
+    note_version(x);
 }
 
 /* Body bytes, on the transport thread: queue them for the request thread,
@@ -219,7 +294,11 @@ static void take_incoming(void)
 
         next = x->next_new;
         x->next_new = NULL;
-        wk_xfer_touch(x);
+        touch(x);
+        /* wait for a connection being set up only if it may multiplex */
+        x->pipewait = x->may_mux && !h1_origin(x->origin);
+        x->version_known = false;
+        curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, x->pipewait ? 1L : 0L);
         mc = curl_multi_add_handle(tp.multi, x->easy);
         if (mc != CURLM_OK) {
             LOG_WARN("curl_multi_add_handle: %s", curl_multi_strerror(mc));
@@ -287,10 +366,32 @@ static void sweep_silent(long long now)
         paused = x->paused;
         pthread_mutex_unlock(&x->lock);
         if (paused) {
-            wk_xfer_touch(x);
+            touch(x);
         } else if (now - atomic_load(&x->last_rx_ms) > limit) {
             finish(x, CURLE_OPERATION_TIMEDOUT, true);
         }
+    }
+}
+
+/* An origin turned out not to multiplex: its transfers stop waiting for
+ * connections being set up. Some may already sit in curl's pending queue;
+ * curl takes the first one out when a handle leaves the multi, and each
+ * one that then gets a connection takes out the next, so adding and
+ * removing an idle handle starts that chain (curl 7.88: multi.c,
+ * process_pending_handles). */
+static void unwait_pending(void)
+{
+    struct wk_xfer *x;
+
+    tp.unwait_due = false;
+    for (x = tp.active; x != NULL; x = x->next_active) {
+        if (x->pipewait && h1_origin(x->origin)) {
+            x->pipewait = false;
+            curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 0L);
+        }
+    }
+    if (tp.kick != NULL && curl_multi_add_handle(tp.multi, tp.kick) == CURLM_OK) {
+        curl_multi_remove_handle(tp.multi, tp.kick);
     }
 }
 
@@ -329,6 +430,10 @@ static void *transport_main(void *arg)
             LOG_WARN("curl_multi_perform: %s", curl_multi_strerror(mc));
         }
         take_done();
+        if (tp.unwait_due) {
+            unwait_pending();
+            continue; /* run the released transfers now */
+        }
         now = now_ms();
         if (now - last_sweep >= TICK_MS) {
             sweep_silent(now);
@@ -357,6 +462,10 @@ enum ccp_err wk_transport_start(const struct conf *c)
     }
     tp.conf = c;
     atomic_store(&tp.quit, false);
+    memset(tp.h1_origins, 0, sizeof(tp.h1_origins));
+    tp.h1_next = 0;
+    tp.unwait_due = false;
+    tp.kick = curl_easy_init(); /* without it, pending transfers wait for the next event */
     curl_multi_setopt(tp.multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     /* the process-wide cache of open connections */
     curl_multi_setopt(tp.multi, CURLMOPT_MAXCONNECTS, c->pool_max_connections);
@@ -374,10 +483,13 @@ enum ccp_err wk_transport_start(const struct conf *c)
         LOG_ERROR("could not start the upstream transport thread: %s", strerror(errno));
         curl_multi_cleanup(tp.multi);
         tp.multi = NULL;
+        curl_easy_cleanup(tp.kick);
+        tp.kick = NULL;
         return CCP_ERR_INTERNAL;
     }
     tp.running = true;
-    LOG_INFO("upstream transport: one multi handle, HTTP/2 multiplexing, %s",
+    LOG_INFO("upstream transport: one multi handle, %s, %s",
+             c->http2 ? "HTTP/2 multiplexing over TLS" : "HTTP/1.1",
              max_host > 0 ? "bounded connections per host" : "no connection bound");
     return CCP_OK;
 }
@@ -393,14 +505,52 @@ void wk_transport_stop(void)
     tp.running = false;
     curl_multi_cleanup(tp.multi);
     tp.multi = NULL;
+    curl_easy_cleanup(tp.kick);
+    tp.kick = NULL;
 }
 
 /* ---- request thread ---- */
 
-void wk_xfer_run(struct wk_xfer *x, const struct wk_xfer_hooks *hooks, struct wk_xfer_end *end)
+/* x->origin and x->may_mux for `url`: "https://host:port" (no user info:
+ * it is logged), kept only if it fits; HTTP/2 (and so waiting to multiplex)
+ * only over TLS, where ALPN offers it: curl speaks HTTP/1.1 to http:// with
+ * CURL_HTTP_VERSION_2TLS. */
+static void set_origin(struct wk_xfer *x, const char *url)
+{
+    const char *p = strstr(url, "://");
+    const char *host, *at;
+    size_t scheme, n;
+
+    x->origin[0] = '\0';
+    x->may_mux = tp.conf->http2 && strncasecmp(url, "https://", 8) == 0;
+    if (p == NULL) {
+        goto out;
+    }
+    scheme = (size_t)(p + 3 - url);
+    host = p + 3;
+    n = strcspn(host, "/?#");
+    at = memchr(host, '@', n);
+    if (at != NULL) {
+        n -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
+    if (scheme + n >= sizeof(x->origin)) {
+        goto out;
+    }
+    memcpy(x->origin, url, scheme);
+    memcpy(x->origin + scheme, host, n);
+    x->origin[scheme + n] = '\0';
+out:
+    return;
+}
+
+void wk_xfer_run(struct wk_xfer *x, const char *url, const struct wk_xfer_hooks *hooks,
+                 struct wk_xfer_end *end)
 {
     long long last_alive = now_ms();
     bool stopped = false;
+
+    set_origin(x, url);
 
     pthread_mutex_lock(&x->lock);
     drop_queue(x);

@@ -27,8 +27,9 @@ void wk_transport_stop(void);
 struct wk_xfer *wk_xfer_new(CURL *easy);
 void wk_xfer_free(struct wk_xfer *x);
 
-/* Note that bytes arrived (for the silence limit): call from callbacks of
- * the easy handle, which run on the transport thread. */
+/* Note that bytes arrived (for the silence limit) and, once the status line
+ * is in, the HTTP version the upstream answered with: call from callbacks
+ * of the easy handle (header callback), which run on the transport thread. */
 void wk_xfer_touch(struct wk_xfer *x);
 
 /* How the request thread consumes a transfer. */
@@ -47,9 +48,12 @@ struct wk_xfer_end {
     bool silent;  /* nothing arrived for read_timeout_s */
 };
 
-/* Run the easy handle's (fully set up) transfer on the transport thread and
- * pass its body to `hooks` on this thread; returns when it has ended and
- * the transport no longer holds the handle. */
-void wk_xfer_run(struct wk_xfer *x, const struct wk_xfer_hooks *hooks, struct wk_xfer_end *end);
+/* Run the easy handle's (fully set up) transfer of `url` (its CURLOPT_URL)
+ * on the transport thread and pass its body to `hooks` on this thread;
+ * returns when it has ended and the transport no longer holds the handle.
+ * The transport sets CURLOPT_PIPEWAIT: on only where the transfer may
+ * multiplex (https, UPSTREAM_HTTP2, an origin not seen answering HTTP/1.x). */
+void wk_xfer_run(struct wk_xfer *x, const char *url, const struct wk_xfer_hooks *hooks,
+                 struct wk_xfer_end *end);
 
 #endif /* CCP_FCGI_TRANSPORT_H */

@@ -240,10 +240,9 @@ static void set_static_opts(struct wk_upstream *u)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->openai_ca_bundle);
     }
     if (multi) {
-        /* the transport thread watches silence; alive() runs on this thread */
+        /* the transport thread watches silence; alive() runs on this thread,
+         * and it sets CURLOPT_PIPEWAIT per call (wk_xfer_run) */
         curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
-        /* a new call waits for a connection being set up, to multiplex on it */
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     } else {
         curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(e, CURLOPT_XFERINFODATA, u);
@@ -407,13 +406,13 @@ static bool shared_alive(void *ctx)
     return true;
 }
 
-/* UPSTREAM_MULTI: run the call on the transport thread, wait here. */
-static CURLcode perform_shared(struct wk_upstream *u)
+/* UPSTREAM_MULTI: run the call to `url` on the transport thread, wait here. */
+static CURLcode perform_shared(struct wk_upstream *u, const char *url)
 {
     struct wk_xfer_hooks hooks = {shared_data, shared_alive, u};
     struct wk_xfer_end end;
 
-    wk_xfer_run(u->xfer, &hooks, &end);
+    wk_xfer_run(u->xfer, url, &hooks, &end);
     if (end.silent) {
         u->silent_too_long = true;
     }
@@ -530,7 +529,7 @@ static void post(struct wk_upstream *u, const char *url, const char *body, size_
     curl_easy_setopt(u->easy, CURLOPT_TIMEOUT_MS,
                      timeout_ms >= 1 && timeout_ms < max_ms ? timeout_ms : max_ms);
 
-    cc = multi ? perform_shared(u) : perform_own(u);
+    cc = multi ? perform_shared(u, url) : perform_own(u);
     curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);
     res->status = (int)status;
     if (cc == CURLE_OK) {
