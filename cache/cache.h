@@ -57,6 +57,18 @@ CCP_NODISCARD enum ccp_err cache_response_key(struct json_object *req, const cha
                                               size_t tenant_len, bool stream,
                                               struct cache_key *out);
 
+/* The response-cache key over the bytes of a translated request as the
+ * translator wrote them (namespace "ccproxy/response-bytes/v1", tenant,
+ * stream flag, body): no parse, no canonical walk. The translator writes
+ * every field it builds in a fixed order with no whitespace, so the client's
+ * whitespace and field order already do not reach these bytes; objects it
+ * passes through (tool schemas, tool inputs) keep the client's key order.
+ * Never equal to a cache_response_key() key. CCP_OK or CCP_ERR_NOMEM /
+ * CCP_ERR_INTERNAL (libcrypto); *out is written only on CCP_OK. */
+CCP_NODISCARD enum ccp_err cache_response_key_bytes(const char *body, size_t n, const char *tenant,
+                                                    size_t tenant_len, bool stream,
+                                                    struct cache_key *out);
+
 /* The token-count-cache key of one content block: SHA-256 over the namespace
  * "ccproxy/tokens/v1", the encoding name ("o200k_base", length-prefixed) and
  * the block's bytes. Token counts do not depend on the tenant, so the key has

@@ -15,6 +15,7 @@
 #include "common/banned.h"
 
 #define NS_RESPONSE "ccproxy/response/v1"
+#define NS_RESPONSE_BYTES "ccproxy/response-bytes/v1"
 #define NS_TOKENS "ccproxy/tokens/v1"
 #define NS_TENANT "ccproxy/tenant/v1"
 
@@ -352,6 +353,25 @@ enum ccp_err cache_response_key(struct json_object *req, const char *tenant, siz
     }
     if (rc == CCP_OK) {
         rc = write_value(&s, req, 0);
+    }
+    return digest_end(&s, rc, out);
+}
+
+enum ccp_err cache_response_key_bytes(const char *body, size_t n, const char *tenant,
+                                      size_t tenant_len, bool stream, struct cache_key *out)
+{
+    struct sink s;
+    enum ccp_err rc;
+
+    rc = digest_begin(&s, NS_RESPONSE_BYTES);
+    if (rc == CCP_OK) {
+        rc = digest_field(&s, tenant, tenant_len);
+    }
+    if (rc == CCP_OK) {
+        rc = sink_write(&s, stream ? "stream:1\n" : "stream:0\n", 9);
+    }
+    if (rc == CCP_OK) {
+        rc = digest_field(&s, body, n);
     }
     return digest_end(&s, rc, out);
 }

@@ -378,8 +378,7 @@ static bool consult_cache(struct wk_req *r, struct call *c, const struct buf *up
     }
     if (wk_rcache_tenant(r->io->param(r->io, "HTTP_X_API_KEY"),
                          r->io->param(r->io, "HTTP_AUTHORIZATION"), &tenant) != CCP_OK ||
-        wk_rcache_key(up_body->ptr, up_body->len, r->w->opts.max_json_depth, &tenant,
-                      r->info.stream, &c->key) != CCP_OK) {
+        wk_rcache_key(up_body->ptr, up_body->len, &tenant, r->info.stream, &c->key) != CCP_OK) {
         LOG_WARN("response cache: no key for this request; not cached");
         r->cache = WK_CACHE_BYPASS;
         wk_rcache_note_bypass(rc);
@@ -414,8 +413,7 @@ static bool join_fanout(struct wk_req *r, struct call *c, const struct buf *up_b
     if (!c->have_key) {
         if (wk_rcache_tenant(r->io->param(r->io, "HTTP_X_API_KEY"),
                              r->io->param(r->io, "HTTP_AUTHORIZATION"), &tenant) != CCP_OK ||
-            wk_rcache_key(up_body->ptr, up_body->len, r->w->opts.max_json_depth, &tenant,
-                          r->info.stream, &c->key) != CCP_OK) {
+            wk_rcache_key(up_body->ptr, up_body->len, &tenant, r->info.stream, &c->key) != CCP_OK) {
             return false;
         }
         c->have_key = true;

@@ -133,30 +133,10 @@ enum ccp_err wk_rcache_tenant(const char *x_api_key, const char *authorization,
     return cache_tenant_id(k, strlen(k), out);
 }
 
-enum ccp_err wk_rcache_key(const char *body, size_t len, int max_depth,
-                           const struct cache_key *tenant, bool stream, struct cache_key *out)
+enum ccp_err wk_rcache_key(const char *body, size_t len, const struct cache_key *tenant,
+                           bool stream, struct cache_key *out)
 {
-    struct json_tokener *tok = NULL;
-    struct json_object *obj = NULL;
-    enum ccp_err rc = CCP_ERR_INVALID;
-
-    if (len > (size_t)INT_MAX) {
-        return CCP_ERR_TOO_LARGE;
-    }
-    tok = json_tokener_new_ex(max_depth > 0 ? max_depth : 64);
-    if (tok == NULL) {
-        return CCP_ERR_NOMEM;
-    }
-    obj = json_tokener_parse_ex(tok, body, (int)len);
-    if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success) {
-        goto out;
-    }
-    rc = cache_response_key(obj, tenant->hex, CACHE_KEY_HEX_LEN, stream, out);
-
-out:
-    json_object_put(obj);
-    json_tokener_free(tok);
-    return rc;
+    return cache_response_key_bytes(body, len, tenant->hex, CACHE_KEY_HEX_LEN, stream, out);
 }
 
 static bool entry_usable(const char *p, size_t n)

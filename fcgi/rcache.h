@@ -72,11 +72,11 @@ void wk_rcache_free(struct wk_rcache *rc);
 CCP_NODISCARD enum ccp_err wk_rcache_tenant(const char *x_api_key, const char *authorization,
                                             struct cache_key *out);
 
-/* The response key of a translated upstream request (JSON, len bytes) for
- * tenant and stream flag: SHA-256 over its canonical form (cache/key.c).
- * CCP_OK, or CCP_ERR_INVALID (not JSON within max_depth), CCP_ERR_NOMEM,
- * CCP_ERR_TOO_LARGE, CCP_ERR_INTERNAL; *out written on CCP_OK only. */
-CCP_NODISCARD enum ccp_err wk_rcache_key(const char *body, size_t len, int max_depth,
+/* The response key of a translated upstream request (the len bytes the
+ * translator wrote) for tenant and stream flag: cache_response_key_bytes(),
+ * SHA-256 with no parse (cache/cache.h says why the bytes are canonical
+ * enough). CCP_OK, CCP_ERR_NOMEM or CCP_ERR_INTERNAL; *out on CCP_OK only. */
+CCP_NODISCARD enum ccp_err wk_rcache_key(const char *body, size_t len,
                                          const struct cache_key *tenant, bool stream,
                                          struct cache_key *out);
 

@@ -108,6 +108,27 @@ def test_set_noreply_stores_without_a_reply(run_dir, mock, memcached):
         p.stop()
 
 
+def test_key_ignores_client_whitespace_and_field_order(cproxy, mock):
+    """The key is taken over the translated request, which the proxy writes
+    in its own field order without whitespace: the same request sent
+    pretty-printed with its fields in another order is a hit; a changed
+    value is not."""
+    body = user_turn("order and spacing")
+    body["temperature"] = 0.5
+    body["system"] = [{"type": "text", "text": "be brief"}]
+    s1, h1, _ = cproxy.messages(body)
+    assert s1 == 200 and h1.get("x-ccproxy-cache") == "miss"
+    shuffled = dict(reversed(list(body.items())))
+    shuffled["messages"] = [dict(reversed(list(m.items()))) for m in body["messages"]]
+    raw = json.dumps(shuffled, indent=3, separators=(" , ", " : ")).encode()
+    status, hdrs, _ = cproxy.messages(raw)
+    assert status == 200 and hdrs.get("x-ccproxy-cache") == "hit"
+    changed = dict(body, temperature=0.25)
+    s3, h3, _ = cproxy.messages(changed)
+    assert s3 == 200 and h3.get("x-ccproxy-cache") == "miss"
+    assert len(mock.requests()) == 2
+
+
 def test_tenants_are_separate(cproxy, mock):
     body = user_turn("per tenant")
     assert cproxy.messages(body)[1].get("x-ccproxy-cache") == "miss"

@@ -239,6 +239,33 @@ static void test_depth_limit(void **state)
     json_object_put(root);
 }
 
+static void test_response_key_bytes(void **state)
+{
+    static const char body[] = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}";
+    struct cache_key a, b, c, v1;
+    size_t n = sizeof(body) - 1;
+
+    (void)state;
+    assert_int_equal(cache_response_key_bytes(body, n, "t1", 2, false, &a), CCP_OK);
+    assert_int_equal(strlen(a.hex), CACHE_KEY_HEX_LEN);
+    assert_int_equal(cache_response_key_bytes(body, n, "t1", 2, false, &b), CCP_OK);
+    assert_string_equal(a.hex, b.hex);
+    /* tenant, stream flag and every body byte count */
+    assert_int_equal(cache_response_key_bytes(body, n, "t2", 2, false, &c), CCP_OK);
+    assert_string_not_equal(a.hex, c.hex);
+    assert_int_equal(cache_response_key_bytes(body, n, "t1", 2, true, &c), CCP_OK);
+    assert_string_not_equal(a.hex, c.hex);
+    assert_int_equal(cache_response_key_bytes(body, n - 1, "t1", 2, false, &c), CCP_OK);
+    assert_string_not_equal(a.hex, c.hex);
+    /* tenant and body are length-prefixed: no shifting bytes across */
+    assert_int_equal(cache_response_key_bytes("bc", 2, "a", 1, false, &b), CCP_OK);
+    assert_int_equal(cache_response_key_bytes("c", 1, "ab", 2, false, &c), CCP_OK);
+    assert_string_not_equal(b.hex, c.hex);
+    /* its own namespace: never the canonical key of the same request */
+    key_of(body, "t1", false, &v1);
+    assert_string_not_equal(a.hex, v1.hex);
+}
+
 static void test_token_and_tenant_keys(void **state)
 {
     struct cache_key a, b, c, t1, t2;
@@ -279,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_canonical_reparses_to_same_key),
         cmocka_unit_test(test_canonical_respects_buffer_max),
         cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_response_key_bytes),
         cmocka_unit_test(test_token_and_tenant_keys),
     };
     return cmocka_run_group_tests_name("cache_key", tests, NULL, NULL);
