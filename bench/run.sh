@@ -9,6 +9,8 @@
 #            of W1/W2/W3/W5 has its own body (a nonce), so none is answered
 #            from the cache or coalesced; W4 runs with and without fan-out,
 #            W6 repeats one request to measure cache hits.
+#   ccproxy-nocache  the same without the response cache and fan-out (W1
+#            small, W2): what the memcached and coordinator round trips cost
 #   floor    lighttpd + bench/floor_fcgi.c (canned answers of the same size)
 #   ccr      claude-code-router, if `ccr` is installed from npm (else skipped)
 # Prints a markdown table and saves it as bench/results/<date>-<host>.md.
@@ -229,6 +231,10 @@ start_lighttpd() { # NAME BIN [nofanout]
     export MEMCACHED_SERVERS=$mcdir/memcached.sock STREAM_DEDUPE_ENABLED=true
     COORD_ADDRESSES=$tmp/coordd.sock
     [ "${3:-}" = nofanout ] && COORD_ADDRESSES=
+    if [ "${3:-}" = nocache ]; then
+        COORD_ADDRESSES=
+        RESPONSE_CACHE_ENABLED=false
+    fi
     export COORD_ADDRESSES
     PORT=$(free_port)
     mkdir -p "$CCPROXY_RUN_DIR"
@@ -395,6 +401,15 @@ nonce=same
 measure ccproxy "W4 20 identical streams, no fan-out" 20 client "$BASE/v1/messages" \
     "$b/w4.stream.json" 20 message_stop
 nonce=unique
+stop_lighttpd
+# The proxy alone, response cache and fan-out off: the difference to the
+# ccproxy rows is what a miss costs in memcached and coordinator round trips.
+start_lighttpd ccproxy-nocache "$build/ccproxy-fcgi" nocache
+measure ccproxy-nocache "W1 non-stream small" 1 both "$BASE/v1/messages" "$b/small.json" '"'
+measure ccproxy-nocache "W1 non-stream small" 32 wrk "$BASE/v1/messages" "$b/small.json"
+measure ccproxy-nocache "W2 stream 100 chunks" 1 both "$BASE/v1/messages" \
+    "$b/small.stream.json" message_stop
+measure ccproxy-nocache "W2 stream 100 chunks" 32 wrk "$BASE/v1/messages" "$b/small.stream.json"
 stop_lighttpd
 # W3 on fresh workers: their peak RSS is W3's alone (glibc keeps the memory
 # the 600 KB bodies above needed), then once more with warm connections.
