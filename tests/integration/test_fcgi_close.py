@@ -1,0 +1,101 @@
+"""The worker's FastCGI connections, spoken to directly: on a unix socket a
+finished request's connection is closed at once, so a web server that is
+slow to close its side does not hold a worker thread (libfcgi's own close
+waits up to 2 s for it, to avoid TCP resets, which a unix socket does not
+have)."""
+
+import os
+import socket
+import struct
+import subprocess
+import time
+
+from harness import worker_path
+
+BEGIN, END, PARAMS, STDIN, STDOUT = 1, 3, 4, 5, 6
+
+
+def record(rtype, content, req_id=1):
+    pad = (8 - len(content) % 8) % 8
+    return struct.pack(">BBHHBB", 1, rtype, req_id, len(content), pad, 0) + content + b"\0" * pad
+
+
+def nv(name, value):
+    def length(n):
+        return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+    return length(len(name)) + length(len(value)) + name + value
+
+
+def send_health(sock):
+    params = b"".join(nv(k, v) for k, v in [(b"REQUEST_METHOD", b"GET"),
+                                             (b"REQUEST_URI", b"/health"),
+                                             (b"SCRIPT_NAME", b"/health")])
+    sock.sendall(record(BEGIN, struct.pack(">HB5x", 1, 0)) + record(PARAMS, params) +
+                 record(PARAMS, b"") + record(STDIN, b""))
+
+
+def read_answer(sock, deadline):
+    """STDOUT bytes up to FCGI_END_REQUEST."""
+    data, out = b"", b""
+    while time.monotonic() < deadline:
+        while len(data) >= 8:
+            _, rtype, _, clen, pad, _ = struct.unpack(">BBHHBB", data[:8])
+            if len(data) < 8 + clen + pad:
+                break
+            body, data = data[8:8 + clen], data[8 + clen + pad:]
+            if rtype == STDOUT:
+                out += body
+            elif rtype == END:
+                return out
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed before FCGI_END_REQUEST"
+        data += chunk
+    raise AssertionError("no FCGI_END_REQUEST in time")
+
+
+def test_unix_socket_connection_closed_without_waiting_for_the_server(tmp_path):
+    path = str(tmp_path / "w.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
+    env_file = tmp_path / "w.env"
+    env_file.write_text("")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CCPROXY_ENV_FILE": str(env_file),
+           "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+           "WORKER_THREADS": "1", "MEMCACHED_SERVERS": "", "COORD_ADDRESSES": "",
+           "LOG_LEVEL": "WARNING"}
+    log = open(tmp_path / "worker.log", "w")
+    worker = subprocess.Popen([str(worker_path())], stdin=listener.fileno(), stdout=log,
+                              stderr=subprocess.STDOUT, env=env)
+    listener.close()
+    held = []
+    try:
+        # the web server reads the answer but keeps its end open
+        first = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        first.connect(path)
+        held.append(first)
+        send_health(first)
+        assert b"200 OK" in read_answer(first, time.monotonic() + 10)
+        # the only thread is free at once for the next request
+        t0 = time.monotonic()
+        second = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        second.connect(path)
+        held.append(second)
+        send_health(second)
+        assert b"200 OK" in read_answer(second, time.monotonic() + 10)
+        took = time.monotonic() - t0
+        assert took < 1.0, "the second request waited %.2f s for the first's close" % took
+        # and the worker did close the first connection: end of file
+        first.settimeout(2)
+        assert first.recv(1) == b""
+    finally:
+        for s in held:
+            s.close()
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=5)
+        log.close()
