@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,24 @@ enum ccp_err cache_canonical_json(struct json_object *obj, struct buf *out)
     return rc;
 }
 
+/* SHA-256, fetched from the provider once: EVP_sha256() makes OpenSSL 3
+ * look the implementation up again at every EVP_DigestInit_ex (a lock and a
+ * hash table walk per key). Fetched objects are immutable and shareable
+ * between threads; this one is never freed. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    return sha256_md != NULL ? sha256_md : EVP_sha256();
+}
+
 /* Start a digest and feed it the namespace with its NUL. */
 static enum ccp_err digest_begin(struct sink *s, const char *ns)
 {
@@ -268,7 +287,7 @@ static enum ccp_err digest_begin(struct sink *s, const char *ns)
     if (s->md == NULL) {
         return CCP_ERR_NOMEM;
     }
-    if (EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
+    if (EVP_DigestInit_ex(s->md, sha256(), NULL) != 1) {
         return CCP_ERR_INTERNAL;
     }
     return sink_write(s, ns, strlen(ns) + 1);

@@ -39,6 +39,8 @@ struct wk_req {
     unsigned attempts;         /* upstream attempts (retries + 1); 0: none */
     /* metrics and the JSON request line (fcgi/metrics.c) */
     char tenant[WK_TENANT_LEN + 1]; /* hash of the client key, "" if none */
+    struct cache_key tenant_key;    /* the response cache's tenant (wk_rcache_tenant) */
+    bool have_tenant_key;           /* tenant_key is set */
     unsigned long tokens_cached;    /* of tokens_in, served from the upstream's prompt cache */
     long ttfb_ms;                   /* t0 to the status line and headers going out; -1 until then */
 };
@@ -81,8 +83,5 @@ void wk_route_status(struct wk_req *r);
  * counters, cost, and the JSON request line at info. Can't fail. */
 void wk_request_start(struct wk_req *r);
 void wk_request_done(struct wk_req *r);
-/* Non-streaming 2xx: take tokens (and cached tokens) from the upstream
- * completion's usage, if it has one. */
-void wk_usage_from_completion(struct wk_req *r, const char *body, size_t len);
 
 #endif /* CCP_FCGI_HANDLER_INT_H */

@@ -228,14 +228,21 @@ static void finish_stream(struct call *c, const struct wk_upstream_result *res)
 static void answer_completion(struct call *c, const char *msg_id)
 {
     struct wk_req *r = c->r;
+    struct tr_usage usage;
     struct tr_error err;
     struct buf out;
     enum ccp_err rc;
 
     memset(&err, 0, sizeof(err));
     buf_init(&out, r->w->opts.max_out);
-    rc = tr_response(&r->w->opts, &r->info, msg_id, c->body.ptr != NULL ? c->body.ptr : "",
-                     c->body.len, &out, &err);
+    rc = tr_response_usage(&r->w->opts, &r->info, msg_id, c->body.ptr != NULL ? c->body.ptr : "",
+                           c->body.len, &out, &err, &usage);
+    if (usage.present) { /* for the request line, metrics and prices */
+        r->tokens_in = usage.prompt;
+        r->tokens_out = usage.completion;
+        r->tokens_cached = usage.cached;
+        r->have_tokens = true;
+    }
     if (rc != CCP_OK) {
         LOG_WARN("upstream answer not usable: %s", err.message);
         wk_send_error(r, &err);
@@ -369,16 +376,14 @@ static bool consult_cache(struct wk_req *r, struct call *c, const struct buf *up
 {
     struct wk_rcache *rc = r->w->rc;
     const char *cc = r->io->param(r->io, "HTTP_CACHE_CONTROL");
-    struct cache_key tenant;
     bool no_store = cc != NULL && strstr(cc, "no-store") != NULL;
     bool no_cache = no_store || (cc != NULL && strstr(cc, "no-cache") != NULL);
 
     if (rc == NULL) {
         return false;
     }
-    if (wk_rcache_tenant(r->io->param(r->io, "HTTP_X_API_KEY"),
-                         r->io->param(r->io, "HTTP_AUTHORIZATION"), &tenant) != CCP_OK ||
-        wk_rcache_key(up_body->ptr, up_body->len, &tenant, r->info.stream, &c->key) != CCP_OK) {
+    if (!r->have_tenant_key || wk_rcache_key(up_body->ptr, up_body->len, &r->tenant_key,
+                                             r->info.stream, &c->key) != CCP_OK) {
         LOG_WARN("response cache: no key for this request; not cached");
         r->cache = WK_CACHE_BYPASS;
         wk_rcache_note_bypass(rc);
@@ -405,15 +410,12 @@ static bool consult_cache(struct wk_req *r, struct call *c, const struct buf *up
  * (leading, or going direct). */
 static bool join_fanout(struct wk_req *r, struct call *c, const struct buf *up_body)
 {
-    struct cache_key tenant;
-
     if (!c->stream || !wk_fanout_enabled(r->w->conf)) {
         return false;
     }
     if (!c->have_key) {
-        if (wk_rcache_tenant(r->io->param(r->io, "HTTP_X_API_KEY"),
-                             r->io->param(r->io, "HTTP_AUTHORIZATION"), &tenant) != CCP_OK ||
-            wk_rcache_key(up_body->ptr, up_body->len, &tenant, r->info.stream, &c->key) != CCP_OK) {
+        if (!r->have_tenant_key || wk_rcache_key(up_body->ptr, up_body->len, &r->tenant_key,
+                                                 r->info.stream, &c->key) != CCP_OK) {
             return false;
         }
         c->have_key = true;
@@ -546,8 +548,6 @@ void wk_route_messages(struct wk_req *r)
         tr_stream_usage(c.st, &r->tokens_in, &r->tokens_out);
         r->tokens_cached = tr_stream_cached_tokens(c.st);
         r->have_tokens = true;
-    } else if (res.err == CCP_OK && res.status >= 200 && res.status < 300) {
-        wk_usage_from_completion(r, c.body.ptr, c.body.len); /* metrics hook */
     }
 
 out:

@@ -117,56 +117,17 @@ static const char *client_key(struct wk_req *r)
     return NULL;
 }
 
-static unsigned long usage_field(struct json_object *o, const char *key)
-{
-    struct json_object *v;
-    int64_t n;
-
-    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-        !json_object_is_type(v, json_type_int)) {
-        return 0;
-    }
-    n = json_object_get_int64(v);
-    return n > 0 ? (unsigned long)n : 0;
-}
-
-void wk_usage_from_completion(struct wk_req *r, const char *body, size_t len)
-{
-    struct json_tokener *tok;
-    struct json_object *root = NULL, *u = NULL, *d = NULL;
-
-    if (body == NULL || len == 0 || len > (size_t)INT32_MAX) {
-        return;
-    }
-    tok = json_tokener_new_ex(r->w->conf->max_json_depth);
-    if (tok == NULL) {
-        return;
-    }
-    root = json_tokener_parse_ex(tok, body, (int)len);
-    if (root != NULL && json_object_object_get_ex(root, "usage", &u) &&
-        json_object_is_type(u, json_type_object)) {
-        r->tokens_in = usage_field(u, "prompt_tokens");
-        r->tokens_out = usage_field(u, "completion_tokens");
-        if (json_object_object_get_ex(u, "prompt_tokens_details", &d)) {
-            r->tokens_cached = usage_field(d, "cached_tokens");
-        }
-        if (r->tokens_cached > r->tokens_in) {
-            r->tokens_cached = r->tokens_in;
-        }
-        r->have_tokens = true;
-    }
-    json_object_put(root);
-    json_tokener_free(tok);
-}
-
 void wk_request_start(struct wk_req *r)
 {
     const char *key = client_key(r);
-    struct cache_key id;
 
+    /* one digest for both the request line and the response cache */
     r->tenant[0] = '\0';
-    if (key != NULL && cache_tenant_id(key, strlen(key), &id) == CCP_OK) {
-        memcpy(r->tenant, id.hex, WK_TENANT_LEN);
+    r->have_tenant_key =
+        wk_rcache_tenant(r->io->param(r->io, "HTTP_X_API_KEY"),
+                         r->io->param(r->io, "HTTP_AUTHORIZATION"), &r->tenant_key) == CCP_OK;
+    if (key != NULL && r->have_tenant_key) {
+        memcpy(r->tenant, r->tenant_key.hex, WK_TENANT_LEN);
         r->tenant[WK_TENANT_LEN] = '\0';
     }
     wk_metrics_gauge_inflight(1);

@@ -189,28 +189,36 @@ static const char *stop_reason(const char *finish, bool tools)
     return "end_turn";
 }
 
-static struct json_object *build_usage(struct json_object *u)
+static void read_usage(struct json_object *u, struct tr_usage *t)
 {
-    struct json_object *o = json_object_new_object(), *d = NULL;
-    unsigned long prompt = tr_json_ulong(u, "prompt_tokens"), cached = 0;
+    struct json_object *d = NULL;
+
+    memset(t, 0, sizeof(*t));
+    t->present = json_object_is_type(u, json_type_object);
+    t->prompt = tr_json_ulong(u, "prompt_tokens");
+    t->completion = tr_json_ulong(u, "completion_tokens");
+    if (u != NULL && json_object_object_get_ex(u, "prompt_tokens_details", &d)) {
+        t->cached = tr_json_ulong(d, "cached_tokens");
+    }
+    if (t->cached == 0) {
+        t->cached = tr_json_ulong(u, "prompt_cache_hit_tokens"); /* DeepSeek */
+    }
+    if (t->cached > t->prompt) {
+        t->cached = t->prompt;
+    }
+}
+
+static struct json_object *build_usage(const struct tr_usage *t)
+{
+    struct json_object *o = json_object_new_object();
 
     if (o == NULL) {
         return NULL;
     }
-    if (u != NULL && json_object_object_get_ex(u, "prompt_tokens_details", &d)) {
-        cached = tr_json_ulong(d, "cached_tokens");
-    }
-    if (cached == 0) {
-        cached = tr_json_ulong(u, "prompt_cache_hit_tokens"); /* DeepSeek */
-    }
-    if (cached > prompt) {
-        cached = prompt;
-    }
-    if (!add(o, "input_tokens", json_object_new_int64((int64_t)(prompt - cached))) ||
+    if (!add(o, "input_tokens", json_object_new_int64((int64_t)(t->prompt - t->cached))) ||
         !add(o, "cache_creation_input_tokens", json_object_new_int64(0)) ||
-        !add(o, "cache_read_input_tokens", json_object_new_int64((int64_t)cached)) ||
-        !add(o, "output_tokens",
-             json_object_new_int64((int64_t)tr_json_ulong(u, "completion_tokens")))) {
+        !add(o, "cache_read_input_tokens", json_object_new_int64((int64_t)t->cached)) ||
+        !add(o, "output_tokens", json_object_new_int64((int64_t)t->completion))) {
         json_object_put(o);
         return NULL;
     }
@@ -237,6 +245,15 @@ static struct json_object *first_choice(struct json_object *root)
 enum ccp_err tr_response(const struct tr_opts *o, const struct tr_reqinfo *info, const char *msg_id,
                          const char *body, size_t len, struct buf *out, struct tr_error *err)
 {
+    struct tr_usage usage;
+
+    return tr_response_usage(o, info, msg_id, body, len, out, err, &usage);
+}
+
+enum ccp_err tr_response_usage(const struct tr_opts *o, const struct tr_reqinfo *info,
+                               const char *msg_id, const char *body, size_t len, struct buf *out,
+                               struct tr_error *err, struct tr_usage *usage)
+{
     struct json_object *root = NULL, *msg = NULL, *res = NULL, *content, *ch, *u = NULL;
     struct json_tokener *tok;
     const char *finish, *model = info->client_model;
@@ -246,6 +263,7 @@ enum ccp_err tr_response(const struct tr_opts *o, const struct tr_reqinfo *info,
     const char *s;
 
     /* one tokener for the body and every tool call's arguments */
+    memset(usage, 0, sizeof(*usage));
     tok = json_tokener_new_ex(o->max_json_depth > 0 ? o->max_json_depth : 64);
     if (tok == NULL) {
         goto nomem;
@@ -268,6 +286,7 @@ enum ccp_err tr_response(const struct tr_opts *o, const struct tr_reqinfo *info,
     }
     finish = tr_json_str(ch, "finish_reason", &n);
     json_object_object_get_ex(root, "usage", &u);
+    read_usage(u, usage);
     if (model[0] == '\0') {
         s = tr_json_str(root, "model", &n);
         model = s != NULL ? s : "";
@@ -285,7 +304,7 @@ enum ccp_err tr_response(const struct tr_opts *o, const struct tr_reqinfo *info,
         !build_content(info, content, msg, msg_id, tok, &tools) ||
         !add(res, "stop_reason", json_object_new_string(stop_reason(finish, tools))) ||
         json_object_object_add_ex(res, "stop_sequence", NULL, JSON_C_OBJECT_KEY_IS_CONSTANT) != 0 ||
-        !add(res, "usage", build_usage(u))) {
+        !add(res, "usage", build_usage(usage))) {
         goto nomem;
     }
     buf_presize(out, len + OUT_SLACK); /* the answer is about as long as the upstream's */

@@ -230,6 +230,22 @@ CCP_NODISCARD enum ccp_err tr_response(const struct tr_opts *o, const struct tr_
                                        const char *msg_id, const char *body, size_t len,
                                        struct buf *out, struct tr_error *err);
 
+/* Token counts of an upstream answer, as logs and prices use them. */
+struct tr_usage {
+    bool present;             /* the answer had a usage object */
+    unsigned long prompt;     /* usage.prompt_tokens (the cached ones included) */
+    unsigned long completion; /* usage.completion_tokens */
+    unsigned long cached;     /* prompt_tokens_details.cached_tokens, or DeepSeek's
+                                 prompt_cache_hit_tokens; never above prompt */
+};
+
+/* tr_response, and the answer's usage in *usage (zeroed first; not present
+ * when the answer had none), read from the same parse. */
+CCP_NODISCARD enum ccp_err tr_response_usage(const struct tr_opts *o, const struct tr_reqinfo *info,
+                                             const char *msg_id, const char *body, size_t len,
+                                             struct buf *out, struct tr_error *err,
+                                             struct tr_usage *usage);
+
 /* ---- streaming response (stream.c) -------------------------------------- */
 
 struct tr_stream;

@@ -164,6 +164,45 @@ static void test_compact_serialization(void **state)
     buf_release(&out);
 }
 
+/* The usage handed to the worker (request line, metrics, prices) is the
+ * answer's, from the same parse: OpenAI's cached tokens, DeepSeek's, none. */
+static void test_usage_out(void **state)
+{
+    static const char *bodies[] = {
+        "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":\"stop\"}],"
+        "\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":500,"
+        "\"prompt_tokens_details\":{\"cached_tokens\":200}}}",
+        "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":\"stop\"}],"
+        "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":2,"
+        "\"prompt_cache_hit_tokens\":40}}",
+        "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":\"stop\"}]}",
+        "{\"error\":{\"message\":\"no\",\"type\":\"server_error\"}}",
+    };
+    static const struct tr_usage want[] = {
+        {true, 1000, 500, 200}, {true, 10, 2, 10}, {false, 0, 0, 0}, {false, 0, 0, 0}};
+    struct tr_opts o;
+    struct tr_reqinfo info;
+    struct tr_error err;
+    struct tr_usage u;
+    struct buf out;
+    enum ccp_err rc;
+    size_t i;
+
+    (void)state;
+    setup(&o, &info, NULL);
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        buf_init(&out, MAX_OUT);
+        memset(&u, 0xa5, sizeof(u));
+        rc = tr_response_usage(&o, &info, MSG_ID, bodies[i], strlen(bodies[i]), &out, &err, &u);
+        assert_true(i < 3 ? rc == CCP_OK : rc != CCP_OK); /* the last is an error document */
+        assert_int_equal(u.present, want[i].present);
+        assert_int_equal(u.prompt, want[i].prompt);
+        assert_int_equal(u.completion, want[i].completion);
+        assert_int_equal(u.cached, want[i].cached);
+        buf_release(&out);
+    }
+}
+
 /* Torture (--enable-fault-injection builds): fail each of our allocations
  * in turn for every golden completion that translates; each must give
  * CCP_ERR_NOMEM with a 503 and leave out as it was. */
@@ -220,6 +259,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_output_cap_leaves_buffer),
         cmocka_unit_test(test_compact_serialization),
+        cmocka_unit_test(test_usage_out),
     };
     int rc = cmocka_run_group_tests_name("response", tests, NULL, NULL);
 
