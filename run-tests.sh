@@ -282,8 +282,12 @@ if [ $only_unit -eq 0 ] && [ $no_variants -eq 0 ]; then
         [ $missed -eq 0 ] && echo "the sanitizer log scan caught all 3 canary reports"
         record asan-scan-canary $((3 - missed)) $missed
         mkdir -p "$results/asan-tmp"
-        CCP_BUILD_DIR=$asan run_pytest integration-asan "$top/tests/integration" \
-            --basetemp="$results/asan-tmp"
+        # this pass runs every upstream call through the shared transport
+        # (UPSTREAM_MULTI=true, a multi handle per process and its thread),
+        # the plain pass above through each thread's own handle (what auto
+        # gives for the http:// mock)
+        UPSTREAM_MULTI=true CCP_BUILD_DIR=$asan run_pytest integration-asan-multi \
+            "$top/tests/integration" --basetemp="$results/asan-tmp"
         n=$(count_sanitizer_reports "$results/asan-tmp")
         if [ "$n" -eq 0 ]; then
             echo "no sanitizer reports in the ASan worker logs"

@@ -88,10 +88,12 @@ static const struct conf_var conf_vars[] = {
      "Accepted for compatibility; POOL_MAX_CONNECTIONS bounds the pool."},
     {"UPSTREAM_HTTP2", CT_BOOL, "true", 0, 0, OFF(http2),
      "Use HTTP/2 with the upstream when it offers it (TLS ALPN)."},
-    {"UPSTREAM_MULTI", CT_BOOL, "false", 0, 0, OFF(upstream_multi),
-     "One libcurl multi handle per worker process, driven by its own thread: every request "
-     "thread's upstream calls share its connections (HTTP/2 streams multiplexed over few "
-     "connections). Off: each request thread keeps its own connections."},
+    {"UPSTREAM_MULTI", CT_STR, "auto", 0, 0, OFF(upstream_multi_mode),
+     "true: one libcurl multi handle per worker process, driven by its own thread: every "
+     "request thread's upstream calls share its connections (HTTP/2 streams multiplexed over "
+     "few connections). false: each request thread keeps its own connections (fewest thread "
+     "hand-offs; over HTTP/1.1 nothing can be shared anyway). auto: true for an https "
+     "OPENAI_BASE_URL with UPSTREAM_HTTP2 on, else false."},
     {"UPSTREAM_MAX_CONNECTIONS", CT_LONG, "0", 0, 100000, OFF(upstream_max_connections),
      "With UPSTREAM_MULTI: most connections one worker process opens to the upstream host "
      "(0: no limit). Calls beyond what they can carry wait for a free one; over HTTP/1.1 "
@@ -572,6 +574,23 @@ static enum ccp_err read_key_file(struct conf *c, const char *path, char *errmsg
     return c->openai_api_key != NULL ? CCP_OK : CCP_ERR_NOMEM;
 }
 
+/* UPSTREAM_MULTI: true, false or auto (see its help); sets upstream_multi. */
+static enum ccp_err check_upstream_multi(struct conf *c, char *errmsg, size_t errlen)
+{
+    const char *m = c->upstream_multi_mode != NULL ? c->upstream_multi_mode : "auto";
+    const char *u = c->openai_base_url;
+
+    if (strcasecmp(m, "auto") == 0) {
+        c->upstream_multi = c->http2 && u != NULL && strncasecmp(u, "https://", 8) == 0;
+        return CCP_OK;
+    }
+    if (!parse_bool(m, &c->upstream_multi)) {
+        snprintf(errmsg, errlen, "UPSTREAM_MULTI must be true, false or auto, not '%s'", m);
+        return CCP_ERR_INVALID;
+    }
+    return CCP_OK;
+}
+
 /* The count_tokens variables that have a fixed set of values. */
 static enum ccp_err check_count_tokens(const struct conf *c, char *errmsg, size_t errlen)
 {
@@ -650,6 +669,9 @@ enum ccp_err conf_load_from(struct conf *c, const char *env_file, const char *co
         rc = check_count_tokens(&tmp, errmsg, errlen);
     }
     if (rc == CCP_OK) {
+        rc = check_upstream_multi(&tmp, errmsg, errlen);
+    }
+    if (rc == CCP_OK) {
         *c = tmp;
         memset(&tmp, 0, sizeof(tmp));
     } else if (rc == CCP_ERR_NOMEM && errlen > 0) {
@@ -710,6 +732,7 @@ void conf_release(struct conf *c)
     CCP_FREE(c->coord_addresses);
     CCP_FREE(c->tokenizer_data_dir);
     CCP_FREE(c->token_count_encoding);
+    CCP_FREE(c->upstream_multi_mode);
     CCP_FREE(c->count_tokens_upstream_url);
 }
 

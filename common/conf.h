@@ -30,7 +30,8 @@ struct conf {
     long pool_max_connections;     /* POOL_MAX_CONNECTIONS */
     long pool_keepalive_s;         /* POOL_KEEPALIVE_EXPIRY */
     bool http2;                    /* UPSTREAM_HTTP2 */
-    bool upstream_multi;           /* UPSTREAM_MULTI: one curl multi handle per process */
+    char *upstream_multi_mode;     /* UPSTREAM_MULTI: true, false or auto */
+    bool upstream_multi;           /* what UPSTREAM_MULTI comes to: one multi handle per process */
     long upstream_max_connections; /* UPSTREAM_MAX_CONNECTIONS (multi only; 0: no limit) */
     char *openai_ca_bundle;        /* OPENAI_CA_BUNDLE (NULL or "": system CAs) */
     /* worker */

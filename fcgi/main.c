@@ -498,6 +498,12 @@ int main(int argc, char **argv)
         LOG_ERROR("could not set up the upstream transport");
         goto out;
     }
+    if (!cgi) {
+        LOG_INFO("upstream transport: %s (UPSTREAM_MULTI=%s)",
+                 c.upstream_multi ? "one shared multi handle per process"
+                                  : "connections of each request thread",
+                 c.upstream_multi_mode != NULL ? c.upstream_multi_mode : "auto");
+    }
     /* one response cache per process, shared by its threads; plain CGI
      * answers one request per process, so no in-process LRU there */
     rc = wk_rcache_new(&c, !cgi);

@@ -595,6 +595,9 @@ void wk_xfer_run(struct wk_xfer *x, const char *url, const struct wk_xfer_hooks 
                 }
                 ccp_free(c);
             }
+            if (!stopped && hooks->drain != NULL && !hooks->drain(hooks->ctx)) {
+                stopped = true;
+            }
         } else if (x->done) {
             break;
         } else {

@@ -38,6 +38,9 @@ struct wk_xfer_hooks {
     bool (*data)(void *ctx, int status, const char *p, size_t n);
     /* Optional: called at least every 200 ms while waiting; false stops it. */
     bool (*alive)(void *ctx);
+    /* Optional: called after each batch of chunks handed over together (all
+     * that had arrived), before waiting again; false stops the transfer. */
+    bool (*drain)(void *ctx);
     void *ctx;
 };
 

@@ -387,8 +387,19 @@ static bool shared_data(void *ctx, int status, const char *p, size_t n)
 
     u->res->status = status;
     u->res->bytes_in += n;
-    if (!u->sink->data(u->sink->ctx, status, p, n) ||
-        (u->sink->drain != NULL && !u->sink->drain(u->sink->ctx))) {
+    if (!u->sink->data(u->sink->ctx, status, p, n)) {
+        u->sink_aborted = true;
+        return false;
+    }
+    return true;
+}
+
+/* UPSTREAM_MULTI: every chunk queued so far went to shared_data. */
+static bool shared_drain(void *ctx)
+{
+    struct wk_upstream *u = ctx;
+
+    if (u->sink->drain != NULL && !u->sink->drain(u->sink->ctx)) {
         u->sink_aborted = true;
         return false;
     }
@@ -409,7 +420,7 @@ static bool shared_alive(void *ctx)
 /* UPSTREAM_MULTI: run the call to `url` on the transport thread, wait here. */
 static CURLcode perform_shared(struct wk_upstream *u, const char *url)
 {
-    struct wk_xfer_hooks hooks = {shared_data, shared_alive, u};
+    struct wk_xfer_hooks hooks = {shared_data, shared_alive, shared_drain, u};
     struct wk_xfer_end end;
 
     wk_xfer_run(u->xfer, url, &hooks, &end);

@@ -234,6 +234,37 @@ static void test_cache_variables(void **state)
     assert_non_null(strstr(err, "CACHE_TOKEN_COUNTS_ENABLED"));
 }
 
+/* UPSTREAM_MULTI: auto shares connections where HTTP/2 can multiplex them
+ * (an https base URL, UPSTREAM_HTTP2 on); true and false are taken as said. */
+static void test_upstream_multi(void **state)
+{
+    static const struct {
+        const char *env[4];
+        bool multi;
+    } cases[] = {
+        {{NULL}, true}, /* the default base URL is https://api.openai.com/v1 */
+        {{"OPENAI_BASE_URL=http://127.0.0.1:8000/v1", NULL}, false},
+        {{"OPENAI_BASE_URL=https://example.com/v1", NULL}, true},
+        {{"UPSTREAM_HTTP2=false", NULL}, false},
+        {{"UPSTREAM_MULTI=true", "OPENAI_BASE_URL=http://127.0.0.1:8000/v1", NULL}, true},
+        {{"UPSTREAM_MULTI=off", NULL}, false},
+        {{"UPSTREAM_MULTI=AUTO", "UPSTREAM_HTTP2=true", NULL}, true},
+    };
+    const char *bad[] = {"UPSTREAM_MULTI=sometimes", NULL};
+    struct conf c;
+    char err[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(conf_load_from(&c, NULL, cases[i].env, err, sizeof(err)), CCP_OK);
+        assert_int_equal(c.upstream_multi, cases[i].multi);
+        conf_release(&c);
+    }
+    assert_int_equal(conf_load_from(&c, NULL, bad, err, sizeof(err)), CCP_ERR_INVALID);
+    assert_non_null(strstr(err, "UPSTREAM_MULTI must be true, false or auto"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_describe_redacts_secret),
         cmocka_unit_test(test_example_lists_every_original_variable),
         cmocka_unit_test(test_cache_variables),
+        cmocka_unit_test(test_upstream_multi),
     };
     return cmocka_run_group_tests_name("conf", tests, make_env_file, remove_env_file);
 }
