@@ -119,10 +119,10 @@ long wk_ms_since(const struct timespec *t0)
     return (long)(t1.tv_sec - t0->tv_sec) * 1000L + (long)(t1.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
-/* Ids need to be unique, not secret: each thread seeds a 64-bit state once
- * from the kernel (getrandom, or the clock and an address if it has none)
- * and then steps it with splitmix64, so a request id and a message id cost
- * no system call. */
+/* Ids and retry jitter need to be unique and spread, not secret: each
+ * thread seeds a 64-bit state once from the kernel (getrandom, or the clock
+ * and an address if it has none) and then steps it with splitmix64, so a
+ * request id, a message id or a jitter costs no system call. */
 static _Thread_local uint64_t id_state;
 static _Thread_local bool id_seeded;
 
@@ -145,7 +145,7 @@ static void id_seed(void)
     id_seeded = true;
 }
 
-static uint64_t id_next(void)
+uint64_t wk_random_u64(void)
 {
     uint64_t z;
 
@@ -167,7 +167,7 @@ void wk_random_hex(char *buf, size_t n)
 
     for (i = 0; i < n; i++) {
         if (i % 16 == 0) {
-            x = id_next();
+            x = wk_random_u64();
         }
         buf[i] = hex[x & 0xf];
         x >>= 4;

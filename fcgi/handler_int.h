@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "common/buf.h"
@@ -60,6 +61,9 @@ void wk_send_error(struct wk_req *r, const struct tr_error *err);
 void wk_server_tools_warning(const struct tr_reqinfo *info, char *out, size_t cap);
 /* Fill buf with n random lower-case hex digits and a NUL (buf holds n + 1). */
 void wk_random_hex(char *buf, size_t n);
+/* 64 random bits from this thread's generator (unique ids, jitter; not
+ * for secrets). */
+uint64_t wk_random_u64(void);
 /* Milliseconds since t0 (CLOCK_MONOTONIC). */
 long wk_ms_since(const struct timespec *t0);
 

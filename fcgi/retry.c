@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
+#include "fcgi/handler_int.h"
 #include "fcgi/retry.h"
 
 #include "common/banned.h"
@@ -37,22 +37,10 @@ bool wk_retry_wanted(const struct conf *c, const struct wk_upstream_result *res)
     }
 }
 
-/* A uniform random number in [0, 1). */
+/* A uniform random number in [0, 1), from the thread's id generator. */
 static double random_unit(void)
 {
-    uint32_t x = 0;
-    ssize_t got;
-
-    do {
-        got = getrandom(&x, sizeof(x), GRND_NONBLOCK);
-    } while (got < 0 && errno == EINTR);
-    if (got != (ssize_t)sizeof(x)) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        x = (uint32_t)ts.tv_nsec * 2654435761u;
-    }
-    return (double)x / 4294967296.0;
+    return (double)(wk_random_u64() >> 11) / 9007199254740992.0; /* 53 bits / 2^53 */
 }
 
 /* Seconds of a retry-after value: a non-negative decimal number. -1 if it
