@@ -663,3 +663,28 @@ def coordd(run_dir):
     c = Coordd(run_dir)
     yield c
     c.stop()
+
+
+def nghttpx_upstream(run_dir, mock, name, extra_args=()):
+    """nghttpx (TLS, a self-signed certificate for 127.0.0.1) on a free port
+    in front of the mock; returns (Proc, base_url, cert). The caller stops
+    the Proc. Skips the test without nghttpx or openssl."""
+    need("nghttpx", "openssl")
+    key, cert = run_dir / ("%s.key" % name), run_dir / ("%s.crt" % name)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    port = free_port()
+    proc = Proc(["nghttpx", "--frontend=127.0.0.1,%d" % port,
+                 "--backend=127.0.0.1,%d" % mock.port, "--workers=1", "--no-ocsp",
+                 "--backend-connections-per-frontend=0"] + list(extra_args) +
+                ["--errorlog-file=%s" % (run_dir / "nghttpx-error.log"), str(key), str(cert)],
+                {"PATH": "/usr/sbin:/usr/bin:/bin"}, run_dir / "nghttpx.log")
+    try:
+        wait_until(lambda: can_connect(port) or not proc.alive(), 10, "nghttpx to accept")
+        assert proc.alive(), "nghttpx died: " + proc.output()
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, "https://127.0.0.1:%d/v1" % port, cert

@@ -4,12 +4,10 @@ concurrent slow streams over at most 4 TCP connections; with per-thread
 handles it opens about one per stream."""
 
 import concurrent.futures
-import subprocess
 
 import pytest
 
-from harness import (Proc, Proxy, can_connect, free_port, need, parse_sse, user_message,
-                     wait_until)
+from harness import Proxy, nghttpx_upstream, parse_sse, user_message, wait_until
 
 STREAMS = 50
 
@@ -18,27 +16,13 @@ STREAMS = 50
 def h2_upstream(run_dir, mock):
     """nghttpx on https://127.0.0.1:<port>/v1 proxying to the mock; yields
     (base_url, ca_file, access_log)."""
-    need("nghttpx", "openssl")
-    key, cert = run_dir / "h2.key", run_dir / "h2.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
     access = run_dir / "nghttpx-access.log"
-    port = free_port()
-    proc = Proc(["nghttpx", "--frontend=127.0.0.1,%d" % port,
-                 "--backend=127.0.0.1,%d" % mock.port, "--workers=1", "--no-ocsp",
-                 "--backend-connections-per-frontend=0",
-                 "--frontend-http2-max-concurrent-streams=256",
-                 "--accesslog-file=%s" % access,
-                 "--accesslog-format=$remote_port $alpn $status $request",
-                 "--errorlog-file=%s" % (run_dir / "nghttpx-error.log"),
-                 str(key), str(cert)], {"PATH": "/usr/sbin:/usr/bin:/bin"},
-                run_dir / "nghttpx.log")
+    proc, base_url, cert = nghttpx_upstream(
+        run_dir, mock, "h2", ["--frontend-http2-max-concurrent-streams=256",
+                              "--accesslog-file=%s" % access,
+                              "--accesslog-format=$remote_port $alpn $status $request"])
     try:
-        wait_until(lambda: can_connect(port) or not proc.alive(), 10, "nghttpx to accept")
-        assert proc.alive(), "nghttpx died: " + proc.output()
-        yield "https://127.0.0.1:%d/v1" % port, cert, access
+        yield base_url, cert, access
     finally:
         proc.stop()
 

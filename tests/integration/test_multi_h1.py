@@ -9,12 +9,10 @@ ALPN (UPSTREAM_HTTP2 on: the transport learns the upstream does not
 multiplex)."""
 
 import concurrent.futures
-import subprocess
 
 import pytest
 
-from harness import (Proc, Proxy, can_connect, free_port, need, parse_sse, stream_arrivals,
-                     user_message, wait_until)
+from harness import Proxy, nghttpx_upstream, parse_sse, stream_arrivals, user_message
 
 STREAMS = 64
 CHUNKS = 8
@@ -62,23 +60,9 @@ def test_multi_h1_burst_starts_at_once(run_dir, mock):
 def h1_tls_upstream(run_dir, mock):
     """nghttpx offering only http/1.1 by ALPN, proxying to the mock; yields
     (base_url, ca_file)."""
-    need("nghttpx", "openssl")
-    key, cert = run_dir / "h1.key", run_dir / "h1.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
-    port = free_port()
-    proc = Proc(["nghttpx", "--frontend=127.0.0.1,%d" % port,
-                 "--backend=127.0.0.1,%d" % mock.port, "--workers=1", "--no-ocsp",
-                 "--backend-connections-per-frontend=0", "--npn-list=http/1.1",
-                 "--errorlog-file=%s" % (run_dir / "nghttpx-error.log"),
-                 str(key), str(cert)], {"PATH": "/usr/sbin:/usr/bin:/bin"},
-                run_dir / "nghttpx.log")
+    proc, base_url, cert = nghttpx_upstream(run_dir, mock, "h1", ["--npn-list=http/1.1"])
     try:
-        wait_until(lambda: can_connect(port) or not proc.alive(), 10, "nghttpx to accept")
-        assert proc.alive(), "nghttpx died: " + proc.output()
-        yield "https://127.0.0.1:%d/v1" % port, cert
+        yield base_url, cert
     finally:
         proc.stop()
 
