@@ -12,6 +12,9 @@
 
 #include <cmocka.h>
 
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/err.h"
 #include "tests/unit/golden.h"
 #include "translate/translate.h"
 
@@ -206,4 +209,41 @@ void golden_info_aliases(struct tr_reqinfo *info, struct json_object *j)
                  json_object_get_string(json_object_array_get_idx(pair, 1)));
         info->naliases = i + 1;
     }
+}
+
+void golden_torture(golden_torture_fn run, void *ctx, size_t out_max)
+{
+    struct ccp_alloc_stats st;
+    struct tr_error err;
+    struct buf out;
+    size_t n, total, ref_len = 0;
+    char *ref;
+    enum ccp_err rc;
+
+    buf_init(&out, out_max);
+    ccp_alloc_reset();
+    assert_int_equal(run(ctx, &out, &err), CCP_OK);
+    ccp_alloc_get_stats(&st);
+    total = st.count;
+    ref = buf_take(&out, &ref_len); /* what every run that succeeds must give */
+    assert_non_null(ref);
+    for (n = 1; n <= total; n++) {
+        buf_release(&out);
+        ccp_alloc_reset();
+        (void)ccp_alloc_fail_at(n);
+        rc = run(ctx, &out, &err);
+        (void)ccp_alloc_fail_at(0);
+        if (rc == CCP_OK) {
+            /* a failed size hint (buf_presize) is not an error: the
+             * answer must then be exactly the one without failures */
+            assert_int_equal(out.len, ref_len);
+            assert_memory_equal(out.ptr, ref, ref_len);
+            continue;
+        }
+        assert_int_equal(rc, CCP_ERR_NOMEM);
+        assert_int_equal(err.status, 503);
+        assert_int_equal(out.len, 0);
+    }
+    ccp_free(ref);
+    buf_release(&out);
 }

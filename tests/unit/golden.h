@@ -8,6 +8,8 @@
 
 #include <json-c/json.h>
 
+#include "common/err.h"
+
 /* The folder of tests/data (from CCP_TEST_DATA, else "tests/data"). */
 const char *golden_data_dir(void);
 
@@ -31,7 +33,17 @@ void golden_cases_free(char **cases, size_t n);
  * stdout with the label and returns false. */
 bool golden_json_equal(const char *label, const char *expected, const char *actual);
 
+struct buf;
+struct tr_error;
 struct tr_reqinfo;
+
+/* Allocation torture (--enable-fault-injection builds): run(ctx, out, err)
+ * once as it is, then once with each of its allocations through
+ * common/alloc.h failing in turn. Each failing run must give CCP_ERR_NOMEM
+ * with a 503 and leave out empty, or (a failed size hint, see buf_presize)
+ * CCP_OK with exactly the first run's output. out_max bounds out. */
+typedef enum ccp_err (*golden_torture_fn)(void *ctx, struct buf *out, struct tr_error *err);
+void golden_torture(golden_torture_fn run, void *ctx, size_t out_max);
 
 /* A case's info.json "aliases": [[upstream, client], ...] into info (j may
  * be NULL; at most TR_MAX_TOOL_ALIASES are taken). */

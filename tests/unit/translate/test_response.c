@@ -206,51 +206,38 @@ static void test_usage_out(void **state)
 /* Torture (--enable-fault-injection builds): fail each of our allocations
  * in turn for every golden completion that translates; each must give
  * CCP_ERR_NOMEM with a 503 and leave out as it was. */
+struct torture_resp {
+    const struct tr_opts *o;
+    const struct tr_reqinfo *info;
+    const char *in;
+    size_t len;
+};
+
+static enum ccp_err torture_response(void *ctx, struct buf *out, struct tr_error *err)
+{
+    struct torture_resp *t = ctx;
+
+    return tr_response(t->o, t->info, MSG_ID, t->in, t->len, out, err);
+}
+
 static void torture_case(void **state)
 {
     const char *dir = *state;
-    struct ccp_alloc_stats st;
+    struct torture_resp t;
     struct tr_opts o;
     struct tr_reqinfo info;
-    struct tr_error err;
-    struct buf out;
-    size_t len, n, total, ref_len = 0;
-    char *ref;
     char *in;
-    enum ccp_err rc;
 
     if (golden_exists(dir, "error.json") || ccp_alloc_fail_at(0) == 0) {
         skip();
     }
-    in = golden_read(dir, "openai.json", &len);
+    in = golden_read(dir, "openai.json", &t.len);
     assert_non_null(in);
     setup(&o, &info, dir);
-    buf_init(&out, MAX_OUT);
-    ccp_alloc_reset();
-    assert_int_equal(tr_response(&o, &info, MSG_ID, in, len, &out, &err), CCP_OK);
-    ccp_alloc_get_stats(&st);
-    total = st.count;
-    ref = buf_take(&out, &ref_len); /* what every run that succeeds must give */
-    assert_non_null(ref);
-    for (n = 1; n <= total; n++) {
-        buf_release(&out);
-        ccp_alloc_reset();
-        (void)ccp_alloc_fail_at(n);
-        rc = tr_response(&o, &info, MSG_ID, in, len, &out, &err);
-        (void)ccp_alloc_fail_at(0);
-        if (rc == CCP_OK) {
-            /* a failed size hint (buf_presize) is not an error: the
-             * answer must then be exactly the one without failures */
-            assert_int_equal(out.len, ref_len);
-            assert_memory_equal(out.ptr, ref, ref_len);
-            continue;
-        }
-        assert_int_equal(rc, CCP_ERR_NOMEM);
-        assert_int_equal(err.status, 503);
-        assert_int_equal(out.len, 0);
-    }
-    ccp_free(ref);
-    buf_release(&out);
+    t.o = &o;
+    t.info = &info;
+    t.in = in;
+    golden_torture(torture_response, &t, MAX_OUT);
     free(in);
 }
 
