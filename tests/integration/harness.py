@@ -203,47 +203,55 @@ class Proxy:
         if not os.access(worker, os.X_OK):
             pytest.fail("no worker binary at %s: build first or set CCP_BUILD_DIR" % worker)
         self.run_dir = run_dir
-        last_error = ""
         # Our own env file: the worker must not pick up a .env from elsewhere,
         # nor a memcached that happens to run on this machine (tests that want
         # one start their own and pass their own env file).
         env_file = run_dir / "test.env"
         env_file.write_text("MEMCACHED_SERVERS=\n")
-        for _attempt in range(3):  # the free port may be taken in between: retry
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "CCPROXY_BIN": os.environ.get("CCP_WORKER_WRAPPER") or str(worker),
+            "CCPROXY_RUN_DIR": str(run_dir),
+            "CCPROXY_BIND": "127.0.0.1",
+            "CCPROXY_PROCS": "2",
+            "CCPROXY_ENV_FILE": str(env_file),
+            "OPENAI_API_KEY": UPSTREAM_KEY,
+            "OPENAI_BASE_URL": mock_base_url,
+            "BIG_MODEL_NAME": BIG_MODEL,
+            "SMALL_MODEL_NAME": SMALL_MODEL,
+            "LOG_LEVEL": "DEBUG",
+            "WORKER_THREADS": "4",
+        }
+        # sanitizer options of an ASan build (lighttpd.conf copies them)
+        for name in SANITIZER_OPTIONS:
+            if os.environ.get(name):
+                env[name] = os.environ[name]
+        # run-tests.sh runs the suite once per upstream transport
+        if os.environ.get("UPSTREAM_MULTI"):
+            env["UPSTREAM_MULTI"] = os.environ["UPSTREAM_MULTI"]
+        env.update(extra_env or {})
+        # The workers inherit lighttpd's stderr; under -D that is not
+        # server.errorlog, so send it there (both append) as a service
+        # manager would collect it: one log with lighttpd's and the
+        # workers' lines, including the JSON request lines.
+
+        def start(port, _attempt):
+            return Proc(["lighttpd", "-D", "-f", str(LIGHTTPD_CONF)], dict(env, PORT=str(port)),
+                        run_dir / "lighttpd-error.log", append=True)
+
+        self._start(start, "lighttpd", 10)
+
+    def _start(self, start, what, timeout):
+        """self.proc = start(port, attempt) on a free port, up to 3 attempts
+        (the port may be taken in between), until it accepts connections."""
+        last_error = ""
+        for attempt in range(3):
             self.port = free_port()
-            env = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "LANG": "C.UTF-8",
-                "CCPROXY_BIN": os.environ.get("CCP_WORKER_WRAPPER") or str(worker),
-                "CCPROXY_RUN_DIR": str(run_dir),
-                "CCPROXY_BIND": "127.0.0.1",
-                "PORT": str(self.port),
-                "CCPROXY_PROCS": "2",
-                "CCPROXY_ENV_FILE": str(env_file),
-                "OPENAI_API_KEY": UPSTREAM_KEY,
-                "OPENAI_BASE_URL": mock_base_url,
-                "BIG_MODEL_NAME": BIG_MODEL,
-                "SMALL_MODEL_NAME": SMALL_MODEL,
-                "LOG_LEVEL": "DEBUG",
-                "WORKER_THREADS": "4",
-            }
-            # sanitizer options of an ASan build (lighttpd.conf copies them)
-            for name in SANITIZER_OPTIONS:
-                if os.environ.get(name):
-                    env[name] = os.environ[name]
-            # run-tests.sh runs the suite once per upstream transport
-            if os.environ.get("UPSTREAM_MULTI"):
-                env["UPSTREAM_MULTI"] = os.environ["UPSTREAM_MULTI"]
-            env.update(extra_env or {})
-            # The workers inherit lighttpd's stderr; under -D that is not
-            # server.errorlog, so send it there (both append) as a service
-            # manager would collect it: one log with lighttpd's and the
-            # workers' lines, including the JSON request lines.
-            self.proc = Proc(["lighttpd", "-D", "-f", str(LIGHTTPD_CONF)], env,
-                             run_dir / "lighttpd-error.log", append=True)
+            self.proc = start(self.port, attempt)
             try:
-                wait_until(lambda: can_connect(self.port) or not self.proc.alive(), 10,
-                           "lighttpd to accept on port %d" % self.port)
+                wait_until(lambda: can_connect(self.port) or not self.proc.alive(), timeout,
+                           "%s to accept on port %d" % (what, self.port))
             except AssertionError:
                 self.proc.stop()
                 raise
@@ -251,7 +259,7 @@ class Proxy:
                 return
             last_error = self.proc.output() + self.error_log()
             self.proc.stop()
-        pytest.fail("lighttpd did not start: " + last_error)
+        pytest.fail("%s did not start: %s" % (what, last_error))
 
     def error_log(self):
         try:
@@ -404,22 +412,12 @@ class Server(Proxy):
     def __init__(self, argv, env, run_dir, error_log, what):
         self.run_dir = run_dir
         self.error_path = error_log
-        last_error = ""
-        for attempt in range(3):  # the free port may be taken in between: retry
-            self.port = free_port()
-            full = dict(env, PORT=str(self.port))
-            self.proc = Proc(argv, full, run_dir / ("%s-%d.out" % (what, attempt)))
-            try:
-                wait_until(lambda: can_connect(self.port) or not self.proc.alive(), 15,
-                           "%s to accept on port %d" % (what, self.port))
-            except AssertionError:
-                self.proc.stop()
-                raise
-            if self.proc.alive():
-                return
-            last_error = self.proc.output() + self.error_log()
-            self.proc.stop()
-        pytest.fail("%s did not start: %s" % (what, last_error))
+
+        def start(port, attempt):
+            return Proc(argv, dict(env, PORT=str(port)),
+                        run_dir / ("%s-%d.out" % (what, attempt)))
+
+        self._start(start, what, 15)
 
     def error_log(self):
         try:
