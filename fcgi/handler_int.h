@@ -40,7 +40,8 @@ struct wk_req {
     unsigned attempts;         /* upstream attempts (retries + 1); 0: none */
     /* metrics and the JSON request line (fcgi/metrics.c) */
     char tenant[WK_TENANT_LEN + 1]; /* hash of the client key, "" if none */
-    struct cache_key tenant_key;    /* the response cache's tenant (wk_rcache_tenant) */
+    struct cache_key tenant_key;    /* cache_tenant_id of the presented key (or ""):
+                                       the response cache's tenant */
     bool have_tenant_key;           /* tenant_key is set */
     unsigned long tokens_cached;    /* of tokens_in, served from the upstream's prompt cache */
     long ttfb_ms;                   /* t0 to the status line and headers going out; -1 until then */

@@ -16,6 +16,7 @@
 
 #include "cache/cache.h"
 #include "common/log.h"
+#include "fcgi/guard.h"
 #include "fcgi/handler_int.h"
 #include "fcgi/metrics.h"
 #include "fcgi/metrics_int.h"
@@ -101,31 +102,18 @@ enum ccp_err wk_metrics_init(const struct conf *c, bool cgi)
     return CCP_OK;
 }
 
-/* The client's key: x-api-key, else Authorization: Bearer. */
-static const char *client_key(struct wk_req *r)
-{
-    const char *k = r->io->param(r->io, "HTTP_X_API_KEY");
-    const char *a;
-
-    if (k != NULL && k[0] != '\0') {
-        return k;
-    }
-    a = r->io->param(r->io, "HTTP_AUTHORIZATION");
-    if (a != NULL && strncmp(a, "Bearer ", 7) == 0 && a[7] != '\0') {
-        return a + 7;
-    }
-    return NULL;
-}
-
 void wk_request_start(struct wk_req *r)
 {
-    const char *key = client_key(r);
+    size_t n = 0;
+    const char *key = wk_auth_presented(r->io->param(r->io, "HTTP_X_API_KEY"),
+                                        r->io->param(r->io, "HTTP_AUTHORIZATION"), &n);
 
-    /* one digest for both the request line and the response cache */
+    /* one digest of the key the client presented (the one authentication
+     * checks) for both the request line and the response cache; clients
+     * without a key share the tenant of "" */
     r->tenant[0] = '\0';
     r->have_tenant_key =
-        wk_rcache_tenant(r->io->param(r->io, "HTTP_X_API_KEY"),
-                         r->io->param(r->io, "HTTP_AUTHORIZATION"), &r->tenant_key) == CCP_OK;
+        cache_tenant_id(key != NULL ? key : "", key != NULL ? n : 0, &r->tenant_key) == CCP_OK;
     if (key != NULL && r->have_tenant_key) {
         memcpy(r->tenant, r->tenant_key.hex, WK_TENANT_LEN);
         r->tenant[WK_TENANT_LEN] = '\0';

@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -115,22 +114,6 @@ void wk_rcache_free(struct wk_rcache *rc)
     cache_store_free(rc->store);
     cache_lru_free(rc->lru);
     ccp_free(rc);
-}
-
-enum ccp_err wk_rcache_tenant(const char *x_api_key, const char *authorization,
-                              struct cache_key *out)
-{
-    const char *k = "";
-
-    if (x_api_key != NULL && x_api_key[0] != '\0') {
-        k = x_api_key;
-    } else if (authorization != NULL && strncasecmp(authorization, "Bearer ", 7) == 0) {
-        k = authorization + 7;
-        while (*k == ' ') {
-            k++;
-        }
-    }
-    return cache_tenant_id(k, strlen(k), out);
 }
 
 enum ccp_err wk_rcache_key(const char *body, size_t len, const struct cache_key *tenant,

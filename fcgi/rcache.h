@@ -65,13 +65,6 @@ struct wk_rcache *wk_rcache_new(const struct conf *c, bool with_lru);
 /* Free the cache. NULL is a no-op; no thread may use it any more. */
 void wk_rcache_free(struct wk_rcache *rc);
 
-/* The tenant of a request: a hash of the client's x-api-key value, else of
- * the token of an "Authorization: Bearer <token>" value, else of "" (clients
- * without a key share one tenant). Either argument may be NULL. The key
- * itself is neither kept nor logged. CCP_OK or CCP_ERR_NOMEM/INTERNAL. */
-CCP_NODISCARD enum ccp_err wk_rcache_tenant(const char *x_api_key, const char *authorization,
-                                            struct cache_key *out);
-
 /* The response key of a translated upstream request (the len bytes the
  * translator wrote) for tenant and stream flag: cache_response_key_bytes(),
  * SHA-256 with no parse (cache/cache.h says why the bytes are canonical
