@@ -369,6 +369,18 @@ out:
     return hit;
 }
 
+/* The response key of this call (the cache and the fan-out share it),
+ * computed once; false if there is none (no tenant digest, libcrypto). */
+static bool call_key(struct wk_req *r, struct call *c, const struct buf *up_body)
+{
+    if (!c->have_key) {
+        c->have_key =
+            r->have_tenant_key && wk_rcache_key(up_body->ptr, up_body->len, &r->tenant_key,
+                                                r->info.stream, &c->key) == CCP_OK;
+    }
+    return c->have_key;
+}
+
 /* Decide what the cache does for this request (r->cache, c->store, c->key);
  * true if it answered. */
 static bool consult_cache(struct wk_req *r, struct call *c, const struct buf *up_body,
@@ -382,14 +394,12 @@ static bool consult_cache(struct wk_req *r, struct call *c, const struct buf *up
     if (rc == NULL) {
         return false;
     }
-    if (!r->have_tenant_key || wk_rcache_key(up_body->ptr, up_body->len, &r->tenant_key,
-                                             r->info.stream, &c->key) != CCP_OK) {
+    if (!call_key(r, c, up_body)) {
         LOG_WARN("response cache: no key for this request; not cached");
         r->cache = WK_CACHE_BYPASS;
         wk_rcache_note_bypass(rc);
         return false;
     }
-    c->have_key = true;
     if (no_cache) {
         /* no-cache: skip the lookup but keep the fresh answer; no-store: neither */
         r->cache = WK_CACHE_BYPASS;
@@ -413,12 +423,8 @@ static bool join_fanout(struct wk_req *r, struct call *c, const struct buf *up_b
     if (!c->stream || !wk_fanout_enabled(r->w->conf)) {
         return false;
     }
-    if (!c->have_key) {
-        if (!r->have_tenant_key || wk_rcache_key(up_body->ptr, up_body->len, &r->tenant_key,
-                                                 r->info.stream, &c->key) != CCP_OK) {
-            return false;
-        }
-        c->have_key = true;
+    if (!call_key(r, c, up_body)) {
+        return false;
     }
     if (wk_fanout_join(&c->fo, r->w, &c->key) != CCP_OK || c->fo.leader) {
         return false;
