@@ -286,18 +286,17 @@ struct wk_upstream *wk_upstream_new(const struct conf *c)
     }
     set_static_opts(u);
     wk_metrics_curl_setup(u->easy); /* metrics hook: open-connections gauge */
-    if (!multi) {
-        u->mh = curl_multi_init();
-        if (u->mh == NULL) {
-            goto fail;
-        }
-        curl_multi_setopt(u->mh, CURLMOPT_MAXCONNECTS, c->pool_max_connections);
-    }
     if (multi) {
         u->xfer = wk_xfer_new(u->easy); /* takes over the write callback */
         if (u->xfer == NULL) {
             goto fail;
         }
+    } else {
+        u->mh = curl_multi_init(); /* this thread's own transfers and connections */
+        if (u->mh == NULL) {
+            goto fail;
+        }
+        curl_multi_setopt(u->mh, CURLMOPT_MAXCONNECTS, c->pool_max_connections);
     }
     return u;
 
