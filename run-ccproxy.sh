@@ -187,16 +187,17 @@ wait_unix() {
 }
 
 start_coordinator() {
-    local mport coordd="$BUILD_DIR/ccproxy-coordd" sock
+    local coordd="$BUILD_DIR/ccproxy-coordd" sock
     if [ "${MEMCACHED_SERVERS:-}" = "none" ]; then
         export MEMCACHED_SERVERS=
     elif [ -z "${MEMCACHED_SERVERS:-}" ]; then
         if command -v memcached >/dev/null 2>&1; then
-            local margs=(-m "${MEMCACHED_MB:-256}" -I 4m) mdir="$CCPROXY_RUN_DIR/memcached" ok=1
+            local margs=(-m "${MEMCACHED_MB:-256}" -I 4m) mdir="$CCPROXY_RUN_DIR/memcached"
+            local addr up=1
             [ "$(id -u)" -eq 0 ] && margs+=(-u nobody)
             if [ -n "${MEMCACHED_PORT:-}" ]; then
-                mport=$MEMCACHED_PORT
-                margs+=(-l 127.0.0.1 -p "$mport" -U 0)
+                addr="127.0.0.1:$MEMCACHED_PORT"
+                margs+=(-l 127.0.0.1 -p "$MEMCACHED_PORT" -U 0)
             else
                 # A unix socket: a third cheaper per cache lookup than
                 # loopback TCP (docs/benchmarks.md), and only its owner can
@@ -205,21 +206,25 @@ start_coordinator() {
                 # its own under /tmp that nobody can reach; removed on exit.
                 if [ "$(id -u)" -eq 0 ]; then
                     mdir=$(mktemp -d "${TMPDIR:-/tmp}/ccproxy-memcached.XXXXXX") &&
-                        chown nobody "$mdir" && MC_TMPDIR=$mdir || ok=0
+                        chown nobody "$mdir" && MC_TMPDIR=$mdir || up=0
                 else
-                    mkdir -p "$mdir" && chmod 700 "$mdir" || ok=0
+                    mkdir -p "$mdir" && chmod 700 "$mdir" || up=0
                 fi
-                rm -f "$mdir/memcached.sock"
-                margs+=(-s "$mdir/memcached.sock" -a 0600)
+                addr="$mdir/memcached.sock"
+                rm -f "$addr"
+                margs+=(-s "$addr" -a 0600)
             fi
-            memcached "${margs[@]}" >"$CCPROXY_RUN_DIR/memcached.log" 2>&1 &
-            PIDS+=($!)
-            if [ -n "${MEMCACHED_PORT:-}" ] && wait_port 127.0.0.1 "$mport" "$!"; then
-                export MEMCACHED_SERVERS="127.0.0.1:$mport"
-                log "memcached at $MEMCACHED_SERVERS"
-            elif [ -z "${MEMCACHED_PORT:-}" ] && [ $ok -eq 1 ] &&
-                wait_unix "$mdir/memcached.sock" "$!"; then
-                export MEMCACHED_SERVERS="$mdir/memcached.sock"
+            if [ $up -eq 1 ]; then
+                memcached "${margs[@]}" >"$CCPROXY_RUN_DIR/memcached.log" 2>&1 &
+                PIDS+=($!)
+                if [ -n "${MEMCACHED_PORT:-}" ]; then
+                    wait_port 127.0.0.1 "$MEMCACHED_PORT" "$!" || up=0
+                else
+                    wait_unix "$addr" "$!" || up=0
+                fi
+            fi
+            if [ $up -eq 1 ]; then
+                export MEMCACHED_SERVERS="$addr"
                 log "memcached at $MEMCACHED_SERVERS"
             else
                 log "memcached did not start (see $CCPROXY_RUN_DIR/memcached.log); no shared cache"
