@@ -13,6 +13,7 @@
 
 #include "common/str.h"
 #include "translate/errmap_int.h"
+#include "translate/jparse.h"
 #include "translate/translate.h"
 
 #include "common/banned.h"
@@ -335,13 +336,19 @@ static void map_status(struct tr_error *err, int http_status, const char *msg, c
     }
 }
 
-struct json_object *tr_json_parse_tok(struct json_tokener *tok, const char *p, size_t len)
+struct json_object *tr_json_parse_tok(struct json_tokener *tok, const char *p, size_t len,
+                                      int depth)
 {
     struct json_object *obj;
     size_t off;
+    bool handled;
 
     if (len > INT_MAX) {
         return NULL;
+    }
+    obj = tr_jparse(p, len, depth, &handled);
+    if (handled) {
+        return obj;
     }
     json_tokener_reset(tok);
     obj = json_tokener_parse_ex(tok, p, (int)len);
@@ -366,11 +373,12 @@ struct json_object *tr_json_parse(const char *p, size_t len, int depth)
     if (len > INT_MAX) {
         return NULL;
     }
-    tok = json_tokener_new_ex(depth > 0 ? depth : 64);
+    depth = depth > 0 ? depth : 64;
+    tok = json_tokener_new_ex(depth);
     if (tok == NULL) {
         return NULL;
     }
-    obj = tr_json_parse_tok(tok, p, len);
+    obj = tr_json_parse_tok(tok, p, len, depth);
     json_tokener_free(tok);
     return obj;
 }

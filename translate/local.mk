@@ -9,6 +9,7 @@ libccp_translate_a_SOURCES = \
 	translate/limits.c \
 	translate/model_rules.c \
 	translate/jsonw.c \
+	translate/jparse.c translate/jparse.h \
 	translate/response.c \
 	translate/stream.c \
 	translate/errmap.c \

@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/str.h"
+#include "translate/jparse.h"
 #include "translate/request_int.h"
 #include "translate/translate.h"
 
@@ -45,12 +46,15 @@ const char *tr_map_model(const struct tr_opts *o, const char *model)
 /* The tokener of this translation, made on first use and reset for each
  * parse (one per call instead of one per parsed text). NULL when out of
  * memory. */
+static int tok_depth(const struct tr_rq_ctx *c)
+{
+    return c->o->max_json_depth > 0 ? c->o->max_json_depth : DEFAULT_JSON_DEPTH;
+}
+
 static struct json_tokener *tokener(struct tr_rq_ctx *c)
 {
-    int depth = c->o->max_json_depth > 0 ? c->o->max_json_depth : DEFAULT_JSON_DEPTH;
-
     if (c->tok == NULL) {
-        c->tok = json_tokener_new_ex(depth);
+        c->tok = json_tokener_new_ex(tok_depth(c));
     } else {
         json_tokener_reset(c->tok);
     }
@@ -136,7 +140,7 @@ static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len
     struct json_object *obj = NULL;
     enum json_tokener_error jerr;
     size_t end;
-    bool fast;
+    bool fast, handled;
     enum ccp_err rc = CCP_ERR_INVALID;
 
     if (len > (size_t)INT_MAX - 1) {
@@ -150,7 +154,13 @@ static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len
     }
     body = body != NULL ? body : "";
     fast = utf8_ok(body, len);
-    jerr = parse_with(tok, body, len, fast ? 0 : JSON_TOKENER_VALIDATE_UTF8, &obj, &end);
+    obj = fast ? tr_jparse(body, len, tok_depth(c), &handled) : NULL;
+    if (obj != NULL) { /* plain JSON, as json-c would have read it */
+        jerr = json_tokener_success;
+        end = len;
+    } else {
+        jerr = parse_with(tok, body, len, fast ? 0 : JSON_TOKENER_VALIDATE_UTF8, &obj, &end);
+    }
     if (fast && (obj == NULL || !only_ws(body, end, len))) {
         json_object_put(obj);
         jerr = parse_with(tok, body, len, JSON_TOKENER_VALIDATE_UTF8, &obj, &end);

@@ -61,16 +61,17 @@ static struct json_object *text_block(const char *type, const char *key, const c
 
 /* Tool arguments as an object: {} when empty or not JSON. Arguments that
  * are a JSON string holding an object (double-encoded) are decoded once. */
-static struct json_object *tool_input(const char *args, size_t n, struct json_tokener *tok)
+static struct json_object *tool_input(const char *args, size_t n, struct json_tokener *tok,
+                                      int depth)
 {
     struct json_object *in = NULL;
 
     if (args != NULL && n > 0) {
-        in = tr_json_parse_tok(tok, args, n);
+        in = tr_json_parse_tok(tok, args, n, depth);
     }
     if (in != NULL && json_object_is_type(in, json_type_string)) {
-        struct json_object *inner = tr_json_parse_tok(tok, json_object_get_string(in),
-                                                      (size_t)json_object_get_string_len(in));
+        struct json_object *inner = tr_json_parse_tok(
+            tok, json_object_get_string(in), (size_t)json_object_get_string_len(in), depth);
         json_object_put(in);
         in = inner;
     }
@@ -85,7 +86,7 @@ static struct json_object *tool_input(const char *args, size_t n, struct json_to
  * name through info's aliases. */
 static struct json_object *tool_block(const struct tr_reqinfo *info, struct json_object *fn,
                                       const char *id, size_t idlen, const char *msg_id, size_t nth,
-                                      struct json_tokener *tok)
+                                      struct json_tokener *tok, int depth)
 {
     struct json_object *b = json_object_new_object();
     const char *name, *args;
@@ -108,7 +109,7 @@ static struct json_object *tool_block(const struct tr_reqinfo *info, struct json
     }
     if (!add(b, "type", json_object_new_string("tool_use")) || !add(b, "id", jstr(id, idlen)) ||
         !add(b, "name", jstr(name != NULL ? name : "", namelen)) ||
-        !add(b, "input", tool_input(args, alen, tok))) {
+        !add(b, "input", tool_input(args, alen, tok, depth))) {
         json_object_put(b);
         return NULL;
     }
@@ -119,7 +120,7 @@ static struct json_object *tool_block(const struct tr_reqinfo *info, struct json
  * tool_use block was added. false on allocation failure. */
 static bool build_content(const struct tr_reqinfo *info, struct json_object *content,
                           struct json_object *msg, const char *msg_id, struct json_tokener *tok,
-                          bool *tools)
+                          int depth, bool *tools)
 {
     struct json_object *calls = NULL, *fc;
     const char *s, *text;
@@ -160,13 +161,13 @@ static bool build_content(const struct tr_reqinfo *info, struct json_object *con
         }
         json_object_object_get_ex(tc, "function", &fn);
         id = tr_json_str(tc, "id", &idlen);
-        if (!push(content, tool_block(info, fn, id, idlen, msg_id, nth++, tok))) {
+        if (!push(content, tool_block(info, fn, id, idlen, msg_id, nth++, tok, depth))) {
             return false;
         }
         *tools = true;
     }
     if (fc != NULL) { /* the legacy single function_call */
-        if (!push(content, tool_block(info, fc, NULL, 0, msg_id, nth, tok))) {
+        if (!push(content, tool_block(info, fc, NULL, 0, msg_id, nth, tok, depth))) {
             return false;
         }
         *tools = true;
@@ -259,16 +260,17 @@ enum ccp_err tr_response_usage(const struct tr_opts *o, const struct tr_reqinfo 
     const char *finish, *model = info->client_model;
     size_t n;
     bool tools = false;
+    int depth = o->max_json_depth > 0 ? o->max_json_depth : 64;
     enum ccp_err rc = CCP_OK;
     const char *s;
 
     /* one tokener for the body and every tool call's arguments */
     memset(usage, 0, sizeof(*usage));
-    tok = json_tokener_new_ex(o->max_json_depth > 0 ? o->max_json_depth : 64);
+    tok = json_tokener_new_ex(depth);
     if (tok == NULL) {
         goto nomem;
     }
-    root = tr_json_parse_tok(tok, body, len);
+    root = tr_json_parse_tok(tok, body, len, depth);
     if (root != NULL && tr_is_error_doc(root)) {
         tr_error_from_upstream_obj(err, root);
         rc = err->code;
@@ -301,7 +303,7 @@ enum ccp_err tr_response_usage(const struct tr_opts *o, const struct tr_reqinfo 
         !add(res, "type", json_object_new_string("message")) ||
         !add(res, "role", json_object_new_string("assistant")) ||
         !add(res, "model", json_object_new_string(model)) || !add(res, "content", content) ||
-        !build_content(info, content, msg, msg_id, tok, &tools) ||
+        !build_content(info, content, msg, msg_id, tok, depth, &tools) ||
         !add(res, "stop_reason", json_object_new_string(stop_reason(finish, tools))) ||
         json_object_object_add_ex(res, "stop_sequence", NULL, JSON_C_OBJECT_KEY_IS_CONSTANT) != 0 ||
         !add(res, "usage", build_usage(usage))) {

@@ -72,6 +72,7 @@ struct json_scan {
 struct tr_stream {
     struct tr_sse sse;
     struct json_tokener *tok; /* reused for every chunk */
+    int tok_depth;            /* the depth tok was made with */
     struct buf ev;            /* the event being built; appended to `out` whole */
     char *msg_id;
     char model[sizeof(((struct tr_reqinfo *)0)->client_model)];
@@ -736,7 +737,7 @@ static enum ccp_err handle_data(struct tr_stream *st, struct str v)
     if (str_eq_cstr(v, "[DONE]")) {
         return finish_message(st);
     }
-    chunk = tr_json_parse_tok(st->tok, v.ptr, v.len);
+    chunk = tr_json_parse_tok(st->tok, v.ptr, v.len, st->tok_depth);
     if (chunk == NULL) {
         return fail_code(st, CCP_ERR_UPSTREAM_PROTO,
                          "upstream sent a stream event that is not JSON");
@@ -804,7 +805,8 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
         return NULL;
     }
     st->msg_id = ccp_strdup(msg_id != NULL ? msg_id : "");
-    st->tok = json_tokener_new_ex(o->max_json_depth > 0 ? o->max_json_depth : 64);
+    st->tok_depth = o->max_json_depth > 0 ? o->max_json_depth : 64;
+    st->tok = json_tokener_new_ex(st->tok_depth);
     if (st->msg_id == NULL || st->tok == NULL) {
         tr_stream_free(st);
         return NULL;

@@ -1,0 +1,290 @@
+/* Unit tests of translate/jparse.c: what the fast path accepts it reads
+ * exactly as json-c does (same tree, same serialized bytes), over crafted
+ * edge cases and every JSON text of the golden cases; what it declines is
+ * left to json-c; and it is the path the golden cases actually take. */
+#include "config.h"
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "tests/unit/golden.h"
+#include "tests/unit/jparse_same.h"
+#include "translate/errmap_int.h"
+#include "translate/jparse.h"
+
+#include "common/banned.h"
+
+#define DEPTH 64
+#define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* json-c's reading of p[0..n) (flags 0, DEPTH): NULL unless it takes the
+ * whole text (whitespace after it aside). */
+static struct json_object *json_c(const char *p, size_t n, bool *ok)
+{
+    struct json_tokener *tok = json_tokener_new_ex(DEPTH);
+    struct json_object *o;
+    size_t end;
+
+    assert_non_null(tok);
+    o = json_tokener_parse_ex(tok, p, (int)n);
+    *ok = json_tokener_get_error(tok) == json_tokener_success;
+    for (end = json_tokener_get_parse_end(tok); *ok && end < n; end++) {
+        *ok = strchr(" \t\r\n", p[end]) != NULL && p[end] != '\0';
+    }
+    json_tokener_free(tok);
+    if (!*ok) {
+        json_object_put(o);
+        o = NULL;
+    }
+    return o;
+}
+
+/* Parse p[0..n) both ways; when the fast path takes it, json-c must too,
+ * identically. Returns whether the fast path took it. */
+static bool check_same(const char *label, const char *p, size_t n)
+{
+    bool handled, ok;
+    struct json_object *fast = tr_jparse(p, n, DEPTH, &handled), *slow;
+
+    if (!handled) {
+        assert_null(fast);
+        return false;
+    }
+    slow = json_c(p, n, &ok);
+    if (!ok || !jp_same_tree(fast, slow) ||
+        strcmp(json_object_to_json_string_ext(fast, FLAGS),
+               json_object_to_json_string_ext(slow, FLAGS)) != 0) {
+        print_error("%s: fast path and json-c differ\n  fast %s\n  json-c %s\n", label,
+                    json_object_to_json_string_ext(fast, FLAGS),
+                    ok ? json_object_to_json_string_ext(slow, FLAGS) : "(error)");
+        fail();
+    }
+    json_object_put(fast);
+    json_object_put(slow);
+    return true;
+}
+
+static void test_taken(void **state)
+{
+    static const char *docs[] = {
+        "{}",
+        "[]",
+        " \t\r\n{ } \n",
+        "{\"a\":{},\"b\":[],\"c\":[{}],\"d\":null,\"e\":true,\"f\":false}",
+        "[null,true,false,[],[[]],{\"\":\"\"}]",
+        "{\"n\":[0,-0,-1,123456789012345678,-123456789012345678]}",
+        "{\"d\":[1.5,-0.0,1e300,2.50,3.14159265358979,1E-7,1e+2,0.1e1,-2.5E-3,1e400]}",
+        "{\"s\":\"a/b \\/ \\\"q\\\" \\\\ \\b\\f\\n\\r\\t \\u0001\\u001f\\u007f \\u00e9\\u4e2d\"}",
+        "{\"pair\":\"\\ud83d\\ude00 \\uD83D\\uDE00\",\"nul\":\"a\\u0000b\"}",
+        "{\"raw\":\"\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80\",\"bad utf-8 kept\":\"\xff\xfe\"}",
+        "{\"k\\\"ey\\n/\":1,\"k\\u00e9y\":2}",
+        "{\"a\":1,\"b\":2,\"a\":3}",
+        "{\"a\":{\"x\":1},\"a\":[2],\"b\":{\"a\":{},\"a\":null}}",
+        "[[[[[\"deep\"]]]],{\"x\":[1,{\"y\":\"z\"}]}]",
+        "{\"long\":"
+        "\"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\\n\"}",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        if (!check_same(docs[i], docs[i], strlen(docs[i]))) {
+            print_error("declined: %s\n", docs[i]);
+            fail();
+        }
+    }
+}
+
+static void test_declined(void **state)
+{
+    /* malformed, scalar documents, json-c's extensions, and what json-c
+     * would write otherwise: json-c's answer (or error) stands for these */
+    static const char *docs[] = {
+        "",
+        " ",
+        "1",
+        "\"s\"",
+        "null",
+        "{",
+        "{\"a\"",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "[1,]",
+        "[1 2]",
+        "{\"a\" 1}",
+        "{a:1}",
+        "{'a':1}",
+        "{\"a\":01}",
+        "{\"a\":1.}",
+        "{\"a\":.5}",
+        "{\"a\":1e}",
+        "{\"a\":-}",
+        "{\"a\":+1}",
+        "{\"a\":1234567890123456789}",
+        "{\"a\":NaN}",
+        "{\"a\":Infinity}",
+        "{\"a\":True}",
+        "{\"a\":tru}",
+        "{\"a\":nul}",
+        "/* c */ {}",
+        "{} // c",
+        "{} x",
+        "{}{}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":\"\\ud800\"}",
+        "{\"a\":\"\\ud800\\u0041\"}",
+        "{\"a\":\"\\ude00\"}",
+        "{\"\\u0000\":1}",
+        "{\"a\":\"tab\there\"}",
+        "{\"a\":\"unterminated}",
+        "{\"a\":1}\v",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        if (check_same(docs[i], docs[i], strlen(docs[i]))) {
+            print_error("taken, not declined: %s\n", docs[i]);
+            fail();
+        }
+    }
+    /* a NUL byte inside the text */
+    assert_false(check_same("NUL", "{\"a\":\"x\0\"}", 9));
+}
+
+/* Nesting within two levels of the depth goes to json-c, which decides. */
+static void test_depth(void **state)
+{
+    char doc[2 * DEPTH + 8];
+    int k;
+
+    (void)state;
+    for (k = 1; k < DEPTH + 2; k++) {
+        bool handled;
+        struct json_object *o;
+
+        memset(doc, '[', (size_t)k);
+        memset(doc + k, ']', (size_t)k);
+        o = tr_jparse(doc, 2 * (size_t)k, DEPTH, &handled);
+        assert_int_equal(handled, k <= DEPTH - 2);
+        json_object_put(o);
+        (void)check_same("nested", doc, 2 * (size_t)k);
+    }
+}
+
+/* tr_json_parse_tok: the fast path's tree when it takes the text, json-c's
+ * otherwise (a scalar, an extension), NULL for what json-c refuses. */
+static void test_parse_tok(void **state)
+{
+    struct json_tokener *tok = json_tokener_new_ex(DEPTH);
+    struct json_object *o;
+
+    (void)state;
+    o = tr_json_parse_tok(tok, "{\"a\":[1,2.50]}", 14, DEPTH);
+    assert_string_equal(json_object_to_json_string_ext(o, FLAGS), "{\"a\":[1,2.50]}");
+    json_object_put(o);
+    o = tr_json_parse_tok(tok, "\"s\"", 3, DEPTH);
+    assert_true(json_object_is_type(o, json_type_string));
+    json_object_put(o);
+    o = tr_json_parse_tok(tok, "{\"a\":NaN}", 9, DEPTH);
+    assert_true(json_object_is_type(o, json_type_object));
+    json_object_put(o);
+    assert_null(tr_json_parse_tok(tok, "{\"a\":1} x", 9, DEPTH));
+    assert_null(tr_json_parse_tok(tok, "{\"a\":", 5, DEPTH));
+    json_tokener_free(tok);
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Every *.json of every golden case of kind, and every "data:" line of its
+ * *.sse files: checked, and counted in *total and *taken. */
+static void walk_kind(const char *kind, size_t *total, size_t *taken)
+{
+    char **cases = NULL;
+    size_t ncases = golden_cases(kind, &cases), i;
+
+    for (i = 0; i < ncases; i++) {
+        DIR *d = opendir(cases[i]);
+        struct dirent *e;
+
+        assert_non_null(d);
+        while ((e = readdir(d)) != NULL) {
+            char label[1024];
+            size_t len;
+            char *text;
+
+            if (!has_suffix(e->d_name, ".json") && !has_suffix(e->d_name, ".sse")) {
+                continue;
+            }
+            text = golden_read(cases[i], e->d_name, &len);
+            assert_non_null(text);
+            snprintf(label, sizeof(label), "%s/%s", cases[i], e->d_name);
+            if (has_suffix(e->d_name, ".json")) {
+                (*total)++;
+                *taken += check_same(label, text, len);
+            } else {
+                char *line = text, *nl;
+
+                for (; *line != '\0'; line = nl + 1) {
+                    nl = strchr(line, '\n');
+                    if (nl == NULL) {
+                        nl = line + strlen(line);
+                    }
+                    if (strncmp(line, "data: {", 7) == 0) {
+                        (*total)++;
+                        *taken += check_same(label, line + 6, (size_t)(nl - line - 6));
+                    }
+                    if (*nl == '\0') {
+                        break;
+                    }
+                }
+            }
+            free(text); /* golden_read's malloc */
+        }
+        closedir(d);
+    }
+    golden_cases_free(cases, ncases);
+}
+
+static void test_golden_texts(void **state)
+{
+    static const char *kinds[] = {"request", "response", "stream", "count", "errors"};
+    size_t total = 0, taken = 0, i;
+
+    (void)state;
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        walk_kind(kinds[i], &total, &taken);
+    }
+    print_message("golden JSON texts: %zu, taken by the fast path: %zu\n", total, taken);
+    assert_true(total > 300);
+    /* the golden cases are what clients and upstreams send: nearly all of
+     * it must take the fast path (the rest are deliberate oddities) */
+    assert_true(taken * 100 >= total * 95);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_taken),        cmocka_unit_test(test_declined),
+        cmocka_unit_test(test_depth),        cmocka_unit_test(test_parse_tok),
+        cmocka_unit_test(test_golden_texts),
+    };
+
+    return cmocka_run_group_tests_name("translate/jparse", tests, NULL, NULL);
+}

@@ -1,0 +1,533 @@
+/* A fast path for json-c's tokener: parses plain JSON (RFC 8259) into the
+ * same json-c objects json_tokener_parse_ex would build, and declines
+ * everything else (see jparse.h), which the caller then gives to json-c. */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "translate/jparse.h"
+
+#include "common/banned.h"
+
+/* Containers this deep or deeper go to json-c, which decides (its limit is
+ * max_depth - 1 enclosing containers; we stay one below it). */
+#define JP_STACK_MAX 1024
+/* longest number handled here (json-c copes with any length) */
+#define JP_NUMBER_MAX 64
+
+struct jp_frame {
+    struct json_object *obj; /* the open object or array */
+    bool is_object;
+    size_t key_off; /* its pending key in jp.keys (objects) */
+};
+
+struct jp {
+    const char *p, *end;
+    struct buf keys;    /* NUL-terminated keys of the open objects, innermost last */
+    struct buf scratch; /* a string being unescaped */
+};
+
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void skip_ws(struct jp *j)
+{
+    while (j->p < j->end && is_ws(*j->p)) {
+        j->p++;
+    }
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Offset of the first '"', '\\' or control byte (< 0x20) in p[0..n), or n.
+ * Eight bytes at a time: in each test the lowest flagged byte is exact. */
+static size_t string_stop(const char *p, size_t n)
+{
+    size_t i = 0;
+
+    for (; n - i >= 8; i += 8) {
+        uint64_t w, q, b, m;
+
+        memcpy(&w, p + i, 8);
+        q = w ^ (ONES * '"');
+        b = w ^ (ONES * '\\');
+        m = ((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w);
+        m &= HIGHS;
+        if (m != 0) {
+            return i + (size_t)(__builtin_ctzll(m) >> 3); /* little-endian */
+        }
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if (c == '"' || c == '\\' || c < 0x20) {
+            break;
+        }
+    }
+    return i;
+}
+
+static int hex4(const char *p)
+{
+    int v = 0, i;
+
+    for (i = 0; i < 4; i++) {
+        char c = p[i];
+
+        v <<= 4;
+        if (c >= '0' && c <= '9') {
+            v |= c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            v |= c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            v |= c - 'A' + 10;
+        } else {
+            return -1;
+        }
+    }
+    return v;
+}
+
+/* Append code point u as UTF-8 (as json-c writes an escape's code point). */
+static bool put_utf8(struct buf *b, unsigned u)
+{
+    char s[4];
+    size_t n;
+
+    if (u < 0x80) {
+        s[0] = (char)u;
+        n = 1;
+    } else if (u < 0x800) {
+        s[0] = (char)(0xc0 | (u >> 6));
+        s[1] = (char)(0x80 | (u & 0x3f));
+        n = 2;
+    } else if (u < 0x10000) {
+        s[0] = (char)(0xe0 | (u >> 12));
+        s[1] = (char)(0x80 | ((u >> 6) & 0x3f));
+        s[2] = (char)(0x80 | (u & 0x3f));
+        n = 3;
+    } else {
+        s[0] = (char)(0xf0 | ((u >> 18) & 0x07));
+        s[1] = (char)(0x80 | ((u >> 12) & 0x3f));
+        s[2] = (char)(0x80 | ((u >> 6) & 0x3f));
+        s[3] = (char)(0x80 | (u & 0x3f));
+        n = 4;
+    }
+    return buf_append(b, s, n) == CCP_OK;
+}
+
+/* One escape after the backslash at j->p: appended to out, j->p past it.
+ * False for what json-c would not read the same way here: an unknown
+ * escape, a lone or reversed surrogate (json-c substitutes U+FFFD), and
+ * \u0000 where nul_ok is false (a key: json-c cuts it there). */
+static bool unescape(struct jp *j, struct buf *out, bool nul_ok)
+{
+    const char *p = j->p + 1;
+    char c;
+    int u, lo;
+
+    if (p >= j->end) {
+        return false;
+    }
+    c = *p++;
+    switch (c) {
+    case '"':
+    case '\\':
+    case '/':
+        j->p = p;
+        return buf_append(out, &c, 1) == CCP_OK;
+    case 'b':
+        c = '\b';
+        break;
+    case 'f':
+        c = '\f';
+        break;
+    case 'n':
+        c = '\n';
+        break;
+    case 'r':
+        c = '\r';
+        break;
+    case 't':
+        c = '\t';
+        break;
+    case 'u':
+        if (j->end - p < 4 || (u = hex4(p)) < 0) {
+            return false;
+        }
+        p += 4;
+        if (u >= 0xdc00 && u <= 0xdfff) {
+            return false;
+        }
+        if (u >= 0xd800 && u <= 0xdbff) {
+            if (j->end - p < 6 || p[0] != '\\' || p[1] != 'u' || (lo = hex4(p + 2)) < 0 ||
+                lo < 0xdc00 || lo > 0xdfff) {
+                return false;
+            }
+            p += 6;
+            u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+        }
+        if (u == 0 && !nul_ok) {
+            return false;
+        }
+        j->p = p;
+        return put_utf8(out, (unsigned)u);
+    default:
+        return false;
+    }
+    j->p = p;
+    return buf_append(out, &c, 1) == CCP_OK;
+}
+
+/* The string whose opening quote is at j->p: its bytes in *s, *n (in the
+ * input when it has no escape, else in out), j->p past the closing quote. */
+static bool read_string(struct jp *j, struct buf *out, bool nul_ok, const char **s, size_t *n)
+{
+    const char *start = j->p + 1;
+    size_t k;
+
+    j->p = start;
+    k = string_stop(j->p, (size_t)(j->end - j->p));
+    if (j->p + k < j->end && j->p[k] == '"') { /* the common case: no escape */
+        *s = start;
+        *n = k;
+        j->p += k + 1;
+        return true;
+    }
+    out->len = 0;
+    for (;;) {
+        if (j->p + k >= j->end || (unsigned char)j->p[k] < 0x20) {
+            return false; /* unterminated, or a raw control byte */
+        }
+        if (buf_append(out, j->p, k) != CCP_OK) {
+            return false;
+        }
+        j->p += k;
+        if (*j->p == '"') {
+            j->p++;
+            break;
+        }
+        if (!unescape(j, out, nul_ok)) {
+            return false;
+        }
+        k = string_stop(j->p, (size_t)(j->end - j->p));
+    }
+    *s = out->ptr != NULL ? out->ptr : "";
+    *n = out->len;
+    return true;
+}
+
+/* A number as json-c reads it: an integer of up to 18 digits becomes an
+ * int64, one with a fraction or exponent a double that keeps its text
+ * (json_object_new_double_s). Longer integers, leading zeros and the rest
+ * go to json-c. */
+static bool read_number(struct jp *j, struct json_object **v)
+{
+    const char *p = j->p, *start = j->p, *digits;
+    bool is_double = false;
+    char text[JP_NUMBER_MAX + 1];
+    size_t len;
+
+    if (*p == '-') {
+        p++;
+    }
+    digits = p;
+    while (p < j->end && *p >= '0' && *p <= '9') {
+        p++;
+    }
+    if (p == digits || (*digits == '0' && p - digits > 1)) {
+        return false;
+    }
+    if (p < j->end && *p == '.') {
+        const char *f = ++p;
+
+        while (p < j->end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+        if (p == f) {
+            return false;
+        }
+        is_double = true;
+    }
+    if (p < j->end && (*p == 'e' || *p == 'E')) {
+        const char *e;
+
+        p++;
+        if (p < j->end && (*p == '+' || *p == '-')) {
+            p++;
+        }
+        e = p;
+        while (p < j->end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+        if (p == e) {
+            return false;
+        }
+        is_double = true;
+    }
+    len = (size_t)(p - start);
+    if (!is_double) {
+        int64_t n = 0;
+        const char *d;
+
+        if (p - digits > 18) {
+            return false;
+        }
+        for (d = digits; d < p; d++) {
+            n = n * 10 + (*d - '0');
+        }
+        *v = json_object_new_int64(*start == '-' ? -n : n);
+    } else {
+        char *endp;
+        double d;
+
+        if (len > JP_NUMBER_MAX) {
+            return false;
+        }
+        memcpy(text, start, len);
+        text[len] = '\0';
+        d = strtod(text, &endp);
+        if (endp != text + len) {
+            return false;
+        }
+        *v = json_object_new_double_s(d, text);
+    }
+    j->p = p;
+    return *v != NULL;
+}
+
+static bool literal(struct jp *j, const char *word, size_t n)
+{
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0) {
+        return false;
+    }
+    j->p += n;
+    return true;
+}
+
+/* Add v to the innermost open container (taking v's reference). */
+static bool add_value(struct jp *j, struct jp_frame *f, struct json_object *v)
+{
+    if (!f->is_object) {
+        if (json_object_array_add(f->obj, v) != 0) {
+            json_object_put(v);
+            return false;
+        }
+        return true;
+    }
+    /* json-c adds with json_object_object_add too: a repeated key keeps its
+     * place and takes the later value */
+    if (json_object_object_add(f->obj, j->keys.ptr + f->key_off, v) != 0) {
+        json_object_put(v);
+        return false;
+    }
+    j->keys.len = f->key_off;
+    return true;
+}
+
+/* The key at j->p (a '"' expected), then its ':'. */
+static bool read_key(struct jp *j, struct jp_frame *f)
+{
+    const char *s;
+    size_t n;
+
+    skip_ws(j);
+    if (j->p >= j->end || *j->p != '"' || !read_string(j, &j->scratch, false, &s, &n)) {
+        return false;
+    }
+    f->key_off = j->keys.len;
+    if (buf_append(&j->keys, s, n) != CCP_OK || buf_append(&j->keys, "", 1) != CCP_OK) {
+        return false;
+    }
+    skip_ws(j);
+    if (j->p >= j->end || *j->p != ':') {
+        return false;
+    }
+    j->p++;
+    return true;
+}
+
+struct json_object *tr_jparse(const char *p, size_t len, int max_depth, bool *handled)
+{
+    struct jp j = {.p = p, .end = p + len};
+    struct jp_frame stack_small[16], *stack = stack_small;
+    struct json_object *root = NULL, *v = NULL;
+    size_t depth = 0, cap = sizeof(stack_small) / sizeof(stack_small[0]), limit;
+    bool ok = false;
+
+    *handled = false;
+    limit = max_depth > 2 ? (size_t)max_depth - 2 : 0;
+    if (limit > JP_STACK_MAX) {
+        limit = JP_STACK_MAX;
+    }
+    buf_init(&j.keys, SIZE_MAX - 1);
+    buf_init(&j.scratch, SIZE_MAX - 1);
+    for (;;) {
+        /* a value */
+        skip_ws(&j);
+        if (j.p >= j.end) {
+            goto out;
+        }
+        v = NULL;
+        switch (*j.p) {
+        case '{':
+        case '[': {
+            bool is_object = *j.p == '{';
+
+            if (depth >= limit) {
+                goto out;
+            }
+            if (depth == cap) {
+                struct jp_frame *bigger = ccp_calloc(limit, sizeof(*bigger));
+
+                if (bigger == NULL) {
+                    goto out;
+                }
+                memcpy(bigger, stack, depth * sizeof(*stack));
+                stack = bigger;
+                cap = limit;
+            }
+            j.p++;
+            v = is_object ? json_object_new_object() : json_object_new_array();
+            if (v == NULL) {
+                goto out;
+            }
+            if (depth > 0 && !add_value(&j, &stack[depth - 1], json_object_get(v))) {
+                json_object_put(v);
+                goto out;
+            }
+            if (depth == 0) {
+                root = v;
+            } else {
+                json_object_put(v); /* the parent holds it */
+            }
+            stack[depth].obj = v;
+            stack[depth].is_object = is_object;
+            stack[depth].key_off = j.keys.len;
+            depth++;
+            v = NULL;
+            skip_ws(&j);
+            if (j.p < j.end && *j.p == (is_object ? '}' : ']')) {
+                j.p++;
+                if (!is_object) {
+                    json_object_array_shrink(stack[depth - 1].obj, 0);
+                }
+                if (--depth == 0) {
+                    goto done;
+                }
+                goto after_value;
+            }
+            if (is_object && !read_key(&j, &stack[depth - 1])) {
+                goto out;
+            }
+            continue;
+        }
+        case '"': {
+            const char *s;
+            size_t n;
+
+            if (!read_string(&j, &j.scratch, true, &s, &n)) {
+                goto out;
+            }
+            if (n > INT32_MAX) {
+                goto out;
+            }
+            v = json_object_new_string_len(s, (int)n);
+            if (v == NULL) {
+                goto out;
+            }
+            break;
+        }
+        case 't':
+            if (!literal(&j, "true", 4) || (v = json_object_new_boolean(1)) == NULL) {
+                goto out;
+            }
+            break;
+        case 'f':
+            if (!literal(&j, "false", 5) || (v = json_object_new_boolean(0)) == NULL) {
+                goto out;
+            }
+            break;
+        case 'n':
+            if (!literal(&j, "null", 4)) {
+                goto out;
+            }
+            break; /* json-c's null is NULL */
+        default:
+            if ((*j.p >= '0' && *j.p <= '9') || *j.p == '-') {
+                if (!read_number(&j, &v)) {
+                    goto out;
+                }
+                break;
+            }
+            goto out;
+        }
+        /* a scalar, in its container (a scalar document goes to json-c,
+         * which wants more input after a top-level number) */
+        if (depth == 0) {
+            goto out;
+        }
+        if (!add_value(&j, &stack[depth - 1], v)) {
+            v = NULL;
+            goto out;
+        }
+        v = NULL;
+    after_value:
+        /* ',' and the next value, or the container closes */
+        for (;;) {
+            struct jp_frame *f = &stack[depth - 1];
+
+            skip_ws(&j);
+            if (j.p >= j.end) {
+                goto out;
+            }
+            if (*j.p == ',') {
+                j.p++;
+                if (f->is_object && !read_key(&j, f)) {
+                    goto out;
+                }
+                break;
+            }
+            if (*j.p != (f->is_object ? '}' : ']')) {
+                goto out;
+            }
+            j.p++;
+            if (!f->is_object) {
+                json_object_array_shrink(f->obj, 0); /* as json-c does */
+            }
+            depth--;
+            if (depth == 0) {
+                goto done;
+            }
+        }
+    }
+done:
+    skip_ws(&j);
+    if (j.p != j.end) {
+        goto out; /* data after the value: json-c words the error */
+    }
+    ok = true;
+out:
+    json_object_put(v);
+    if (!ok) {
+        json_object_put(root);
+        root = NULL;
+    }
+    if (stack != stack_small) {
+        ccp_free(stack);
+    }
+    buf_release(&j.keys);
+    buf_release(&j.scratch);
+    *handled = ok;
+    return root;
+}
