@@ -28,10 +28,17 @@ struct jp_frame {
     size_t key_off; /* its pending key in jp.keys (objects) */
 };
 
+/* room for the keys of the open objects without an allocation */
+#define JP_KEYS_INLINE 512
+
 struct jp {
     const char *p, *end;
-    struct buf keys;    /* NUL-terminated keys of the open objects, innermost last */
+    /* NUL-terminated keys of the open objects, innermost last: in
+     * keys_inline until they outgrow it */
+    char *keys;
+    size_t keys_len, keys_cap;
     struct buf scratch; /* a string being unescaped */
+    char keys_inline[JP_KEYS_INLINE];
 };
 
 static bool is_ws(char c)
@@ -327,11 +334,11 @@ static bool add_value(struct jp *j, struct jp_frame *f, struct json_object *v)
     }
     /* json-c adds with json_object_object_add too: a repeated key keeps its
      * place and takes the later value */
-    if (json_object_object_add(f->obj, j->keys.ptr + f->key_off, v) != 0) {
+    if (json_object_object_add(f->obj, j->keys + f->key_off, v) != 0) {
         json_object_put(v);
         return false;
     }
-    j->keys.len = f->key_off;
+    j->keys_len = f->key_off;
     return true;
 }
 
@@ -345,10 +352,24 @@ static bool read_key(struct jp *j, struct jp_frame *f)
     if (j->p >= j->end || *j->p != '"' || !read_string(j, &j->scratch, false, &s, &n)) {
         return false;
     }
-    f->key_off = j->keys.len;
-    if (buf_append(&j->keys, s, n) != CCP_OK || buf_append(&j->keys, "", 1) != CCP_OK) {
-        return false;
+    f->key_off = j->keys_len;
+    if (n >= j->keys_cap - j->keys_len) {
+        size_t cap = 2 * j->keys_cap + n;
+        char *bigger = ccp_malloc(cap);
+
+        if (bigger == NULL) {
+            return false;
+        }
+        memcpy(bigger, j->keys, j->keys_len);
+        if (j->keys != j->keys_inline) {
+            ccp_free(j->keys);
+        }
+        j->keys = bigger;
+        j->keys_cap = cap;
     }
+    memcpy(j->keys + j->keys_len, s, n);
+    j->keys[j->keys_len + n] = '\0';
+    j->keys_len += n + 1;
     skip_ws(j);
     if (j->p >= j->end || *j->p != ':') {
         return false;
@@ -359,18 +380,22 @@ static bool read_key(struct jp *j, struct jp_frame *f)
 
 struct json_object *tr_jparse(const char *p, size_t len, int max_depth, bool *handled)
 {
-    struct jp j = {.p = p, .end = p + len};
+    struct jp j;
     struct jp_frame stack_small[16], *stack = stack_small;
     struct json_object *root = NULL, *v = NULL;
     size_t depth = 0, cap = sizeof(stack_small) / sizeof(stack_small[0]), limit;
     bool ok = false;
 
     *handled = false;
+    j.p = p;
+    j.end = p + len;
+    j.keys_len = 0;
     limit = max_depth > 2 ? (size_t)max_depth - 2 : 0;
     if (limit > JP_STACK_MAX) {
         limit = JP_STACK_MAX;
     }
-    buf_init(&j.keys, SIZE_MAX - 1);
+    j.keys = j.keys_inline;
+    j.keys_cap = sizeof(j.keys_inline);
     buf_init(&j.scratch, SIZE_MAX - 1);
     for (;;) {
         /* a value */
@@ -413,7 +438,7 @@ struct json_object *tr_jparse(const char *p, size_t len, int max_depth, bool *ha
             }
             stack[depth].obj = v;
             stack[depth].is_object = is_object;
-            stack[depth].key_off = j.keys.len;
+            stack[depth].key_off = j.keys_len;
             depth++;
             v = NULL;
             skip_ws(&j);
@@ -526,7 +551,9 @@ out:
     if (stack != stack_small) {
         ccp_free(stack);
     }
-    buf_release(&j.keys);
+    if (j.keys != j.keys_inline) {
+        ccp_free(j.keys);
+    }
     buf_release(&j.scratch);
     *handled = ok;
     return root;

@@ -163,6 +163,27 @@ static void test_declined(void **state)
     assert_false(check_same("NUL", "{\"a\":\"x\0\"}", 9));
 }
 
+/* Keys longer than the parser's inline room, nested, with escapes. */
+static void test_long_keys(void **state)
+{
+    char doc[4096];
+    size_t n = 0;
+    int i;
+
+    (void)state;
+    for (i = 0; i < 5; i++) {
+        doc[n++] = '{';
+        doc[n++] = '"';
+        memset(doc + n, 'a' + i, 300);
+        n += 300;
+        memcpy(doc + n, "\\n\":", 4); /* an escape ends each key */
+        n += 4;
+    }
+    memcpy(doc + n, "[1]}}}}}", 8);
+    n += 8;
+    assert_true(check_same("long keys", doc, n));
+}
+
 /* Nesting within two levels of the depth goes to json-c, which decides. */
 static void test_depth(void **state)
 {
@@ -281,9 +302,9 @@ static void test_golden_texts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_taken),        cmocka_unit_test(test_declined),
-        cmocka_unit_test(test_depth),        cmocka_unit_test(test_parse_tok),
-        cmocka_unit_test(test_golden_texts),
+        cmocka_unit_test(test_taken),     cmocka_unit_test(test_declined),
+        cmocka_unit_test(test_long_keys), cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_parse_tok), cmocka_unit_test(test_golden_texts),
     };
 
     return cmocka_run_group_tests_name("translate/jparse", tests, NULL, NULL);
