@@ -52,7 +52,7 @@ def main():
     w("CCProxy runs with the response cache (memcached + in-process LRU) and fan-out "
       "(ccproxy-coordd) on, as deployed. Every request of W1/W2/W3/W5 has its own body (a nonce "
       "in its first text), so none is a cache hit or coalesced; W4 and W6 send identical "
-      "bodies. x-ccproxy-cache counts what the client.py requests of a row were told "
+      "bodies. x-ccproxy-cache counts what the load_client requests of a row were told "
       "(wrk does not count headers).")
     w("")
     w("| target | workload | conc | requests | req/s | p50 ms | p99 ms | TTFB p50 ms | "

@@ -114,7 +114,7 @@ log "translation: $translate_line"
 
 # Every wrk request gets its own body: "n<run>-<thread>-<count> " goes at the
 # start of the body's first "text" (else "content") string, and BENCH_RUN is
-# new for every measurement. So W1/W2 (and W3, W5 through client.py --unique)
+# new for every measurement. So W1/W2 (and W3, W5 through load_client --unique)
 # never get an answer from the response cache and never share a stream: they
 # measure the real path with the cache and the coordinator on, as deployed
 # (per request: a cache miss, a store, a fan-out join as the leader).
@@ -264,11 +264,11 @@ stop_lighttpd() {
 }
 
 # measure TARGET WORKLOAD CONC KIND ARGS...: run one workload, append a row.
-# client.py's bodies: nonce ("unique": its own per request, the default;
+# load_client's bodies: nonce ("unique": its own per request, the default;
 # "same": one per measurement for all its requests; "none": the body as is).
 #   KIND wrk URL BODY            wrk for $dur s (rate, p50, p99)
-#   KIND client URL BODY N MARKER  bench/client.py (adds time to first byte)
-#   KIND both URL BODY MARKER    wrk, then client.py at the same concurrency for TTFB
+#   KIND client URL BODY N MARKER  bench/load_client (adds time to first byte)
+#   KIND both URL BODY MARKER    wrk, then load_client at the same concurrency for TTFB
 nonce=unique
 run_no=0
 measure() {
@@ -292,10 +292,10 @@ measure() {
             sed -n 's/^BENCH //p')
     fi
     if [ "$kind" = client ]; then
-        cres=$("$py" "$top/bench/client.py" --url "$url" --body "$body" --n "$7" \
+        cres=$("$build/load_client" --url "$url" --body "$body" --n "$7" \
             --concurrency "$c" --marker "$8" --timeout 120 "${na[@]}")
     elif [ "$kind" = both ]; then
-        cres=$("$py" "$top/bench/client.py" --url "$url" --body "$body" --n "$nttfb" \
+        cres=$("$build/load_client" --url "$url" --body "$body" --n "$nttfb" \
             --concurrency "$c" --marker "$7" --timeout 60 "${na[@]}")
     fi
     # shellcheck disable=SC2086
