@@ -280,19 +280,27 @@ static void *thread_main(void *arg)
     unsigned fails = 0;
 
     while (!atomic_load(&stopping)) {
+        /* a connection the web server keeps open (FCGI_KEEP_CONN) has its
+         * next request read without the accept turn: the turn holder may
+         * wait in accept() for a new connection that never comes */
+        bool kept = t->req.ipcFd >= 0;
         int rc;
 
-        if (!take_turn(t)) {
+        if (!kept && !take_turn(t)) {
             break;
         }
         if (atomic_load(&stopping)) {
-            give_turn();
+            if (!kept) {
+                give_turn();
+            }
             break;
         }
-        atomic_store(&t->in_accept, 1);
+        atomic_store(&t->in_accept, 1); /* SIGUSR2 interrupts the wait */
         rc = FCGX_Accept_r(&t->req);
         atomic_store(&t->in_accept, 0);
-        give_turn();
+        if (!kept) {
+            give_turn();
+        }
         if (rc < 0) {
             struct timespec pause = {0, 100 * 1000 * 1000};
 

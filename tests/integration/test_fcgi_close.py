@@ -1,8 +1,12 @@
-"""The worker's FastCGI connections, spoken to directly: on a unix socket a
-finished request's connection is closed at once, so a web server that is
+"""The worker's FastCGI connections, spoken to directly on a unix socket:
+a finished request's connection is closed at once, so a web server that is
 slow to close its side does not hold a worker thread (libfcgi's own close
 waits up to 2 s for it, to avoid TCP resets, which a unix socket does not
-have)."""
+have); a burst of connections is served in full, a connection the web
+server keeps (FCGI_KEEP_CONN) carries request after request, one that never
+sends anything is dropped after about 2 s (libfcgi's wait for a unix
+connection's first bytes) and the worker goes on serving, and SIGTERM stops
+an idle worker at once."""
 
 import os
 import socket
@@ -26,12 +30,12 @@ def nv(name, value):
     return length(len(name)) + length(len(value)) + name + value
 
 
-def send_health(sock):
+def send_health(sock, keep=False):
     params = b"".join(nv(k, v) for k, v in [(b"REQUEST_METHOD", b"GET"),
                                              (b"REQUEST_URI", b"/health"),
                                              (b"SCRIPT_NAME", b"/health")])
-    sock.sendall(record(BEGIN, struct.pack(">HB5x", 1, 0)) + record(PARAMS, params) +
-                 record(PARAMS, b"") + record(STDIN, b""))
+    sock.sendall(record(BEGIN, struct.pack(">HB5x", 1, 1 if keep else 0)) +
+                 record(PARAMS, params) + record(PARAMS, b"") + record(STDIN, b""))
 
 
 def read_answer(sock, deadline):
@@ -54,21 +58,43 @@ def read_answer(sock, deadline):
     raise AssertionError("no FCGI_END_REQUEST in time")
 
 
-def test_unix_socket_connection_closed_without_waiting_for_the_server(tmp_path):
+def start_worker(tmp_path, threads, backlog=16):
+    """A worker on its own listening unix socket: (path, process, log)."""
     path = str(tmp_path / "w.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
-    listener.listen(16)
+    listener.listen(backlog)
     env_file = tmp_path / "w.env"
     env_file.write_text("")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CCPROXY_ENV_FILE": str(env_file),
            "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
-           "WORKER_THREADS": "1", "MEMCACHED_SERVERS": "", "COORD_ADDRESSES": "",
+           "WORKER_THREADS": str(threads), "MEMCACHED_SERVERS": "", "COORD_ADDRESSES": "",
            "LOG_LEVEL": "WARNING"}
     log = open(tmp_path / "worker.log", "w")
     worker = subprocess.Popen([str(worker_path())], stdin=listener.fileno(), stdout=log,
                               stderr=subprocess.STDOUT, env=env)
     listener.close()
+    return path, worker, log
+
+
+def stop_worker(worker, log):
+    worker.terminate()
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(timeout=5)
+    log.close()
+
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s
+
+
+def test_unix_socket_connection_closed_without_waiting_for_the_server(tmp_path):
+    path, worker, log = start_worker(tmp_path, 1)
     held = []
     try:
         # the web server reads the answer but keeps its end open
@@ -92,10 +118,96 @@ def test_unix_socket_connection_closed_without_waiting_for_the_server(tmp_path):
     finally:
         for s in held:
             s.close()
+        stop_worker(worker, log)
+
+
+def test_burst_of_connections_all_served(tmp_path):
+    """200 connections made at once to 8 threads: every one answered."""
+    path, worker, log = start_worker(tmp_path, 8, backlog=256)
+    socks = []
+    try:
+        for _ in range(200):
+            s = connect(path)
+            send_health(s)
+            socks.append(s)
+        deadline = time.monotonic() + 30
+        for s in socks:
+            assert b"200 OK" in read_answer(s, deadline)
+    finally:
+        for s in socks:
+            s.close()
+        stop_worker(worker, log)
+
+
+def test_kept_connection_carries_several_requests(tmp_path):
+    """FCGI_KEEP_CONN: the connection stays open and its next requests are
+    read and answered on it, not lost to a newly accepted one."""
+    path, worker, log = start_worker(tmp_path, 2)
+    kept = connect(path)
+    other = None
+    try:
+        for _ in range(3):
+            send_health(kept, keep=True)
+            assert b"200 OK" in read_answer(kept, time.monotonic() + 10)
+        # meanwhile other connections are served by the other thread
+        other = connect(path)
+        send_health(other)
+        assert b"200 OK" in read_answer(other, time.monotonic() + 10)
+        send_health(kept, keep=True)
+        assert b"200 OK" in read_answer(kept, time.monotonic() + 10)
+    finally:
+        kept.close()
+        if other is not None:
+            other.close()
+        stop_worker(worker, log)
+
+
+def test_silent_connection_dropped_and_others_served(tmp_path):
+    """A connection that never sends its request is closed after about 2 s
+    (libfcgi waits that long for its first bytes, holding the accept turn
+    meanwhile); the requests behind it are then answered."""
+    path, worker, log = start_worker(tmp_path, 2)
+    silent = connect(path)
+    other = None
+    try:
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        other = connect(path)
+        send_health(other)
+        assert b"200 OK" in read_answer(other, time.monotonic() + 10)
+        assert time.monotonic() - t0 < 5.0
+        silent.settimeout(10)
+        assert silent.recv(1) == b""
+        assert time.monotonic() - t0 < 5.0
+        # and the worker goes on serving
+        again = connect(path)
+        send_health(again)
+        assert b"200 OK" in read_answer(again, time.monotonic() + 10)
+        again.close()
+    finally:
+        silent.close()
+        if other is not None:
+            other.close()
+        stop_worker(worker, log)
+
+
+def test_sigterm_stops_an_idle_worker_at_once(tmp_path):
+    """Also with a kept connection idle between two requests."""
+    path, worker, log = start_worker(tmp_path, 16)
+    kept = None
+    try:
+        s = connect(path)
+        send_health(s)
+        assert b"200 OK" in read_answer(s, time.monotonic() + 10)
+        s.close()
+        kept = connect(path)
+        send_health(kept, keep=True)
+        assert b"200 OK" in read_answer(kept, time.monotonic() + 10)
+        t0 = time.monotonic()
         worker.terminate()
-        try:
-            worker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=5)
-        log.close()
+        assert worker.wait(timeout=10) == 0
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        if kept is not None:
+            kept.close()
+        stop_worker(worker, log)
