@@ -3,7 +3,9 @@
  * threads taking turns in FCGX_Accept_r) that reads the request body and
  * answers with canned bytes of the same size as CCProxy's answers: DIR/nonstream
  * (a JSON body) or, when the body asks for a stream, DIR/stream (SSE events,
- * flushed one event at a time as the worker does).
+ * flushed one event at a time as the worker does). A body carrying
+ * "mock_delay_ms=N" (W3's, which asks the mock for a slow stream) gets its
+ * events N ms apart, as the mock sends its chunks.
  * Usage (as lighttpd bin-path): floor_fcgi DIR */
 #include "config.h"
 
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -82,11 +85,19 @@ static void serve(FCGX_Request *req, char *body, size_t cap)
     FCGX_FFlush(req->out);
     {
         const char *p = stream, *end = stream + stream_len;
+        const char *d = strstr(body, "mock_delay_ms=");
+        long delay_ms = d != NULL ? strtol(d + strlen("mock_delay_ms="), NULL, 10) : 0;
+        struct timespec gap = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+        bool first = true;
 
         while (p < end) {
             const char *e = strstr(p, "\n\n");
             size_t n = e != NULL ? (size_t)(e - p) + 2 : (size_t)(end - p);
 
+            if (delay_ms > 0 && !first) {
+                nanosleep(&gap, NULL);
+            }
+            first = false;
             FCGX_PutStr(p, (int)n, req->out);
             FCGX_FFlush(req->out);
             p += n;

@@ -471,6 +471,14 @@ fi
 start_lighttpd floor "$build/floor_fcgi $tmp/floor"
 run_w1w2 floor "$BASE" /v1/messages .json message_stop
 stop_lighttpd
+# W3 through lighttpd and FastCGI alone: the same 500 slow streams (events
+# 50 ms apart) from the floor, on fresh processes, then once more
+start_lighttpd floor-w3 "$build/floor_fcgi $tmp/floor"
+measure floor "W3 500 slow streams" "$w3n" client "$BASE/v1/messages" "$b/slow.stream.json" \
+    "$w3n" message_stop
+measure floor "W3 500 slow streams, again" "$w3n" client "$BASE/v1/messages" \
+    "$b/slow.stream.json" "$w3n" message_stop
+stop_lighttpd
 
 # ---- claude-code-router ----------------------------------------------------------
 ccr_note="not installed (npm install -g @musistudio/claude-code-router to include it)"

@@ -138,6 +138,11 @@ static enum ccp_err read_frame(struct coord_client *c, int64_t deadline, struct 
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (left_ms(deadline) == 0) {
+                /* nothing there and no time to wait (a leader looking for
+                 * FOLLOWERS at every event): no poll(0) after the recv */
+                return CCP_ERR_TIMEOUT;
+            }
             r = wait_fd(c->fd, POLLIN, deadline);
             if (r == 0) {
                 return CCP_ERR_TIMEOUT;

@@ -14,7 +14,7 @@
 struct wk_upstream;
 
 /* how often, at most, a transfer asks sink->alive (ms) */
-#define WK_ALIVE_EVERY_MS 20
+#define WK_ALIVE_EVERY_MS 250
 
 /* Where the response body goes, chunk by chunk, as it arrives (already
  * decoded from gzip/br/zstd). */
