@@ -169,16 +169,14 @@ static bool unescape(struct jp *j, struct buf *out, bool nul_ok)
         c = '\t';
         break;
     case 'u':
-        if (j->end - p < 4 || (u = hex4(p)) < 0) {
-            return false;
+        u = j->end - p >= 4 ? hex4(p) : -1;
+        if (u < 0 || (u >= 0xdc00 && u <= 0xdfff)) {
+            return false; /* not four hex digits, or a low surrogate first */
         }
         p += 4;
-        if (u >= 0xdc00 && u <= 0xdfff) {
-            return false;
-        }
         if (u >= 0xd800 && u <= 0xdbff) {
-            if (j->end - p < 6 || p[0] != '\\' || p[1] != 'u' || (lo = hex4(p + 2)) < 0 ||
-                lo < 0xdc00 || lo > 0xdfff) {
+            lo = j->end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2) : -1;
+            if (lo < 0xdc00 || lo > 0xdfff) {
                 return false;
             }
             p += 6;
@@ -474,15 +472,18 @@ struct json_object *tr_jparse(const char *p, size_t len, int max_depth, bool *ha
             break;
         }
         case 't':
-            if (!literal(&j, "true", 4) || (v = json_object_new_boolean(1)) == NULL) {
+        case 'f': {
+            bool t = *j.p == 't';
+
+            if (!literal(&j, t ? "true" : "false", t ? 4 : 5)) {
+                goto out;
+            }
+            v = json_object_new_boolean(t);
+            if (v == NULL) {
                 goto out;
             }
             break;
-        case 'f':
-            if (!literal(&j, "false", 5) || (v = json_object_new_boolean(0)) == NULL) {
-                goto out;
-            }
-            break;
+        }
         case 'n':
             if (!literal(&j, "null", 4)) {
                 goto out;
