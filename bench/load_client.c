@@ -72,11 +72,15 @@ static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     char *p = NULL;
-    long n;
+    long n = -1;
 
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-        fseek(f, 0, SEEK_SET) != 0 || (p = malloc((size_t)n + 1)) == NULL ||
-        fread(p, 1, (size_t)n, f) != (size_t)n) {
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0) {
+        n = ftell(f);
+    }
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        p = malloc((size_t)n + 1);
+    }
+    if (p == NULL || fread(p, 1, (size_t)n, f) != (size_t)n) {
         fprintf(stderr, "load_client: cannot read %s\n", path);
         exit(2);
     }
