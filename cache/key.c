@@ -357,19 +357,28 @@ enum ccp_err cache_tenant_id(const char *api_key, size_t n, struct cache_key *ou
     return rc;
 }
 
+/* What both response keys start with: the namespace, the tenant and the
+ * stream flag. */
+static enum ccp_err response_key_begin(struct sink *s, const char *ns, const char *tenant,
+                                       size_t tenant_len, bool stream)
+{
+    enum ccp_err rc = digest_begin(s, ns);
+
+    if (rc == CCP_OK) {
+        rc = digest_field(s, tenant, tenant_len);
+    }
+    if (rc == CCP_OK) {
+        rc = sink_write(s, stream ? "stream:1\n" : "stream:0\n", 9);
+    }
+    return rc;
+}
+
 enum ccp_err cache_response_key(struct json_object *req, const char *tenant, size_t tenant_len,
                                 bool stream, struct cache_key *out)
 {
     struct sink s;
-    enum ccp_err rc;
+    enum ccp_err rc = response_key_begin(&s, NS_RESPONSE, tenant, tenant_len, stream);
 
-    rc = digest_begin(&s, NS_RESPONSE);
-    if (rc == CCP_OK) {
-        rc = digest_field(&s, tenant, tenant_len);
-    }
-    if (rc == CCP_OK) {
-        rc = sink_write(&s, stream ? "stream:1\n" : "stream:0\n", 9);
-    }
     if (rc == CCP_OK) {
         rc = write_value(&s, req, 0);
     }
@@ -380,15 +389,8 @@ enum ccp_err cache_response_key_bytes(const char *body, size_t n, const char *te
                                       size_t tenant_len, bool stream, struct cache_key *out)
 {
     struct sink s;
-    enum ccp_err rc;
+    enum ccp_err rc = response_key_begin(&s, NS_RESPONSE_BYTES, tenant, tenant_len, stream);
 
-    rc = digest_begin(&s, NS_RESPONSE_BYTES);
-    if (rc == CCP_OK) {
-        rc = digest_field(&s, tenant, tenant_len);
-    }
-    if (rc == CCP_OK) {
-        rc = sink_write(&s, stream ? "stream:1\n" : "stream:0\n", 9);
-    }
     if (rc == CCP_OK) {
         rc = digest_field(&s, body, n);
     }
