@@ -393,16 +393,21 @@ static bool shared_data(void *ctx, int status, const char *p, size_t n)
     return true;
 }
 
-/* UPSTREAM_MULTI: every chunk queued so far went to shared_data. */
-static bool shared_drain(void *ctx)
+/* Everything read so far went to the sink: let it write out what it kept
+ * back. false (the sink aborted) if it could not. */
+static bool drain_sink(struct wk_upstream *u)
 {
-    struct wk_upstream *u = ctx;
-
     if (u->sink->drain != NULL && !u->sink->drain(u->sink->ctx)) {
         u->sink_aborted = true;
         return false;
     }
     return true;
+}
+
+/* UPSTREAM_MULTI: every chunk queued so far went to shared_data. */
+static bool shared_drain(void *ctx)
+{
+    return drain_sink(ctx);
 }
 
 static bool shared_alive(void *ctx)
@@ -446,9 +451,7 @@ static CURLcode perform_own(struct wk_upstream *u)
     }
     for (;;) {
         mc = curl_multi_perform(u->mh, &running);
-        if (mc == CURLM_OK && u->sink->drain != NULL && !u->sink_aborted &&
-            !u->sink->drain(u->sink->ctx)) {
-            u->sink_aborted = true;
+        if (mc == CURLM_OK && !u->sink_aborted && !drain_sink(u)) {
             cc = CURLE_WRITE_ERROR;
             break;
         }
