@@ -14,6 +14,7 @@
 #include "common/str.h"
 #include "translate/errmap_int.h"
 #include "translate/jparse.h"
+#include "translate/json_int.h"
 #include "translate/translate.h"
 
 #include "common/banned.h"
@@ -373,7 +374,7 @@ struct json_object *tr_json_parse(const char *p, size_t len, int depth)
     if (len > INT_MAX) {
         return NULL;
     }
-    depth = depth > 0 ? depth : 64;
+    depth = tr_json_depth(depth);
     tok = json_tokener_new_ex(depth);
     if (tok == NULL) {
         return NULL;

@@ -1,4 +1,4 @@
-/* Small json-c readers shared by response.c and stream.c (internal). */
+/* Small json-c helpers shared inside translate/ (internal). */
 #ifndef CCP_TRANSLATE_JSON_INT_H
 #define CCP_TRANSLATE_JSON_INT_H
 
@@ -10,6 +10,16 @@
 #include "common/buf.h"
 #include "common/compiler.h"
 #include "common/err.h"
+
+/* The json-c tokener depth for a configured MAX_JSON_DEPTH (tr_opts'
+ * max_json_depth; 0 or less, which the configuration never gives: the
+ * default). A text's json-c parse and its fast path (jparse.h) must use the
+ * same depth. */
+#define TR_JSON_DEPTH_DEFAULT 64
+static inline int tr_json_depth(int configured)
+{
+    return configured > 0 ? configured : TR_JSON_DEPTH_DEFAULT;
+}
 
 /* Append o serialized exactly as json_object_to_json_string_ext(o,
  * JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) would, without

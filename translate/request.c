@@ -15,13 +15,11 @@
 #include "common/buf.h"
 #include "common/str.h"
 #include "translate/jparse.h"
+#include "translate/json_int.h"
 #include "translate/request_int.h"
 #include "translate/translate.h"
 
 #include "common/banned.h"
-
-/* Tokener depth used if the configuration gives none (it never should). */
-#define DEFAULT_JSON_DEPTH 64
 
 /* Room reserved in the output beyond the body's length. */
 #define OUT_SLACK 512
@@ -48,7 +46,7 @@ const char *tr_map_model(const struct tr_opts *o, const char *model)
  * memory. */
 static int tok_depth(const struct tr_rq_ctx *c)
 {
-    return c->o->max_json_depth > 0 ? c->o->max_json_depth : DEFAULT_JSON_DEPTH;
+    return tr_json_depth(c->o->max_json_depth);
 }
 
 static struct json_tokener *tokener(struct tr_rq_ctx *c)

@@ -260,7 +260,7 @@ enum ccp_err tr_response_usage(const struct tr_opts *o, const struct tr_reqinfo 
     const char *finish, *model = info->client_model;
     size_t n;
     bool tools = false;
-    int depth = o->max_json_depth > 0 ? o->max_json_depth : 64;
+    int depth = tr_json_depth(o->max_json_depth);
     enum ccp_err rc = CCP_OK;
     const char *s;
 

@@ -805,7 +805,7 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
         return NULL;
     }
     st->msg_id = ccp_strdup(msg_id != NULL ? msg_id : "");
-    st->tok_depth = o->max_json_depth > 0 ? o->max_json_depth : 64;
+    st->tok_depth = tr_json_depth(o->max_json_depth);
     st->tok = json_tokener_new_ex(st->tok_depth);
     if (st->msg_id == NULL || st->tok == NULL) {
         tr_stream_free(st);
