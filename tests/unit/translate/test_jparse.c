@@ -74,6 +74,19 @@ static bool check_same(const char *label, const char *p, size_t n)
     return true;
 }
 
+/* Each of docs[0..n) must be taken by the fast path (taken) or declined. */
+static void check_docs(const char *const *docs, size_t n, bool taken)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (check_same(docs[i], docs[i], strlen(docs[i])) != taken) {
+            print_error("%s: %s\n", taken ? "declined" : "taken, not declined", docs[i]);
+            fail();
+        }
+    }
+}
+
 static void test_taken(void **state)
 {
     static const char *docs[] = {
@@ -94,15 +107,9 @@ static void test_taken(void **state)
         "{\"long\":"
         "\"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\\n\"}",
     };
-    size_t i;
 
     (void)state;
-    for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
-        if (!check_same(docs[i], docs[i], strlen(docs[i]))) {
-            print_error("declined: %s\n", docs[i]);
-            fail();
-        }
-    }
+    check_docs(docs, sizeof(docs) / sizeof(docs[0]), true);
 }
 
 static void test_declined(void **state)
@@ -150,15 +157,9 @@ static void test_declined(void **state)
         "{\"a\":\"unterminated}",
         "{\"a\":1}\v",
     };
-    size_t i;
 
     (void)state;
-    for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
-        if (check_same(docs[i], docs[i], strlen(docs[i]))) {
-            print_error("taken, not declined: %s\n", docs[i]);
-            fail();
-        }
-    }
+    check_docs(docs, sizeof(docs) / sizeof(docs[0]), false);
     /* a NUL byte inside the text */
     assert_false(check_same("NUL", "{\"a\":\"x\0\"}", 9));
 }
