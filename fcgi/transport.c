@@ -98,19 +98,26 @@ static void touch(struct wk_xfer *x)
     atomic_store(&x->last_rx_ms, now_ms());
 }
 
-static bool h1_origin(const char *origin)
+/* The slot remembering origin as answering HTTP/1.x, or -1. An origin is
+ * remembered at most once. */
+static int h1_slot(const char *origin)
 {
-    unsigned i;
+    int i;
 
     if (origin[0] == '\0') {
-        return false;
+        return -1;
     }
     for (i = 0; i < H1_ORIGINS_MAX; i++) {
         if (strcmp(tp.h1_origins[i], origin) == 0) {
-            return true;
+            return i;
         }
     }
-    return false;
+    return -1;
+}
+
+static bool h1_origin(const char *origin)
+{
+    return h1_slot(origin) >= 0;
 }
 
 /* Transport thread, in a callback: once the response's status line is in,
@@ -119,7 +126,7 @@ static bool h1_origin(const char *origin)
 static void note_version(struct wk_xfer *x)
 {
     long v = 0;
-    unsigned i;
+    int i;
 
     if (x->version_known || x->origin[0] == '\0' || !x->may_mux) {
         return;
@@ -130,10 +137,9 @@ static void note_version(struct wk_xfer *x)
     x->version_known = true;
     if (v >= (long)CURL_HTTP_VERSION_2_0) {
         /* it multiplexes (again): forget an old HTTP/1.x answer */
-        for (i = 0; i < H1_ORIGINS_MAX; i++) {
-            if (strcmp(tp.h1_origins[i], x->origin) == 0) {
-                tp.h1_origins[i][0] = '\0';
-            }
+        i = h1_slot(x->origin);
+        if (i >= 0) {
+            tp.h1_origins[i][0] = '\0';
         }
         return;
     }
