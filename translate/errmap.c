@@ -358,7 +358,7 @@ struct json_object *tr_json_parse_tok(struct json_tokener *tok, const char *p, s
         return NULL;
     }
     for (off = json_tokener_get_parse_end(tok); off < len; off++) {
-        if (p[off] != ' ' && p[off] != '\t' && p[off] != '\r' && p[off] != '\n') {
+        if (!tr_json_ws(p[off])) {
             json_object_put(obj);
             return NULL;
         }

@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "translate/jparse.h"
+#include "translate/json_int.h"
 
 #include "common/banned.h"
 
@@ -41,14 +42,9 @@ struct jp {
     char keys_inline[JP_KEYS_INLINE];
 };
 
-static bool is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 static void skip_ws(struct jp *j)
 {
-    while (j->p < j->end && is_ws(*j->p)) {
+    while (j->p < j->end && tr_json_ws(*j->p)) {
         j->p++;
     }
 }

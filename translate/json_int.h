@@ -2,6 +2,7 @@
 #ifndef CCP_TRANSLATE_JSON_INT_H
 #define CCP_TRANSLATE_JSON_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,12 @@
 static inline int tr_json_depth(int configured)
 {
     return configured > 0 ? configured : TR_JSON_DEPTH_DEFAULT;
+}
+
+/* JSON whitespace (RFC 8259; json-c reads the same four). */
+static inline bool tr_json_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 /* Append o serialized exactly as json_object_to_json_string_ext(o,

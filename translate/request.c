@@ -119,7 +119,7 @@ static enum json_tokener_error parse_with(struct json_tokener *tok, const char *
 static bool only_ws(const char *p, size_t from, size_t n)
 {
     for (; from < n; from++) {
-        if (strchr(" \t\r\n", p[from]) == NULL || p[from] == '\0') {
+        if (!tr_json_ws(p[from])) {
             return false;
         }
     }
