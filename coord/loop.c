@@ -29,6 +29,11 @@
 #define READS_PER_WAKE 16
 #define ACCEPTS_PER_WAKE 64
 #define MAX_EVENTS 128
+/* Connections waiting to be accepted (the kernel caps it at
+ * net.core.somaxconn). Every worker thread connects when it starts, so a few
+ * worker processes starting at once bring thousands; on a unix socket a full
+ * queue fails the connect at once, and that worker goes direct. */
+#define LISTEN_BACKLOG 4096
 
 enum conn_role { CONN_IDLE, CONN_LEADER, CONN_FOLLOWER, CONN_CLOSING };
 
@@ -606,7 +611,8 @@ static int listen_unix(const char *path)
         LOG_ERROR("socket: %s", strerror(errno));
         return -1;
     }
-    if (bind(fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 512) != 0) {
+    if (bind(fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(fd, LISTEN_BACKLOG) != 0) {
         LOG_ERROR("listen on %s: %s", path, strerror(errno));
         close(fd);
         return -1;
@@ -643,7 +649,7 @@ static int listen_tcp(const char *addr)
             continue;
         }
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 512) == 0) {
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0) {
             break;
         }
         close(fd);

@@ -170,6 +170,41 @@ static bool keep_conn(struct wk_fanout *fo)
     return true;
 }
 
+void wk_fanout_prewarm(struct wk_worker *w)
+{
+    const struct conf *c = w->conf;
+    struct wk_fanout fo;
+    char addr[ADDR_MAX];
+    size_t idx, addr_no;
+    uint32_t i;
+    enum ccp_err rc;
+
+    if (!wk_fanout_enabled(c)) {
+        return;
+    }
+    for (i = 0; i < ADDR_SLOTS; i++) {
+        if (!pick_address(c->coord_addresses, i, addr, sizeof(addr), &idx, &addr_no) ||
+            addr_no != i) {
+            break; /* (pick wraps round after the last address) */
+        }
+        if (atomic_load(&down_until[idx]) > now_ms()) {
+            continue;
+        }
+        memset(&fo, 0, sizeof(fo));
+        fo.keep = &w->fanout;
+        fo.slot = idx;
+        fo.addr_no = addr_no;
+        rc = coord_connect(addr, (int)c->coord_connect_timeout_ms, 0, &fo.cc);
+        if (rc != CCP_OK) {
+            LOG_DEBUG("coordinator %s: not connected at start (%s)", addr, ccp_strerror(rc));
+            continue;
+        }
+        if (!keep_conn(&fo)) {
+            coord_close(fo.cc);
+        }
+    }
+}
+
 enum ccp_err wk_fanout_join(struct wk_fanout *fo, struct wk_worker *w, const struct cache_key *key)
 {
     const struct conf *c = w->conf;

@@ -90,6 +90,12 @@ CCP_NODISCARD enum ccp_err wk_fanout_join(struct wk_fanout *fo, struct wk_worker
  * not leading. */
 void wk_fanout_error(struct wk_fanout *fo, const struct tr_error *err);
 
+/* Connect w's thread to every coordinator address (the first 16) now and
+ * keep the connections for its streams. Nothing if fan-out is off; an
+ * address that does not answer is left for the first stream to try (and
+ * then marked down as usual). Logs at DEBUG only. */
+void wk_fanout_prewarm(struct wk_worker *w);
+
 /* Close the connections a worker thread kept (wk_worker_release). NULL is a
  * no-op. */
 void wk_fanout_conns_free(struct wk_fanout_conns *k);

@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "fcgi/fanout.h"
 #include "fcgi/guard.h"
 #include "fcgi/handler.h"
 #include "fcgi/io.h"
@@ -279,6 +280,7 @@ static void *thread_main(void *arg)
     struct wk_io io;
     unsigned fails = 0;
 
+    wk_fanout_prewarm(&t->w); /* before its first request, not during it */
     while (!atomic_load(&stopping)) {
         /* a connection the web server keeps open (FCGI_KEEP_CONN) has its
          * next request read without the accept turn: the turn holder may

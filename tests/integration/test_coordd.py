@@ -409,6 +409,38 @@ def test_session_and_connection_limits(coordd_factory):
     assert c.recv() == (HELLO, b"\x01")
 
 
+def test_a_burst_of_connects_waits_in_the_queue(coordd_factory):
+    # every worker thread connects when it starts: a few worker processes
+    # starting while the daemon is busy must find room in its accept queue
+    # (a unix connect beyond a full queue fails at once, and goes direct)
+    d = coordd_factory()
+    pid = int(subprocess.check_output(["pgrep", "-P", str(d.proc.pid)]).split()[0])
+    socks = []
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for _ in range(600):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(d.path)
+            except BlockingIOError:
+                s.close()
+                break
+            socks.append(s)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        assert len(socks) == 600
+        last = socks[-1]
+        last.setblocking(True)
+        last.settimeout(5)
+        last.sendall(frame(HELLO, b"\x01"))
+        assert last.recv(16) == frame(HELLO, b"\x01")
+    finally:
+        for s in socks:
+            s.close()
+
+
 def test_stale_socket_file_is_replaced(coordd_factory, tmp_path):
     sub = tmp_path / "stale"
     sub.mkdir()

@@ -374,3 +374,35 @@ def test_long_stream_keeps_followers_past_the_wait(run_dir, mock, coordd):
             assert raw == leader and complete(raw)
     finally:
         p.stop()
+
+
+def coordd_connections(path):
+    """Connections the daemon accepted on its unix socket (its side of each
+    connected pair carries the socket's path in /proc/net/unix)."""
+    n = 0
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if len(cols) >= 8 and cols[7] == path and cols[5] == "03":  # SS_CONNECTED
+                n += 1
+    return n
+
+
+def test_worker_threads_connect_at_start(run_dir, mock, coordd):
+    # every worker thread (2 processes x 5) connects when it starts, before any
+    # stream: a burst of first streams then waits for no connect and HELLO
+    p = start_proxy(run_dir, mock, threads=5, COORD_ADDRESSES=coordd.address)
+    try:
+        wait_until(lambda: coordd_connections(coordd.path) >= 10, 5,
+                   "10 coordinator connections")
+        time.sleep(0.2)
+        assert coordd_connections(coordd.path) == 10
+        # the streams use those connections: no new one
+        for i in range(3):
+            mock.script({"kind": "text", "text": "kept %d" % i})
+            status, hdrs, raw = p.messages(stream_turn("kept %d" % i))
+            assert status == 200 and complete(raw)
+        assert coordd_connections(coordd.path) == 10
+    finally:
+        p.stop()
