@@ -77,6 +77,23 @@ def main():
             fmt(r.get("upstream_calls")), fmt(r.get("upstream_conns")), fmt(r.get("errors")),
             fmt(r.get("complete")), cache))
     w("")
+    w3 = [r for r in rows if r["target"] == "ccproxy" and r["workload"].startswith("W3")
+          and r.get("worker_ttfb_p99_ms") is not None]
+    if w3:
+        w("Where W3's time to first byte goes: the client's figure against the workers' own "
+          "(their request lines: from taking the request off the FastCGI socket to its first "
+          "byte), and the span over which the workers took the 500 requests. What the client "
+          "waits beyond the workers' figure is spent before a worker takes the request "
+          "(lighttpd, and the FastCGI accept turn passing from thread to thread).")
+        w("")
+        w("| workload | client TTFB p50 / p99 ms | worker TTFB p50 / p99 ms | "
+          "requests taken over ms |")
+        w("|---|---|---|---|")
+        for r in w3:
+            w("| %s | %s / %s | %d / %d | %.0f |" % (
+                r["workload"], fmt(r.get("ttfb_p50_ms"), 1), fmt(r.get("ttfb_p99_ms"), 1),
+                r["worker_ttfb_p50_ms"], r["worker_ttfb_p99_ms"], r["worker_taken_over_ms"]))
+        w("")
     w("claude-code-router: %s." % a.ccr)
     w("")
     w("Request translation of the large body (bench/translate_bench): `%s`" % a.translate)

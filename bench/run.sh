@@ -13,7 +13,8 @@
 #            small, W2): what the memcached and coordinator round trips cost
 #   floor    lighttpd + bench/floor_fcgi.c (canned answers of the same size)
 #   ccr      claude-code-router, if `ccr` is installed from npm (else skipped)
-# Prints a markdown table and saves it as bench/results/<date>-<host>.md.
+# Prints a markdown table and saves it as bench/results/<date>-<host>.md
+# (<date>-<host>-2.md and so on when that file exists).
 #
 # Usage: bench/run.sh [--quick] [--out=FILE] [--keep]
 # Environment: CCP_BUILD_DIR (default build/), BENCH_PROCS (2),
@@ -273,7 +274,7 @@ nonce=unique
 run_no=0
 measure() {
     local target=$1 wl=$2 c=$3 kind=$4 url=$5 body=$6
-    local s0 s1 c0 c1 t0 t1 l0 l1 k0 k1 wres="" cres="" th na=()
+    local s0 s1 c0 c1 t0 t1 l0 l1 k0 k1 wres="" cres="" th na=() wlog lg0
     run_no=$((run_no + 1))
     case $nonce in
     unique) na=(--nonce "r$run_no" --unique) ;;
@@ -286,6 +287,11 @@ measure() {
     # shellcheck disable=SC2086
     t0=$(cpu_ticks $watch_pids)
     l0=$(cpu_ticks ${LPID:-})
+    wlog=/dev/null lg0=0 # the workers' request lines of this measurement (ccproxy only)
+    if [ "$target" = ccproxy ] && [ -f "${CCPROXY_RUN_DIR:-}/stdout" ]; then
+        wlog=$CCPROXY_RUN_DIR/stdout
+        lg0=$(wc -l <"$wlog")
+    fi
     if [ "$kind" = wrk ] || [ "$kind" = both ]; then
         th=$((c < 2 ? c : 2))
         wres=$(BENCH_BODY=$body BENCH_RUN=$run_no wrk -t"$th" -c"$c" -d"${dur}s" --latency -s "$tmp/post.lua" "$url" |
@@ -307,10 +313,10 @@ measure() {
     # shellcheck disable=SC2086
     "$py" - "$target" "$wl" "$c" "$kind" "$wres" "$cres" $((t1 - t0)) $((l1 - l0)) \
         "$(getconf CLK_TCK)" "$(hwm_kb $watch_pids)" $((s1 - s0)) $((c1 - c0)) \
-        $((k1 - k0)) "$(hwm_kb "$COORDPID")" "$nonce" >>"$rows" <<'EOF'
-import json, sys
+        $((k1 - k0)) "$(hwm_kb "$COORDPID")" "$nonce" "$wlog" "$lg0" >>"$rows" <<'EOF'
+import datetime, json, sys
 (target, wl, c, kind, wres, cres, ticks, lticks, hz, hwm, calls, conns, kticks, khwm,
- nonce) = sys.argv[1:16]
+ nonce, wlog, lg0) = sys.argv[1:18]
 row = {"target": target, "workload": wl, "conc": int(c), "kind": kind}
 cres = json.loads(cres)
 if wres:
@@ -338,6 +344,29 @@ if cres.get("cache"):
 row["bodies"] = "own per request" if nonce == "unique" else "identical"
 row["upstream_calls"] = int(calls)
 row["upstream_conns"] = int(conns)
+# the workers' own view, from their request lines: time to first byte from
+# taking the request, and the span over which they took this measurement's
+# requests (start = the line's time less total_ms; millisecond resolution)
+ttfbs, starts = [], []
+with open(wlog, errors="replace") as f:
+    for i, line in enumerate(f):
+        if i < int(lg0) or not line.startswith("{") or '"msg":"request"' not in line:
+            continue
+        try:
+            j = json.loads(line)
+            end = datetime.datetime.strptime(j["ts"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        except (ValueError, KeyError):
+            continue
+        if j.get("path") != "/v1/messages":
+            continue
+        starts.append(end.timestamp() * 1000 - j.get("total_ms", 0))
+        if j.get("ttfb_ms") is not None:
+            ttfbs.append(j["ttfb_ms"])
+if ttfbs:
+    ttfbs.sort()
+    row["worker_ttfb_p50_ms"] = ttfbs[len(ttfbs) // 2]
+    row["worker_ttfb_p99_ms"] = ttfbs[min(len(ttfbs) - 1, int(len(ttfbs) * 0.99))]
+    row["worker_taken_over_ms"] = max(starts) - min(starts)
 print(json.dumps(row))
 EOF
     log "$(tail -n 1 "$rows")"
@@ -489,7 +518,15 @@ fi
 # ---- report ------------------------------------------------------------------------
 host=$(hostname -s 2>/dev/null || echo host)
 mkdir -p "$top/bench/results"
-[ -n "$out" ] || out=$top/bench/results/$(date +%Y-%m-%d)-$host$([ $quick -eq 1 ] && echo -quick).md
+if [ -z "$out" ]; then # a run of the same day gets -2, -3, ...: never overwrite a result
+    stem=$top/bench/results/$(date +%Y-%m-%d)-$host$([ $quick -eq 1 ] && echo -quick)
+    out=$stem.md
+    i=2
+    while [ -e "$out" ]; do
+        out=$stem-$i.md
+        i=$((i + 1))
+    done
+fi
 "$py" "$top/bench/report.py" "$rows" --translate "$translate_line" --ccr "$ccr_note" \
     --cmd "bench/run.sh $*" --procs "$procs" --threads "$threads" --duration "$dur" \
     --total-rss-kb "$total_hwm" --load "$load0" --load-end "$(cut -d' ' -f1-3 /proc/loadavg)" \
