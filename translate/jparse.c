@@ -191,8 +191,10 @@ static bool unescape(struct jp *j, struct buf *out, bool nul_ok)
 }
 
 /* The string whose opening quote is at j->p: its bytes in *s, *n (in the
- * input when it has no escape, else in out), j->p past the closing quote. */
-static bool read_string(struct jp *j, struct buf *out, bool nul_ok, const char **s, size_t *n)
+ * input when it has no escape, else in out from out->len = from on), j->p
+ * past the closing quote. */
+static bool read_string_at(struct jp *j, struct buf *out, size_t from, bool nul_ok, const char **s,
+                           size_t *n)
 {
     const char *start = j->p + 1;
     size_t k;
@@ -205,7 +207,7 @@ static bool read_string(struct jp *j, struct buf *out, bool nul_ok, const char *
         j->p += k + 1;
         return true;
     }
-    out->len = 0;
+    out->len = from;
     for (;;) {
         if (j->p + k >= j->end || (unsigned char)j->p[k] < 0x20) {
             return false; /* unterminated, or a raw control byte */
@@ -223,21 +225,26 @@ static bool read_string(struct jp *j, struct buf *out, bool nul_ok, const char *
         }
         k = string_stop(j->p, (size_t)(j->end - j->p));
     }
-    *s = out->ptr != NULL ? out->ptr : "";
-    *n = out->len;
+    *s = out->ptr != NULL ? out->ptr + from : "";
+    *n = out->len - from;
     return true;
+}
+
+static bool read_string(struct jp *j, struct buf *out, bool nul_ok, const char **s, size_t *n)
+{
+    return read_string_at(j, out, 0, nul_ok, s, n);
 }
 
 /* A number as json-c reads it: an integer of up to 18 digits becomes an
  * int64, one with a fraction or exponent a double that keeps its text
  * (json_object_new_double_s). Longer integers, leading zeros and the rest
  * go to json-c. */
-static bool read_number(struct jp *j, struct json_object **v)
+/* The end of the RFC 8259 number at j->p (NULL if there is none), where its
+ * integer digits start, and whether it has a fraction or an exponent. */
+static const char *number_end(const struct jp *j, const char **digits_out, bool *is_double_out)
 {
-    const char *p = j->p, *start = j->p, *digits;
+    const char *p = j->p, *digits;
     bool is_double = false;
-    char text[JP_NUMBER_MAX + 1];
-    size_t len;
 
     if (*p == '-') {
         p++;
@@ -247,7 +254,7 @@ static bool read_number(struct jp *j, struct json_object **v)
         p++;
     }
     if (p == digits || (*digits == '0' && p - digits > 1)) {
-        return false;
+        return NULL;
     }
     if (p < j->end && *p == '.') {
         const char *f = ++p;
@@ -256,7 +263,7 @@ static bool read_number(struct jp *j, struct json_object **v)
             p++;
         }
         if (p == f) {
-            return false;
+            return NULL;
         }
         is_double = true;
     }
@@ -272,9 +279,25 @@ static bool read_number(struct jp *j, struct json_object **v)
             p++;
         }
         if (p == e) {
-            return false;
+            return NULL;
         }
         is_double = true;
+    }
+    *digits_out = digits;
+    *is_double_out = is_double;
+    return p;
+}
+
+static bool read_number(struct jp *j, struct json_object **v)
+{
+    const char *p, *start = j->p, *digits = NULL;
+    bool is_double = false;
+    char text[JP_NUMBER_MAX + 1];
+    size_t len;
+
+    p = number_end(j, &digits, &is_double);
+    if (p == NULL) {
+        return false;
     }
     len = (size_t)(p - start);
     if (!is_double) {
@@ -554,4 +577,337 @@ out:
     buf_release(&j.scratch);
     *handled = ok;
     return root;
+}
+
+/* ---- a stream chunk without json-c objects ------------------------------ */
+
+/* Nesting the chunk reader follows at most (deeper goes to json-c). */
+#define CH_DEPTH_MAX 32
+/* Containers around a value: in the chunk, in a choice, in its delta. */
+#define CH_IN_CHUNK 1
+#define CH_IN_CHOICE 3
+#define CH_IN_DELTA 4
+
+struct ch {
+    struct jp j;
+    struct buf *store;
+    size_t limit; /* a container inside this many: declined */
+    bool seen[TR_CHUNK_FIELDS];
+    bool seen_choices, seen_index, seen_delta; /* (repeated: declined) */
+    bool stored[TR_CHUNK_FIELDS];              /* its bytes are at off[] in store */
+    size_t off[TR_CHUNK_FIELDS];
+};
+
+static bool ch_value(struct ch *c, size_t in);
+
+/* The key at j->p ('"' expected) without escapes, its ':' and the start of
+ * its value. */
+static bool ch_key(struct ch *c, const char **k, size_t *n)
+{
+    struct jp *j = &c->j;
+    size_t len;
+
+    skip_ws(j);
+    if (j->p >= j->end || *j->p != '"') {
+        return false;
+    }
+    j->p++;
+    len = string_stop(j->p, (size_t)(j->end - j->p));
+    if (j->p + len >= j->end || j->p[len] != '"') {
+        return false; /* an escape or a control byte: json-c's path reads it */
+    }
+    *k = j->p;
+    *n = len;
+    j->p += len + 1;
+    skip_ws(j);
+    if (j->p >= j->end || *j->p != ':') {
+        return false;
+    }
+    j->p++;
+    skip_ws(j);
+    return j->p < j->end;
+}
+
+static bool key_is(const char *k, size_t n, const char *name)
+{
+    return strlen(name) == n && memcmp(k, name, n) == 0;
+}
+
+/* After a member or element: *more true for ',', false for `close`;
+ * false for anything else. */
+static bool ch_next(struct ch *c, char close, bool *more)
+{
+    struct jp *j = &c->j;
+
+    skip_ws(j);
+    if (j->p >= j->end || (*j->p != ',' && *j->p != close)) {
+        return false;
+    }
+    *more = *j->p == ',';
+    j->p++;
+    return true;
+}
+
+/* A string, checked as tr_jparse reads a value and dropped. */
+static bool ch_skip_string(struct ch *c)
+{
+    size_t mark = c->store->len;
+    const char *s;
+    size_t n;
+    bool ok = read_string_at(&c->j, c->store, mark, true, &s, &n);
+
+    c->store->len = mark;
+    return ok;
+}
+
+/* The value of field f (in `in` containers): kept when it is a string,
+ * NULL otherwise (as tr_json_str gives it). A repeated key is declined
+ * (json-c's path would take the later value). */
+static bool ch_field(struct ch *c, struct tr_chunk *out, enum tr_chunk_field f, size_t in)
+{
+    size_t mark = c->store->len;
+    const char *s;
+    size_t n;
+
+    if (c->seen[f]) {
+        return false;
+    }
+    c->seen[f] = true;
+    if (*c->j.p != '"') {
+        return ch_value(c, in);
+    }
+    if (!read_string_at(&c->j, c->store, mark, true, &s, &n)) {
+        return false;
+    }
+    out->n[f] = n;
+    if (c->store->len > mark) { /* unescaped into store, which may still move */
+        c->stored[f] = true;
+        c->off[f] = mark;
+    } else {
+        out->s[f] = s;
+    }
+    return true;
+}
+
+/* Any JSON value at j->p (in `in` containers), checked as tr_jparse reads
+ * it, and skipped. */
+static bool ch_value(struct ch *c, size_t in)
+{
+    struct jp *j = &c->j;
+    const char *digits, *e;
+    bool more = true, is_double;
+    char close;
+
+    skip_ws(j);
+    if (j->p >= j->end) {
+        return false;
+    }
+    switch (*j->p) {
+    case '{':
+    case '[':
+        if (in >= c->limit) {
+            return false;
+        }
+        close = *j->p == '{' ? '}' : ']';
+        j->p++;
+        skip_ws(j);
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            return true;
+        }
+        while (more) {
+            if (close == '}') { /* a key: only checked */
+                skip_ws(j);
+                if (j->p >= j->end || *j->p != '"' || !ch_skip_string(c)) {
+                    return false;
+                }
+                skip_ws(j);
+                if (j->p >= j->end || *j->p != ':') {
+                    return false;
+                }
+                j->p++;
+            }
+            if (!ch_value(c, in + 1) || !ch_next(c, close, &more)) {
+                return false;
+            }
+        }
+        return true;
+    case '"':
+        return ch_skip_string(c);
+    case 't':
+        return literal(j, "true", 4);
+    case 'f':
+        return literal(j, "false", 5);
+    case 'n':
+        return literal(j, "null", 4);
+    default:
+        if (*j->p != '-' && (*j->p < '0' || *j->p > '9')) {
+            return false;
+        }
+        e = number_end(j, &digits, &is_double);
+        /* the lengths tr_jparse takes */
+        if (e == NULL || (is_double ? (size_t)(e - j->p) > JP_NUMBER_MAX : e - digits > 18)) {
+            return false;
+        }
+        j->p = e;
+        return true;
+    }
+}
+
+/* A null at j->p, consumed: true; anything else: false, nothing consumed. */
+static bool ch_null(struct ch *c)
+{
+    return c->j.p < c->j.end && *c->j.p == 'n' && literal(&c->j, "null", 4);
+}
+
+/* The members of the object at j->p ('{'), each handed to member(); an
+ * empty object is fine. */
+static bool ch_object(struct ch *c, struct tr_chunk *out,
+                      bool (*member)(struct ch *, struct tr_chunk *, const char *, size_t))
+{
+    struct jp *j = &c->j;
+    const char *k;
+    size_t n;
+    bool more = true;
+
+    if (j->p >= j->end || *j->p != '{') {
+        return false;
+    }
+    j->p++;
+    skip_ws(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return true;
+    }
+    while (more) {
+        if (!ch_key(c, &k, &n) || !member(c, out, k, n) || !ch_next(c, '}', &more)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool delta_member(struct ch *c, struct tr_chunk *out, const char *k, size_t n)
+{
+    if (key_is(k, n, "content")) {
+        return ch_field(c, out, TR_CHUNK_CONTENT, CH_IN_DELTA);
+    }
+    if (key_is(k, n, "reasoning_content")) {
+        return ch_field(c, out, TR_CHUNK_REASONING_CONTENT, CH_IN_DELTA);
+    }
+    if (key_is(k, n, "reasoning")) {
+        return ch_field(c, out, TR_CHUNK_REASONING, CH_IN_DELTA);
+    }
+    if (key_is(k, n, "refusal")) {
+        return ch_field(c, out, TR_CHUNK_REFUSAL, CH_IN_DELTA);
+    }
+    if (key_is(k, n, "tool_calls")) {
+        return ch_null(c); /* tool calls: json-c's path (a second null too) */
+    }
+    return ch_value(c, CH_IN_DELTA);
+}
+
+static bool choice_member(struct ch *c, struct tr_chunk *out, const char *k, size_t n)
+{
+    struct jp *j = &c->j;
+    const char *digits, *e;
+    bool is_double;
+
+    if (key_is(k, n, "index")) {
+        /* an integer as json_object_get_int64 reads it (null is 0): other
+         * than 0 is a choice json-c's path skips */
+        if (c->seen_index) {
+            return false;
+        }
+        c->seen_index = true;
+        if (ch_null(c)) {
+            return true;
+        }
+        if (*j->p != '-' && (*j->p < '0' || *j->p > '9')) {
+            return false;
+        }
+        e = number_end(j, &digits, &is_double);
+        if (e == NULL || is_double || e - digits > 18) {
+            return false;
+        }
+        if (!(e - digits == 1 && *digits == '0')) {
+            out->choice = false;
+        }
+        j->p = e;
+        return true;
+    }
+    if (key_is(k, n, "delta")) {
+        if (c->seen_delta) {
+            return false;
+        }
+        c->seen_delta = true;
+        return ch_null(c) || ch_object(c, out, delta_member);
+    }
+    if (key_is(k, n, "finish_reason")) {
+        return ch_field(c, out, TR_CHUNK_FINISH_REASON, CH_IN_CHOICE);
+    }
+    return ch_value(c, CH_IN_CHOICE);
+}
+
+static bool chunk_member(struct ch *c, struct tr_chunk *out, const char *k, size_t n)
+{
+    struct jp *j = &c->j;
+    bool more;
+
+    if (key_is(k, n, "choices")) {
+        if (c->seen_choices || *j->p != '[') {
+            return false;
+        }
+        c->seen_choices = true;
+        j->p++;
+        skip_ws(j);
+        if (j->p < j->end && *j->p == ']') {
+            j->p++;
+            return true;
+        }
+        out->choice = true;
+        return ch_object(c, out, choice_member) && ch_next(c, ']', &more) && !more;
+    }
+    if (key_is(k, n, "usage")) {
+        return ch_null(c); /* usage: json-c's path */
+    }
+    if (key_is(k, n, "error")) {
+        return false; /* perhaps an error document: json-c's path words it */
+    }
+    return ch_value(c, CH_IN_CHUNK);
+}
+
+bool tr_jparse_chunk(const char *p, size_t len, int max_depth, struct buf *store,
+                     struct tr_chunk *out)
+{
+    struct ch c;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    memset(&c, 0, sizeof(c));
+    c.j.p = p;
+    c.j.end = p + len;
+    c.store = store;
+    store->len = 0;
+    c.limit = max_depth > 2 ? (size_t)max_depth - 2 : 0;
+    if (c.limit > CH_DEPTH_MAX) {
+        c.limit = CH_DEPTH_MAX;
+    }
+    if (c.limit <= CH_IN_DELTA) {
+        return false; /* the delta itself would be too deep: json-c decides */
+    }
+    skip_ws(&c.j);
+    if (!ch_object(&c, out, chunk_member)) {
+        return false;
+    }
+    skip_ws(&c.j);
+    if (c.j.p != c.j.end) {
+        return false;
+    }
+    for (i = 0; i < TR_CHUNK_FIELDS; i++) {
+        if (c.stored[i]) {
+            out->s[i] = store->ptr + c.off[i];
+        }
+    }
+    return true;
 }

@@ -7,6 +7,8 @@
 
 #include <json-c/json.h>
 
+#include "common/buf.h"
+
 /* Parse p[0..len), an object or array with only JSON whitespace around it,
  * into the json-c objects json_tokener_parse_ex (flags 0, depth max_depth)
  * builds from it: same types, same values, same key order, a repeated key
@@ -21,5 +23,41 @@
  * int64), nesting within two levels of max_depth, and out of memory. The
  * caller then parses with json-c, whose answer, and error, stands. */
 struct json_object *tr_jparse(const char *p, size_t len, int max_depth, bool *handled);
+
+/* The strings a streamed chat.completion.chunk's first choice carries. */
+enum tr_chunk_field {
+    TR_CHUNK_REASONING_CONTENT, /* delta.reasoning_content */
+    TR_CHUNK_REASONING,         /* delta.reasoning */
+    TR_CHUNK_CONTENT,           /* delta.content */
+    TR_CHUNK_REFUSAL,           /* delta.refusal */
+    TR_CHUNK_FINISH_REASON,     /* finish_reason */
+    TR_CHUNK_FIELDS
+};
+
+/* A chunk read by tr_jparse_chunk: what the json-c path reads from the
+ * parsed chunk, for the chunks that carry nothing else. */
+struct tr_chunk {
+    /* a choice to handle: choices has one element, an object whose index is
+     * 0, null or absent (json-c's path skips other indices) */
+    bool choice;
+    /* each field as tr_json_str gives it: NULL (absent, null, or not a
+     * string) or its bytes, unescaped, with the length (a string may hold
+     * NUL bytes, as json-c's do) */
+    const char *s[TR_CHUNK_FIELDS];
+    size_t n[TR_CHUNK_FIELDS];
+};
+
+/* Read the stream chunk p[0..len) without building json-c objects, when it
+ * is an object of the common shape: "choices" absent or an array of at most
+ * one object; in it "delta" absent, null or an object without tool calls
+ * ("tool_calls" absent or null); "usage" absent or null; no "error"; none
+ * of the keys read here twice in one object; keys without escapes; nesting
+ * within 32 levels and two below max_depth. Every other value is skipped
+ * but must be JSON that tr_jparse takes. True with *out filled (strings
+ * with escapes are unescaped into store, which is reset first; the
+ * pointers live until store changes), or false: the caller parses the
+ * chunk with tr_json_parse_tok and reads it as before. */
+bool tr_jparse_chunk(const char *p, size_t len, int max_depth, struct buf *store,
+                     struct tr_chunk *out);
 
 #endif /* CCP_TRANSLATE_JPARSE_H */

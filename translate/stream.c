@@ -47,6 +47,7 @@
 #include "common/alloc.h"
 #include "common/str.h"
 #include "translate/errmap_int.h"
+#include "translate/jparse.h"
 #include "translate/json_int.h"
 #include "translate/sse_int.h"
 #include "translate/translate.h"
@@ -73,6 +74,7 @@ struct tr_stream {
     struct tr_sse sse;
     struct json_tokener *tok; /* reused for every chunk */
     int tok_depth;            /* the depth tok was made with */
+    struct buf chunk;         /* tr_jparse_chunk's unescaped strings */
     struct buf ev;            /* the event being built; appended to `out` whole */
     char *msg_id;
     char model[sizeof(((struct tr_reqinfo *)0)->client_model)];
@@ -635,60 +637,88 @@ static enum ccp_err add_tool_fragment(struct tr_stream *st, struct json_object *
     return rc == CCP_OK ? tool_args(st, args, alen) : rc;
 }
 
-static const char *map_finish(const char *f)
+/* f (n bytes) read as the C string json-c's path compared: up to a NUL. */
+static bool finish_is(const char *f, size_t n, const char *word)
 {
-    if (strcmp(f, "length") == 0) {
+    size_t w = strlen(word);
+
+    return n >= w && memcmp(f, word, w) == 0 && (n == w || f[w] == '\0');
+}
+
+static const char *map_finish(const char *f, size_t n)
+{
+    if (finish_is(f, n, "length")) {
         return "max_tokens";
     }
-    if (strcmp(f, "tool_calls") == 0 || strcmp(f, "function_call") == 0) {
+    if (finish_is(f, n, "tool_calls") || finish_is(f, n, "function_call")) {
         return "tool_use";
     }
-    if (strcmp(f, "content_filter") == 0) {
+    if (finish_is(f, n, "content_filter")) {
         return "refusal";
     }
     return "end_turn";
 }
 
+/* A choice's texts, its tool calls (an array, or NULL) and its finish
+ * reason, in that order, whichever reader took them out of the chunk. */
+static enum ccp_err apply_choice(struct tr_stream *st, const struct tr_chunk *ck,
+                                 struct json_object *tool_calls)
+{
+    const char *s = ck->s[TR_CHUNK_REASONING_CONTENT];
+    size_t n = ck->n[TR_CHUNK_REASONING_CONTENT], i;
+    enum ccp_err rc;
+
+    if (s == NULL || n == 0) {
+        s = ck->s[TR_CHUNK_REASONING];
+        n = ck->n[TR_CHUNK_REASONING];
+    }
+    rc = add_text(st, BLK_THINKING, s, n);
+    if (rc == CCP_OK) {
+        rc = add_text(st, BLK_TEXT, ck->s[TR_CHUNK_CONTENT], ck->n[TR_CHUNK_CONTENT]);
+    }
+    if (rc == CCP_OK) {
+        rc = add_text(st, BLK_TEXT, ck->s[TR_CHUNK_REFUSAL], ck->n[TR_CHUNK_REFUSAL]);
+    }
+    for (i = 0; rc == CCP_OK && tool_calls != NULL && i < json_object_array_length(tool_calls);
+         i++) {
+        rc = add_tool_fragment(st, json_object_array_get_idx(tool_calls, i));
+    }
+    if (rc == CCP_OK && !st->failed && ck->s[TR_CHUNK_FINISH_REASON] != NULL) {
+        st->finish = map_finish(ck->s[TR_CHUNK_FINISH_REASON], ck->n[TR_CHUNK_FINISH_REASON]);
+        st->saw_finish = true;
+    }
+    return rc;
+}
+
 static enum ccp_err handle_choice(struct tr_stream *st, struct json_object *ch)
 {
-    struct json_object *delta, *v;
-    const char *s;
-    size_t n, i;
-    enum ccp_err rc = CCP_OK;
+    static const struct {
+        enum tr_chunk_field f;
+        const char *key;
+    } texts[] = {{TR_CHUNK_REASONING_CONTENT, "reasoning_content"},
+                 {TR_CHUNK_REASONING, "reasoning"},
+                 {TR_CHUNK_CONTENT, "content"},
+                 {TR_CHUNK_REFUSAL, "refusal"}};
+    struct json_object *delta, *v, *tools = NULL;
+    struct tr_chunk ck;
+    size_t i;
 
     if (json_object_object_get_ex(ch, "index", &v) && json_object_get_int64(v) != 0) {
         return CCP_OK; /* n > 1 is not asked for; only the first choice counts */
     }
+    memset(&ck, 0, sizeof(ck));
     if (json_object_object_get_ex(ch, "delta", &delta) &&
         json_object_is_type(delta, json_type_object)) {
-        s = tr_json_str(delta, "reasoning_content", &n);
-        if (s == NULL || n == 0) {
-            s = tr_json_str(delta, "reasoning", &n);
+        for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+            ck.s[texts[i].f] = tr_json_str(delta, texts[i].key, &ck.n[texts[i].f]);
         }
-        rc = add_text(st, BLK_THINKING, s, n);
-        if (rc == CCP_OK) {
-            s = tr_json_str(delta, "content", &n);
-            rc = add_text(st, BLK_TEXT, s, n);
-        }
-        if (rc == CCP_OK) {
-            s = tr_json_str(delta, "refusal", &n);
-            rc = add_text(st, BLK_TEXT, s, n);
-        }
-        if (rc == CCP_OK && json_object_object_get_ex(delta, "tool_calls", &v) &&
+        if (json_object_object_get_ex(delta, "tool_calls", &v) &&
             json_object_is_type(v, json_type_array)) {
-            for (i = 0; rc == CCP_OK && i < json_object_array_length(v); i++) {
-                rc = add_tool_fragment(st, json_object_array_get_idx(v, i));
-            }
+            tools = v;
         }
     }
-    if (rc == CCP_OK && !st->failed) {
-        s = tr_json_str(ch, "finish_reason", &n);
-        if (s != NULL) {
-            st->finish = map_finish(s);
-            st->saw_finish = true;
-        }
-    }
-    return rc;
+    ck.s[TR_CHUNK_FINISH_REASON] = tr_json_str(ch, "finish_reason", &ck.n[TR_CHUNK_FINISH_REASON]);
+    return apply_choice(st, &ck, tools);
 }
 
 static enum ccp_err finish_message(struct tr_stream *st)
@@ -727,6 +757,7 @@ static enum ccp_err finish_message(struct tr_stream *st)
 static enum ccp_err handle_data(struct tr_stream *st, struct str v)
 {
     struct json_object *chunk, *choices;
+    struct tr_chunk ck;
     enum ccp_err rc;
     size_t i;
 
@@ -736,6 +767,15 @@ static enum ccp_err handle_data(struct tr_stream *st, struct str v)
     }
     if (str_eq_cstr(v, "[DONE]")) {
         return finish_message(st);
+    }
+    /* the common chunk (text, reasoning, a finish reason) without building
+     * json-c objects; the rest as json-c reads it */
+    if (tr_jparse_chunk(v.ptr, v.len, st->tok_depth, &st->chunk, &ck)) {
+        rc = ensure_started(st, NULL);
+        if (rc == CCP_OK && ck.choice) {
+            rc = apply_choice(st, &ck, NULL);
+        }
+        return rc;
     }
     chunk = tr_json_parse_tok(st->tok, v.ptr, v.len, st->tok_depth);
     if (chunk == NULL) {
@@ -814,6 +854,7 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
     tr_sse_init(&st->sse, o->max_sse_line > 0 && o->max_sse_line < max ? o->max_sse_line : max);
     /* one event may be larger than its line: invalid UTF-8 grows threefold */
     buf_init(&st->ev, max > SIZE_MAX / 4 ? SIZE_MAX / 2 : max * 3 + 4096);
+    buf_init(&st->chunk, max); /* unescaping never makes a line's string longer */
     st->depth = o->max_json_depth;
     st->max = max;
     memcpy(st->model, info->client_model, sizeof(st->model));
@@ -929,6 +970,7 @@ void tr_stream_free(struct tr_stream *st)
     }
     tr_sse_release(&st->sse);
     buf_release(&st->ev);
+    buf_release(&st->chunk);
     if (st->tok != NULL) {
         json_tokener_free(st->tok);
     }

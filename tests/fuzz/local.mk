@@ -4,7 +4,7 @@
 # tests/fuzz/run-libfuzzer.sh builds them with clang and libFuzzer and runs
 # each for a bounded time (run-tests.sh does, when clang is installed).
 FUZZ_TR_TARGETS = tests/fuzz/fuzz_anthropic_request tests/fuzz/fuzz_openai_response \
-	tests/fuzz/fuzz_sse_stream tests/fuzz/fuzz_json
+	tests/fuzz/fuzz_sse_stream tests/fuzz/fuzz_json tests/fuzz/fuzz_chunk
 check_PROGRAMS += $(FUZZ_TR_TARGETS) tests/fuzz/fuzz_cache_key
 TESTS += $(FUZZ_TR_TARGETS) tests/fuzz/fuzz_cache_key
 FUZZ_TR_LIBS = libccp_translate.a libccp_common.a $(JSON_C_LIBS) $(PCRE2_LIBS)
@@ -33,6 +33,12 @@ tests_fuzz_fuzz_json_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DCCP_FUZZ_CORPUS='"$(FUZZ_CORPUS_DIR)/json"'
 tests_fuzz_fuzz_json_LDADD = $(FUZZ_TR_LIBS)
 
+tests_fuzz_fuzz_chunk_SOURCES = tests/fuzz/fuzz_chunk.c tests/fuzz/replay_main.c \
+	tests/unit/chunk_same.h
+tests_fuzz_fuzz_chunk_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DCCP_FUZZ_CORPUS='"$(FUZZ_CORPUS_DIR)/chunk"'
+tests_fuzz_fuzz_chunk_LDADD = $(FUZZ_TR_LIBS)
+
 tests_fuzz_fuzz_cache_key_SOURCES = tests/fuzz/fuzz_cache_key.c tests/fuzz/replay_main.c
 tests_fuzz_fuzz_cache_key_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DCCP_FUZZ_CORPUS='"$(FUZZ_CORPUS_DIR)/cache_key"'
@@ -40,5 +46,6 @@ tests_fuzz_fuzz_cache_key_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 tests_fuzz_fuzz_cache_key_LDADD = $(CACHE_LIBS) libccp_common.a $(JSON_C_LIBS)
 
 EXTRA_DIST += tests/fuzz/corpus/anthropic_request tests/fuzz/corpus/openai_response \
-	tests/fuzz/corpus/sse_stream tests/fuzz/corpus/json tests/fuzz/corpus/cache_key tests/fuzz/ccproxy.dict \
+	tests/fuzz/corpus/sse_stream tests/fuzz/corpus/json tests/fuzz/corpus/chunk \
+	tests/fuzz/corpus/cache_key tests/fuzz/ccproxy.dict \
 	tests/fuzz/run-libfuzzer.sh

@@ -9,7 +9,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: run-libfuzzer.sh OUTDIR [TARGET...]}
 shift
 secs=${SECONDS_PER_TARGET:-20}
-targets=${*:-anthropic_request openai_response sse_stream json cache_key coord_proto}
+targets=${*:-anthropic_request openai_response sse_stream json chunk cache_key coord_proto}
 cc=${CLANG:-clang}
 mkdir -p "$out"
 # config.h from a configured build dir, or a minimal one

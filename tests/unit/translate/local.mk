@@ -26,7 +26,7 @@ tests_unit_translate_test_jsonw_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_translate_test_jsonw_CFLAGS = $(TEST_CFLAGS)
 tests_unit_translate_test_jsonw_LDADD = $(TEST_LIBS)
 tests_unit_translate_test_jparse_SOURCES = tests/unit/translate/test_jparse.c tests/unit/golden.c \
-	tests/unit/golden.h tests/unit/jparse_same.h
+	tests/unit/golden.h tests/unit/jparse_same.h tests/unit/chunk_same.h
 tests_unit_translate_test_jparse_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_translate_test_jparse_CFLAGS = $(TEST_CFLAGS)
 tests_unit_translate_test_jparse_LDADD = $(TEST_LIBS)

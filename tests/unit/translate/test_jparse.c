@@ -1,7 +1,9 @@
 /* Unit tests of translate/jparse.c: what the fast path accepts it reads
  * exactly as json-c does (same tree, same serialized bytes), over crafted
  * edge cases and every JSON text of the golden cases; what it declines is
- * left to json-c; and it is the path the golden cases actually take. */
+ * left to json-c; and it is the path the golden cases actually take. The
+ * stream chunk reader (tr_jparse_chunk) likewise: what it takes, the
+ * translator's json-c path reads the same (tests/unit/chunk_same.h). */
 #include "config.h"
 
 #include <dirent.h>
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "tests/unit/chunk_same.h"
 #include "tests/unit/golden.h"
 #include "tests/unit/jparse_same.h"
 #include "translate/errmap_int.h"
@@ -227,6 +230,139 @@ static void test_parse_tok(void **state)
     json_tokener_free(tok);
 }
 
+/* Read p[0..n) as a stream chunk both ways; when the chunk reader takes
+ * it, the json-c path must read the same. Returns whether it took it. */
+static bool check_chunk(const char *label, const char *p, size_t n)
+{
+    struct buf store;
+    struct tr_chunk ck;
+    const char *why;
+    bool taken;
+
+    buf_init(&store, 1u << 20);
+    taken = tr_jparse_chunk(p, n, DEPTH, &store, &ck);
+    if (taken) {
+        why = jp_chunk_differs(p, n, DEPTH, &ck);
+        if (why != NULL) {
+            print_error("%s: chunk reader and json-c path differ (%s)\n  %.*s\n", label, why,
+                        (int)n, p);
+            buf_release(&store);
+            fail();
+        }
+    }
+    buf_release(&store);
+    return taken;
+}
+
+static void check_chunks(const char *const *docs, size_t n, bool taken)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (check_chunk(docs[i], docs[i], strlen(docs[i])) != taken) {
+            print_error("chunk %s: expected %s\n", docs[i], taken ? "taken" : "declined");
+            fail();
+        }
+    }
+}
+
+static void test_chunk_taken(void **state)
+{
+    static const char *const docs[] = {
+        /* OpenAI */
+        "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1730000000,"
+        "\"model\":\"gpt-5\",\"system_fingerprint\":null,\"choices\":[{\"index\":0,"
+        "\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},"
+        "\"logprobs\":null,\"finish_reason\":null}],\"obfuscation\":\"x1\"}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}],\"usage\":null}",
+        "{\"choices\":[],\"usage\":null}",
+        "{}",
+        " {\"choices\" : [ { \"delta\" : { \"content\" : \"a b\" } } ] }\r\n",
+        /* escapes in the text, NUL and astral characters included */
+        "{\"choices\":[{\"delta\":{\"content\":\"line\\nnext \\\"q\\\" \\\\ \\/ \\t\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"\\u00e9t\\u00e9 \\ud83d\\ude00 \\u0000 end\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"caf\xc3\xa9 \xff raw\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"a\\nb\",\"reasoning_content\":\"r\\tq\"},"
+        "\"finish_reason\":\"st\\u006fp\"}]}",
+        /* DeepSeek, OpenRouter: reasoning */
+        "{\"choices\":[{\"index\":0,\"delta\":{\"content\":null,\"reasoning_content\":\"think\"},"
+        "\"logprobs\":null,\"finish_reason\":null}]}",
+        "{\"choices\":[{\"delta\":{\"reasoning\":\"hm\",\"reasoning_details\":[{\"type\":"
+        "\"reasoning.text\",\"text\":\"hm\",\"n\":[1,2.5,-3e2,0,true,false,null]}]}}]}",
+        "{\"choices\":[{\"delta\":{\"reasoning_content\":\"\",\"reasoning\":\"fallback\"}}]}",
+        /* a tool-less delta with tool_calls null; other types are not strings */
+        "{\"choices\":[{\"delta\":{\"content\":\"x\",\"tool_calls\":null}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":5,\"refusal\":{\"a\":[]}},\"finish_reason\":7}]}",
+        "{\"choices\":[{\"delta\":null,\"finish_reason\":\"content_filter\"}]}",
+        /* index: other than 0 is skipped; null is 0 */
+        "{\"choices\":[{\"index\":1,\"delta\":{\"content\":\"second\"}}]}",
+        "{\"choices\":[{\"index\":-0,\"delta\":{\"content\":\"zero\"}}]}",
+        "{\"choices\":[{\"index\":null,\"delta\":{\"content\":\"null index\"}}]}",
+        "{\"choices\":[{\"index\":123456789012345678,\"delta\":{\"content\":\"far\"}}]}",
+        /* Azure's content filter results, any keys with escapes among the skipped */
+        "{\"choices\":[{\"content_filter_results\":{\"hate\":{\"filtered\":false,\"severity\":"
+        "\"safe\"}},\"delta\":{\"content\":\"ok\"}}],\"prompt_filter_results\":[{\"k\\u00e9y\":1}]"
+        "}",
+        /* repeated keys the reader does not look at */
+        "{\"id\":1,\"id\":2,\"choices\":[{\"logprobs\":null,\"logprobs\":[],\"delta\":{\"role\":"
+        "\"a\",\"role\":\"b\",\"content\":\"c\"}}]}",
+        /* a finish reason with a NUL: read up to it, as the C string was */
+        "{\"choices\":[{\"finish_reason\":\"length\\u0000junk\"}]}",
+    };
+
+    (void)state;
+    check_chunks(docs, sizeof(docs) / sizeof(docs[0]), true);
+}
+
+static void test_chunk_declined(void **state)
+{
+    static const char *const docs[] = {
+        /* what json-c's path handles: tool calls, usage, errors, several choices */
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c\",\"function\":"
+        "{\"name\":\"f\",\"arguments\":\"\"}}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[]}}]}",
+        "{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}",
+        "{\"error\":{\"message\":\"overloaded\"}}",
+        "{\"error\":null,\"choices\":[]}",
+        "{\"choices\":[{\"delta\":{}},{\"delta\":{}}]}",
+        "{\"choices\":[1]}",
+        "{\"choices\":null}",
+        "{\"choices\":{}}",
+        "[{\"choices\":[]}]",
+        /* keys it reads, repeated: json-c takes the later value */
+        "{\"choices\":[],\"choices\":[{\"delta\":{\"content\":\"x\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"a\",\"content\":\"b\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":null,\"content\":\"b\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"a\"},\"delta\":{}}]}",
+        "{\"choices\":[{\"index\":1,\"index\":0}]}",
+        "{\"choices\":[{\"finish_reason\":\"stop\",\"finish_reason\":null}]}",
+        /* an escaped key it would have to compare */
+        "{\"choices\":[{\"delta\":{\"cont\\u0065nt\":\"x\"}}]}",
+        "{\"ch\\u006fices\":[]}",
+        /* an index json_object_get_int64 reads otherwise */
+        "{\"choices\":[{\"index\":\"1\"}]}",
+        "{\"choices\":[{\"index\":0.0}]}",
+        "{\"choices\":[{\"index\":1234567890123456789}]}",
+        /* what tr_jparse declines, and not JSON at all */
+        "{\"choices\":[{\"delta\":{\"content\":\"\\ud800 lone\"}}]}",
+        "{\"choices\":[{\"delta\":{\"content\":\"raw\ttab\"}}]}",
+        "{\"n\":01}",
+        "{\"n\":1.}",
+        "{\"n\":NaN}",
+        "{\"choices\":[]} x",
+        "{\"choices\":[]",
+        "{\"choices\":[],}",
+        "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+        "",
+        "null",
+    };
+
+    (void)state;
+    check_chunks(docs, sizeof(docs) / sizeof(docs[0]), false);
+}
+
 static bool has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
@@ -236,6 +372,8 @@ static bool has_suffix(const char *s, const char *suffix)
 
 /* Every *.json of every golden case of kind, and every "data:" line of its
  * *.sse files: checked, and counted in *total and *taken. */
+static size_t chunk_total, chunk_taken;
+
 static void walk_kind(const char *kind, size_t *total, size_t *taken)
 {
     char **cases = NULL;
@@ -271,6 +409,8 @@ static void walk_kind(const char *kind, size_t *total, size_t *taken)
                     if (strncmp(line, "data: {", 7) == 0) {
                         (*total)++;
                         *taken += check_same(label, line + 6, (size_t)(nl - line - 6));
+                        chunk_total++;
+                        chunk_taken += check_chunk(label, line + 6, (size_t)(nl - line - 6));
                     }
                     if (*nl == '\0') {
                         break;
@@ -294,7 +434,11 @@ static void test_golden_texts(void **state)
         walk_kind(kinds[i], &total, &taken);
     }
     print_message("golden JSON texts: %zu, taken by the fast path: %zu\n", total, taken);
+    print_message("golden stream data lines: %zu, taken by the chunk reader: %zu\n", chunk_total,
+                  chunk_taken);
     assert_true(total > 300);
+    /* most upstream chunks are text: the chunk reader must take a good share */
+    assert_true(chunk_total > 200 && chunk_taken * 2 >= chunk_total);
     /* the golden cases are what clients and upstreams send: nearly all of
      * it must take the fast path (the rest are deliberate oddities) */
     assert_true(taken * 100 >= total * 95);
@@ -303,9 +447,10 @@ static void test_golden_texts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_taken),     cmocka_unit_test(test_declined),
-        cmocka_unit_test(test_long_keys), cmocka_unit_test(test_depth),
-        cmocka_unit_test(test_parse_tok), cmocka_unit_test(test_golden_texts),
+        cmocka_unit_test(test_taken),       cmocka_unit_test(test_declined),
+        cmocka_unit_test(test_long_keys),   cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_parse_tok),   cmocka_unit_test(test_golden_texts),
+        cmocka_unit_test(test_chunk_taken), cmocka_unit_test(test_chunk_declined),
     };
 
     return cmocka_run_group_tests_name("translate/jparse", tests, NULL, NULL);
