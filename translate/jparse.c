@@ -587,15 +587,30 @@ out:
 #define CH_IN_CHUNK 1
 #define CH_IN_CHOICE 3
 #define CH_IN_DELTA 4
+/* ... in a tool call (in delta.tool_calls), in its function */
+#define CH_IN_TOOL 6
+#define CH_IN_FUNCTION 7
+
+/* Strings read here: the fields and three per tool call. */
+#define CH_STRINGS_MAX (TR_CHUNK_FIELDS + 3 * TR_CHUNK_TOOLS_MAX)
+
+/* What the tool call being read (and its function) had (repeats are
+ * declined). */
+struct ch_tool_seen {
+    bool index, id, function, name, args;
+};
 
 struct ch {
     struct jp j;
     struct buf *store;
     size_t limit; /* a container inside this many: declined */
     bool seen[TR_CHUNK_FIELDS];
-    bool seen_choices, seen_index, seen_delta; /* (repeated: declined) */
-    bool stored[TR_CHUNK_FIELDS];              /* its bytes are at off[] in store */
-    size_t off[TR_CHUNK_FIELDS];
+    bool seen_choices, seen_index, seen_delta, seen_tools; /* (repeated: declined) */
+    struct ch_tool_seen tool_seen;
+    /* strings unescaped into store: where their pointer goes once store
+     * stops moving, and their offset in it */
+    const char **fix[CH_STRINGS_MAX];
+    size_t fix_off[CH_STRINGS_MAX], nfix;
 };
 
 static bool ch_value(struct ch *c, size_t in);
@@ -660,31 +675,91 @@ static bool ch_skip_string(struct ch *c)
     return ok;
 }
 
-/* The value of field f (in `in` containers): kept when it is a string,
- * NULL otherwise (as tr_json_str gives it). A repeated key is declined
- * (json-c's path would take the later value). */
-static bool ch_field(struct ch *c, struct tr_chunk *out, enum tr_chunk_field f, size_t in)
+/* A string read here: *sp and *np as tr_json_str gives them (NULL when the
+ * value is not a string, which is then skipped). */
+static bool ch_string(struct ch *c, const char **sp, size_t *np, size_t in)
 {
     size_t mark = c->store->len;
     const char *s;
     size_t n;
 
-    if (c->seen[f]) {
-        return false;
-    }
-    c->seen[f] = true;
     if (*c->j.p != '"') {
         return ch_value(c, in);
     }
     if (!read_string_at(&c->j, c->store, mark, true, &s, &n)) {
         return false;
     }
-    out->n[f] = n;
+    *np = n;
     if (c->store->len > mark) { /* unescaped into store, which may still move */
-        c->stored[f] = true;
-        c->off[f] = mark;
+        if (c->nfix == CH_STRINGS_MAX) {
+            return false;
+        }
+        c->fix[c->nfix] = sp;
+        c->fix_off[c->nfix++] = mark;
     } else {
-        out->s[f] = s;
+        *sp = s;
+    }
+    return true;
+}
+
+/* A repeated key is declined (json-c's path would take the later value). */
+static bool first_time(bool *seen)
+{
+    bool was = *seen;
+
+    *seen = true;
+    return !was;
+}
+
+/* The value of field f (in `in` containers). */
+static bool ch_field(struct ch *c, struct tr_chunk *out, enum tr_chunk_field f, size_t in)
+{
+    return first_time(&c->seen[f]) && ch_string(c, &out->s[f], &out->n[f], in);
+}
+
+/* An integer json-c reads as json_type_int (at most 18 digits here): true
+ * with *is_int and *v; a value of another type: true, *is_int false, the
+ * value skipped. */
+static bool ch_int(struct ch *c, bool *is_int, int64_t *v, size_t in)
+{
+    struct jp *j = &c->j;
+    const char *digits, *e, *d;
+    bool is_double;
+    int64_t n = 0;
+
+    *is_int = false;
+    if (*j->p != '-' && (*j->p < '0' || *j->p > '9')) {
+        return ch_value(c, in);
+    }
+    e = number_end(j, &digits, &is_double);
+    if (e == NULL || (is_double ? (size_t)(e - j->p) > JP_NUMBER_MAX : e - digits > 18)) {
+        return false;
+    }
+    if (!is_double) {
+        for (d = digits; d < e; d++) {
+            n = n * 10 + (*d - '0');
+        }
+        *v = *j->p == '-' ? -n : n;
+        *is_int = true;
+    }
+    j->p = e;
+    return true;
+}
+
+/* The container opening at j->p (`open` expected): true with *empty when
+ * it closes at once (then consumed whole). */
+static bool ch_open(struct ch *c, char open, char close, bool *empty)
+{
+    struct jp *j = &c->j;
+
+    if (j->p >= j->end || *j->p != open) {
+        return false;
+    }
+    j->p++;
+    skip_ws(j);
+    *empty = j->p < j->end && *j->p == close;
+    if (*empty) {
+        j->p++;
     }
     return true;
 }
@@ -695,7 +770,7 @@ static bool ch_value(struct ch *c, size_t in)
 {
     struct jp *j = &c->j;
     const char *digits, *e;
-    bool more = true, is_double;
+    bool more = true, is_double, empty;
     char close;
 
     skip_ws(j);
@@ -709,13 +784,10 @@ static bool ch_value(struct ch *c, size_t in)
             return false;
         }
         close = *j->p == '{' ? '}' : ']';
-        j->p++;
-        skip_ws(j);
-        if (j->p < j->end && *j->p == close) {
-            j->p++;
-            return true;
+        if (!ch_open(c, *j->p, close, &empty)) {
+            return false;
         }
-        while (more) {
+        while (more && !empty) {
             if (close == '}') { /* a key: only checked */
                 skip_ws(j);
                 if (j->p >= j->end || *j->p != '"' || !ch_skip_string(c)) {
@@ -765,22 +837,81 @@ static bool ch_null(struct ch *c)
 static bool ch_object(struct ch *c, struct tr_chunk *out,
                       bool (*member)(struct ch *, struct tr_chunk *, const char *, size_t))
 {
-    struct jp *j = &c->j;
     const char *k;
     size_t n;
-    bool more = true;
+    bool more = true, empty;
 
-    if (j->p >= j->end || *j->p != '{') {
+    if (!ch_open(c, '{', '}', &empty)) {
         return false;
     }
-    j->p++;
-    skip_ws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
+    while (more && !empty) {
+        if (!ch_key(c, &k, &n) || !member(c, out, k, n) || !ch_next(c, '}', &more)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool function_member(struct ch *c, struct tr_chunk *out, const char *k, size_t n)
+{
+    struct tr_chunk_tool *t = &out->tool[out->ntools - 1];
+
+    if (key_is(k, n, "name")) {
+        return first_time(&c->tool_seen.name) &&
+               ch_string(c, &t->name, &t->name_len, CH_IN_FUNCTION);
+    }
+    if (key_is(k, n, "arguments")) {
+        return first_time(&c->tool_seen.args) &&
+               ch_string(c, &t->args, &t->args_len, CH_IN_FUNCTION);
+    }
+    return ch_value(c, CH_IN_FUNCTION);
+}
+
+static bool tool_member(struct ch *c, struct tr_chunk *out, const char *k, size_t n)
+{
+    struct tr_chunk_tool *t = &out->tool[out->ntools - 1];
+
+    if (key_is(k, n, "index")) {
+        return first_time(&c->tool_seen.index) && ch_int(c, &t->has_index, &t->index, CH_IN_TOOL);
+    }
+    if (key_is(k, n, "id")) {
+        return first_time(&c->tool_seen.id) && ch_string(c, &t->id, &t->id_len, CH_IN_TOOL);
+    }
+    if (key_is(k, n, "function")) {
+        if (!first_time(&c->tool_seen.function)) {
+            return false;
+        }
+        if (*c->j.p != '{') {
+            return ch_value(c, CH_IN_TOOL); /* not an object: no name, no arguments */
+        }
+        return ch_object(c, out, function_member);
+    }
+    return ch_value(c, CH_IN_TOOL);
+}
+
+/* delta.tool_calls: null, or an array of objects. */
+static bool ch_tools(struct ch *c, struct tr_chunk *out)
+{
+    struct jp *j = &c->j;
+    bool more = true, empty;
+
+    if (!first_time(&c->seen_tools)) {
+        return false;
+    }
+    if (ch_null(c)) {
         return true;
     }
-    while (more) {
-        if (!ch_key(c, &k, &n) || !member(c, out, k, n) || !ch_next(c, '}', &more)) {
+    if (!ch_open(c, '[', ']', &empty)) {
+        return false;
+    }
+    while (more && !empty) {
+        if (out->ntools == TR_CHUNK_TOOLS_MAX) {
+            return false;
+        }
+        out->ntools++;
+        memset(&c->tool_seen, 0, sizeof(c->tool_seen));
+        skip_ws(j);
+        if (!ch_object(c, out, tool_member) || !ch_next(c, ']', &more)) {
             return false;
         }
     }
@@ -802,7 +933,7 @@ static bool delta_member(struct ch *c, struct tr_chunk *out, const char *k, size
         return ch_field(c, out, TR_CHUNK_REFUSAL, CH_IN_DELTA);
     }
     if (key_is(k, n, "tool_calls")) {
-        return ch_null(c); /* tool calls: json-c's path (a second null too) */
+        return ch_tools(c, out);
     }
     return ch_value(c, CH_IN_DELTA);
 }
@@ -816,10 +947,9 @@ static bool choice_member(struct ch *c, struct tr_chunk *out, const char *k, siz
     if (key_is(k, n, "index")) {
         /* an integer as json_object_get_int64 reads it (null is 0): other
          * than 0 is a choice json-c's path skips */
-        if (c->seen_index) {
+        if (!first_time(&c->seen_index)) {
             return false;
         }
-        c->seen_index = true;
         if (ch_null(c)) {
             return true;
         }
@@ -837,11 +967,7 @@ static bool choice_member(struct ch *c, struct tr_chunk *out, const char *k, siz
         return true;
     }
     if (key_is(k, n, "delta")) {
-        if (c->seen_delta) {
-            return false;
-        }
-        c->seen_delta = true;
-        return ch_null(c) || ch_object(c, out, delta_member);
+        return first_time(&c->seen_delta) && (ch_null(c) || ch_object(c, out, delta_member));
     }
     if (key_is(k, n, "finish_reason")) {
         return ch_field(c, out, TR_CHUNK_FINISH_REASON, CH_IN_CHOICE);
@@ -851,18 +977,13 @@ static bool choice_member(struct ch *c, struct tr_chunk *out, const char *k, siz
 
 static bool chunk_member(struct ch *c, struct tr_chunk *out, const char *k, size_t n)
 {
-    struct jp *j = &c->j;
-    bool more;
+    bool more, empty;
 
     if (key_is(k, n, "choices")) {
-        if (c->seen_choices || *j->p != '[') {
+        if (!first_time(&c->seen_choices) || !ch_open(c, '[', ']', &empty)) {
             return false;
         }
-        c->seen_choices = true;
-        j->p++;
-        skip_ws(j);
-        if (j->p < j->end && *j->p == ']') {
-            j->p++;
+        if (empty) {
             return true;
         }
         out->choice = true;
@@ -893,8 +1014,8 @@ bool tr_jparse_chunk(const char *p, size_t len, int max_depth, struct buf *store
     if (c.limit > CH_DEPTH_MAX) {
         c.limit = CH_DEPTH_MAX;
     }
-    if (c.limit <= CH_IN_DELTA) {
-        return false; /* the delta itself would be too deep: json-c decides */
+    if (c.limit <= CH_IN_FUNCTION) {
+        return false; /* a tool call's function would be too deep: json-c decides */
     }
     skip_ws(&c.j);
     if (!ch_object(&c, out, chunk_member)) {
@@ -904,10 +1025,8 @@ bool tr_jparse_chunk(const char *p, size_t len, int max_depth, struct buf *store
     if (c.j.p != c.j.end) {
         return false;
     }
-    for (i = 0; i < TR_CHUNK_FIELDS; i++) {
-        if (c.stored[i]) {
-            out->s[i] = store->ptr + c.off[i];
-        }
+    for (i = 0; i < c.nfix; i++) {
+        *c.fix[i] = store->ptr + c.fix_off[i];
     }
     return true;
 }

@@ -588,26 +588,35 @@ static enum ccp_err close_all(struct tr_stream *st)
     return rc;
 }
 
-static enum ccp_err add_tool_fragment(struct tr_stream *st, struct json_object *tc)
+/* A tool call element of delta.tool_calls (an object) as the chunk reader
+ * gives it (jparse.h). */
+static void tool_from_json(struct json_object *tc, struct tr_chunk_tool *t)
 {
     struct json_object *v, *fn = NULL;
+
+    memset(t, 0, sizeof(*t));
+    if (json_object_object_get_ex(tc, "function", &fn) &&
+        json_object_is_type(fn, json_type_object)) {
+        t->args = tr_json_str(fn, "arguments", &t->args_len);
+        t->name = tr_json_str(fn, "name", &t->name_len);
+    }
+    t->id = tr_json_str(tc, "id", &t->id_len);
+    if (json_object_object_get_ex(tc, "index", &v) && json_object_is_type(v, json_type_int)) {
+        t->has_index = true;
+        t->index = json_object_get_int64(v);
+    }
+}
+
+static enum ccp_err add_tool_fragment(struct tr_stream *st, const struct tr_chunk_tool *t)
+{
     int64_t idx;
-    const char *args = NULL, *id, *name = NULL;
-    size_t alen = 0, idlen, namelen = 0;
+    const char *args = t->args, *id = t->id, *name = t->name;
+    size_t alen = t->args_len, idlen = t->id_len, namelen = t->name_len;
     struct pend_tool *p;
     enum ccp_err rc;
 
-    if (!json_object_is_type(tc, json_type_object)) {
-        return CCP_OK;
-    }
-    if (json_object_object_get_ex(tc, "function", &fn) &&
-        json_object_is_type(fn, json_type_object)) {
-        args = tr_json_str(fn, "arguments", &alen);
-        name = tr_json_str(fn, "name", &namelen);
-    }
-    id = tr_json_str(tc, "id", &idlen);
-    if (json_object_object_get_ex(tc, "index", &v) && json_object_is_type(v, json_type_int)) {
-        idx = json_object_get_int64(v);
+    if (t->has_index) {
+        idx = t->index;
     } else if (id != NULL || name != NULL) {
         idx = INT64_MIN + (int64_t)(st->nseen + st->npend); /* no index but an id: a new call */
     } else {
@@ -659,13 +668,15 @@ static const char *map_finish(const char *f, size_t n)
     return "end_turn";
 }
 
-/* A choice's texts, its tool calls (an array, or NULL) and its finish
- * reason, in that order, whichever reader took them out of the chunk. */
+/* A choice's texts, its tool calls (ck's, or those of the json-c array
+ * tool_calls when not NULL) and its finish reason, in that order,
+ * whichever reader took them out of the chunk. */
 static enum ccp_err apply_choice(struct tr_stream *st, const struct tr_chunk *ck,
                                  struct json_object *tool_calls)
 {
     const char *s = ck->s[TR_CHUNK_REASONING_CONTENT];
     size_t n = ck->n[TR_CHUNK_REASONING_CONTENT], i;
+    struct tr_chunk_tool t;
     enum ccp_err rc;
 
     if (s == NULL || n == 0) {
@@ -681,7 +692,15 @@ static enum ccp_err apply_choice(struct tr_stream *st, const struct tr_chunk *ck
     }
     for (i = 0; rc == CCP_OK && tool_calls != NULL && i < json_object_array_length(tool_calls);
          i++) {
-        rc = add_tool_fragment(st, json_object_array_get_idx(tool_calls, i));
+        struct json_object *tc = json_object_array_get_idx(tool_calls, i);
+
+        if (json_object_is_type(tc, json_type_object)) { /* (the rest is skipped) */
+            tool_from_json(tc, &t);
+            rc = add_tool_fragment(st, &t);
+        }
+    }
+    for (i = 0; rc == CCP_OK && tool_calls == NULL && i < ck->ntools; i++) {
+        rc = add_tool_fragment(st, &ck->tool[i]);
     }
     if (rc == CCP_OK && !st->failed && ck->s[TR_CHUNK_FINISH_REASON] != NULL) {
         st->finish = map_finish(ck->s[TR_CHUNK_FINISH_REASON], ck->n[TR_CHUNK_FINISH_REASON]);

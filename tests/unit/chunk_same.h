@@ -14,6 +14,49 @@
 #include "translate/jparse.h"
 #include "translate/json_int.h"
 
+static inline bool cs_same(const char *a, size_t an, const char *b, size_t bn)
+{
+    return (a == NULL) == (b == NULL) && (a == NULL || (an == bn && memcmp(a, b, an) == 0));
+}
+
+/* delta.tool_calls (a json-c array) as stream.c reads each object in it,
+ * against fast's tool calls: NULL if the same. */
+static inline const char *cs_tools_differ(struct json_object *arr, const struct tr_chunk *fast)
+{
+    size_t i;
+
+    if (json_object_array_length(arr) != fast->ntools) {
+        return "tool call count";
+    }
+    for (i = 0; i < fast->ntools; i++) {
+        struct json_object *tc = json_object_array_get_idx(arr, i), *fn = NULL, *v;
+        const struct tr_chunk_tool *t = &fast->tool[i];
+        const char *id, *name = NULL, *args = NULL;
+        size_t idn, namen = 0, argsn = 0;
+        bool has_index;
+
+        if (!json_object_is_type(tc, json_type_object)) {
+            return "a tool call that is not an object";
+        }
+        if (json_object_object_get_ex(tc, "function", &fn) &&
+            json_object_is_type(fn, json_type_object)) {
+            args = tr_json_str(fn, "arguments", &argsn);
+            name = tr_json_str(fn, "name", &namen);
+        }
+        id = tr_json_str(tc, "id", &idn);
+        has_index =
+            json_object_object_get_ex(tc, "index", &v) && json_object_is_type(v, json_type_int);
+        if (has_index != t->has_index || (has_index && json_object_get_int64(v) != t->index)) {
+            return "tool call index";
+        }
+        if (!cs_same(id, idn, t->id, t->id_len) || !cs_same(name, namen, t->name, t->name_len) ||
+            !cs_same(args, argsn, t->args, t->args_len)) {
+            return "tool call id, name or arguments";
+        }
+    }
+    return NULL;
+}
+
 /* NULL when json-c's reading of p[0..n) (flags 0, depth) leads stream.c to
  * do exactly what fast (tr_jparse_chunk's reading, which took the text)
  * leads it to do; else what differs. */
@@ -84,16 +127,22 @@ static inline const char *jp_chunk_differs(const char *p, size_t n, int depth,
         }
         if (json_object_object_get_ex(delta, "tool_calls", &v) &&
             json_object_is_type(v, json_type_array)) {
-            why = "tool calls";
+            why = cs_tools_differ(v, fast);
+            if (why != NULL) {
+                goto out;
+            }
+        } else if (fast->ntools > 0) {
+            why = "tool calls read by one reading only";
             goto out;
         }
+    } else if (fast->ntools > 0) {
+        why = "tool calls read by one reading only";
+        goto out;
     }
     slow.s[TR_CHUNK_FINISH_REASON] =
         tr_json_str(ch, keys[TR_CHUNK_FINISH_REASON], &slow.n[TR_CHUNK_FINISH_REASON]);
     for (i = 0; i < TR_CHUNK_FIELDS; i++) {
-        if ((slow.s[i] == NULL) != (fast->s[i] == NULL) ||
-            (slow.s[i] != NULL &&
-             (slow.n[i] != fast->n[i] || memcmp(slow.s[i], fast->s[i], slow.n[i]) != 0))) {
+        if (!cs_same(slow.s[i], slow.n[i], fast->s[i], fast->n[i])) {
             why = keys[i];
             goto out;
         }

@@ -308,6 +308,25 @@ static void test_chunk_taken(void **state)
         /* repeated keys the reader does not look at */
         "{\"id\":1,\"id\":2,\"choices\":[{\"logprobs\":null,\"logprobs\":[],\"delta\":{\"role\":"
         "\"a\",\"role\":\"b\",\"content\":\"c\"}}]}",
+        /* tool calls: OpenAI's fragments, several in one chunk, no index,
+         * odd index and function types, arguments with escapes */
+        "{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,"
+        "\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":"
+        "{\"name\":\"Read\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"
+        "\"{\\\"file_path\\\": \\\"/tmp/a\\\\nb\\\"}\"}}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"a\",\"function\":"
+        "{\"name\":\"f\",\"arguments\":\"{}\"}},{\"index\":1,\"id\":\"b\",\"function\":"
+        "{\"name\":\"g\",\"arguments\":\"{\\\"x\\\":1}\"}}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"id\":\"noindex\",\"function\":{\"name\":"
+        "\"f\"}}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":1.0,\"function\":null},"
+        "{\"index\":\"2\",\"function\":7},{\"index\":-3,\"id\":null,\"function\":{\"name\":5}}]}}]"
+        "}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":"
+        "\"\\u0000\\ud83d\\ude00\","
+        "\"extra\":{\"deep\":[[[]]]}}}]}}]}",
         /* a finish reason with a NUL: read up to it, as the C string was */
         "{\"choices\":[{\"finish_reason\":\"length\\u0000junk\"}]}",
     };
@@ -319,10 +338,20 @@ static void test_chunk_taken(void **state)
 static void test_chunk_declined(void **state)
 {
     static const char *const docs[] = {
-        /* what json-c's path handles: tool calls, usage, errors, several choices */
-        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c\",\"function\":"
-        "{\"name\":\"f\",\"arguments\":\"\"}}]}}]}",
-        "{\"choices\":[{\"delta\":{\"tool_calls\":[]}}]}",
+        /* what json-c's path handles: usage, errors, several choices, odd tool calls */
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[1]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":{}}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{},{},{},{},{},{},{},{},{}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"index\":1}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"id\":\"a\",\"id\":\"b\"}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{},\"function\":{}}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"name\":\"a\",\"name\":null}}]}}"
+        "]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":\"\","
+        "\"arguments\":\"{\"}}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":1234567890123456789}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":null,\"tool_calls\":[]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"n\\u0061me\":\"f\"}}]}}]}",
         "{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}",
         "{\"error\":{\"message\":\"overloaded\"}}",
         "{\"error\":null,\"choices\":[]}",
