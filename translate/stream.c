@@ -10,6 +10,10 @@
  *   that becomes an `event: ping`, so keepalives reach the client.
  * - Each `data:` line is one JSON chunk (OpenAI never splits a chunk over
  *   several data lines); `event:`, `id:` and `retry:` lines are ignored.
+ *   A chunk of the common shape (text, reasoning, tool call fragments, a
+ *   finish reason) is read by tr_jparse_chunk without json-c objects; the
+ *   rest (usage, errors, anything unusual) through json-c. Both readings
+ *   end in apply_choice, so the events do not depend on which read it.
  * - Blocks: reasoning (reasoning_content or reasoning) → thinking block,
  *   closed with an empty signature_delta; content (and refusal) → text
  *   block; each tool call, keyed by its `index`, → tool_use block. A block
