@@ -148,24 +148,36 @@ static struct coord_client *take_kept(struct wk_fanout_conns **keep, size_t slot
     return cc;
 }
 
-/* Keep fo's idle connection in its slot (replacing another address's). */
-static bool keep_conn(struct wk_fanout *fo)
+/* Keep the idle connection cc to address addr_no in its slot of *keep
+ * (replacing another address's). False (cc not taken) if it is not idle or
+ * no memory is had. */
+static bool keep_cc(struct wk_fanout_conns **keep, size_t slot, size_t addr_no,
+                    struct coord_client *cc)
 {
     struct wk_fanout_conns *k;
 
-    if (fo->keep == NULL || !coord_idle(fo->cc)) {
+    if (keep == NULL || !coord_idle(cc)) {
         return false;
     }
-    if (*fo->keep == NULL) {
-        *fo->keep = ccp_calloc(1, sizeof(**fo->keep));
-        if (*fo->keep == NULL) {
+    if (*keep == NULL) {
+        *keep = ccp_calloc(1, sizeof(**keep));
+        if (*keep == NULL) {
             return false;
         }
     }
-    k = *fo->keep;
-    coord_close(k->cc[fo->slot]);
-    k->cc[fo->slot] = fo->cc;
-    k->addr_no[fo->slot] = fo->addr_no;
+    k = *keep;
+    coord_close(k->cc[slot]);
+    k->cc[slot] = cc;
+    k->addr_no[slot] = addr_no;
+    return true;
+}
+
+/* Keep fo's idle connection in its slot. */
+static bool keep_conn(struct wk_fanout *fo)
+{
+    if (!keep_cc(fo->keep, fo->slot, fo->addr_no, fo->cc)) {
+        return false;
+    }
     fo->cc = NULL;
     return true;
 }
@@ -173,7 +185,7 @@ static bool keep_conn(struct wk_fanout *fo)
 void wk_fanout_prewarm(struct wk_worker *w)
 {
     const struct conf *c = w->conf;
-    struct wk_fanout fo;
+    struct coord_client *cc;
     char addr[ADDR_MAX];
     size_t idx, addr_no;
     uint32_t i;
@@ -190,17 +202,13 @@ void wk_fanout_prewarm(struct wk_worker *w)
         if (atomic_load(&down_until[idx]) > now_ms()) {
             continue;
         }
-        memset(&fo, 0, sizeof(fo));
-        fo.keep = &w->fanout;
-        fo.slot = idx;
-        fo.addr_no = addr_no;
-        rc = coord_connect(addr, (int)c->coord_connect_timeout_ms, 0, &fo.cc);
+        rc = coord_connect(addr, (int)c->coord_connect_timeout_ms, 0, &cc);
         if (rc != CCP_OK) {
             LOG_DEBUG("coordinator %s: not connected at start (%s)", addr, ccp_strerror(rc));
             continue;
         }
-        if (!keep_conn(&fo)) {
-            coord_close(fo.cc);
+        if (!keep_cc(&w->fanout, idx, addr_no, cc)) {
+            coord_close(cc);
         }
     }
 }

@@ -239,12 +239,15 @@ static bool read_string(struct jp *j, struct buf *out, bool nul_ok, const char *
  * int64, one with a fraction or exponent a double that keeps its text
  * (json_object_new_double_s). Longer integers, leading zeros and the rest
  * go to json-c. */
-/* The end of the RFC 8259 number at j->p (NULL if there is none), where its
- * integer digits start, and whether it has a fraction or an exponent. */
-static const char *number_end(const struct jp *j, const char **digits_out, bool *is_double_out)
+/* The RFC 8259 number at j->p, within the lengths tr_jparse takes (an
+ * integer of at most 18 digits; with a fraction or an exponent at most
+ * JP_NUMBER_MAX characters): its end, or NULL (none there, or longer);
+ * whether it is an integer, and then its value in *v. */
+static const char *number_take(const struct jp *j, bool *is_int, int64_t *v)
 {
-    const char *p = j->p, *digits;
+    const char *p = j->p, *digits, *d;
     bool is_double = false;
+    int64_t n = 0;
 
     if (*p == '-') {
         p++;
@@ -283,42 +286,37 @@ static const char *number_end(const struct jp *j, const char **digits_out, bool 
         }
         is_double = true;
     }
-    *digits_out = digits;
-    *is_double_out = is_double;
+    if (is_double ? (size_t)(p - j->p) > JP_NUMBER_MAX : p - digits > 18) {
+        return NULL;
+    }
+    *is_int = !is_double;
+    if (*is_int) {
+        for (d = digits; d < p; d++) {
+            n = n * 10 + (*d - '0');
+        }
+        *v = *j->p == '-' ? -n : n;
+    }
     return p;
 }
 
 static bool read_number(struct jp *j, struct json_object **v)
 {
-    const char *p, *start = j->p, *digits = NULL;
-    bool is_double = false;
-    char text[JP_NUMBER_MAX + 1];
+    const char *p;
+    bool is_int = false;
+    int64_t n = 0;
+    char text[JP_NUMBER_MAX + 1], *endp;
     size_t len;
+    double d;
 
-    p = number_end(j, &digits, &is_double);
+    p = number_take(j, &is_int, &n);
     if (p == NULL) {
         return false;
     }
-    len = (size_t)(p - start);
-    if (!is_double) {
-        int64_t n = 0;
-        const char *d;
-
-        if (p - digits > 18) {
-            return false;
-        }
-        for (d = digits; d < p; d++) {
-            n = n * 10 + (*d - '0');
-        }
-        *v = json_object_new_int64(*start == '-' ? -n : n);
+    if (is_int) {
+        *v = json_object_new_int64(n);
     } else {
-        char *endp;
-        double d;
-
-        if (len > JP_NUMBER_MAX) {
-            return false;
-        }
-        memcpy(text, start, len);
+        len = (size_t)(p - j->p);
+        memcpy(text, j->p, len);
         text[len] = '\0';
         d = strtod(text, &endp);
         if (endp != text + len) {
@@ -615,8 +613,35 @@ struct ch {
 
 static bool ch_value(struct ch *c, size_t in);
 
+/* A string, checked as tr_jparse reads a value and dropped. */
+static bool ch_skip_string(struct ch *c)
+{
+    size_t mark = c->store->len;
+    const char *s;
+    size_t n;
+    bool ok = read_string_at(&c->j, c->store, mark, true, &s, &n);
+
+    c->store->len = mark;
+    return ok;
+}
+
+/* The ':' after a key, and the start of its value. */
+static bool ch_colon(struct ch *c)
+{
+    struct jp *j = &c->j;
+
+    skip_ws(j);
+    if (j->p >= j->end || *j->p != ':') {
+        return false;
+    }
+    j->p++;
+    skip_ws(j);
+    return j->p < j->end;
+}
+
 /* The key at j->p ('"' expected) without escapes, its ':' and the start of
- * its value. */
+ * its value (a key with an escape or a control byte: json-c's path reads
+ * it). */
 static bool ch_key(struct ch *c, const char **k, size_t *n)
 {
     struct jp *j = &c->j;
@@ -629,18 +654,12 @@ static bool ch_key(struct ch *c, const char **k, size_t *n)
     j->p++;
     len = string_stop(j->p, (size_t)(j->end - j->p));
     if (j->p + len >= j->end || j->p[len] != '"') {
-        return false; /* an escape or a control byte: json-c's path reads it */
+        return false;
     }
     *k = j->p;
     *n = len;
     j->p += len + 1;
-    skip_ws(j);
-    if (j->p >= j->end || *j->p != ':') {
-        return false;
-    }
-    j->p++;
-    skip_ws(j);
-    return j->p < j->end;
+    return ch_colon(c);
 }
 
 static bool key_is(const char *k, size_t n, const char *name)
@@ -661,18 +680,6 @@ static bool ch_next(struct ch *c, char close, bool *more)
     *more = *j->p == ',';
     j->p++;
     return true;
-}
-
-/* A string, checked as tr_jparse reads a value and dropped. */
-static bool ch_skip_string(struct ch *c)
-{
-    size_t mark = c->store->len;
-    const char *s;
-    size_t n;
-    bool ok = read_string_at(&c->j, c->store, mark, true, &s, &n);
-
-    c->store->len = mark;
-    return ok;
 }
 
 /* A string read here: *sp and *np as tr_json_str gives them (NULL when the
@@ -723,35 +730,27 @@ static bool ch_field(struct ch *c, struct tr_chunk *out, enum tr_chunk_field f, 
 static bool ch_int(struct ch *c, bool *is_int, int64_t *v, size_t in)
 {
     struct jp *j = &c->j;
-    const char *digits, *e, *d;
-    bool is_double;
-    int64_t n = 0;
+    const char *e;
 
     *is_int = false;
     if (*j->p != '-' && (*j->p < '0' || *j->p > '9')) {
         return ch_value(c, in);
     }
-    e = number_end(j, &digits, &is_double);
-    if (e == NULL || (is_double ? (size_t)(e - j->p) > JP_NUMBER_MAX : e - digits > 18)) {
+    e = number_take(j, is_int, v);
+    if (e == NULL) {
         return false;
-    }
-    if (!is_double) {
-        for (d = digits; d < e; d++) {
-            n = n * 10 + (*d - '0');
-        }
-        *v = *j->p == '-' ? -n : n;
-        *is_int = true;
     }
     j->p = e;
     return true;
 }
 
-/* The container opening at j->p (`open` expected): true with *empty when
- * it closes at once (then consumed whole). */
+/* The container opening at j->p, after any whitespace (`open` expected):
+ * true with *empty when it closes at once (then consumed whole). */
 static bool ch_open(struct ch *c, char open, char close, bool *empty)
 {
     struct jp *j = &c->j;
 
+    skip_ws(j);
     if (j->p >= j->end || *j->p != open) {
         return false;
     }
@@ -769,8 +768,9 @@ static bool ch_open(struct ch *c, char open, char close, bool *empty)
 static bool ch_value(struct ch *c, size_t in)
 {
     struct jp *j = &c->j;
-    const char *digits, *e;
-    bool more = true, is_double, empty;
+    const char *e;
+    bool more = true, is_int, empty;
+    int64_t v;
     char close;
 
     skip_ws(j);
@@ -788,16 +788,11 @@ static bool ch_value(struct ch *c, size_t in)
             return false;
         }
         while (more && !empty) {
-            if (close == '}') { /* a key: only checked */
+            if (close == '}') { /* any key: only checked */
                 skip_ws(j);
-                if (j->p >= j->end || *j->p != '"' || !ch_skip_string(c)) {
+                if (j->p >= j->end || *j->p != '"' || !ch_skip_string(c) || !ch_colon(c)) {
                     return false;
                 }
-                skip_ws(j);
-                if (j->p >= j->end || *j->p != ':') {
-                    return false;
-                }
-                j->p++;
             }
             if (!ch_value(c, in + 1) || !ch_next(c, close, &more)) {
                 return false;
@@ -813,12 +808,8 @@ static bool ch_value(struct ch *c, size_t in)
     case 'n':
         return literal(j, "null", 4);
     default:
-        if (*j->p != '-' && (*j->p < '0' || *j->p > '9')) {
-            return false;
-        }
-        e = number_end(j, &digits, &is_double);
-        /* the lengths tr_jparse takes */
-        if (e == NULL || (is_double ? (size_t)(e - j->p) > JP_NUMBER_MAX : e - digits > 18)) {
+        e = number_take(j, &is_int, &v);
+        if (e == NULL) {
             return false;
         }
         j->p = e;
@@ -892,7 +883,6 @@ static bool tool_member(struct ch *c, struct tr_chunk *out, const char *k, size_
 /* delta.tool_calls: null, or an array of objects. */
 static bool ch_tools(struct ch *c, struct tr_chunk *out)
 {
-    struct jp *j = &c->j;
     bool more = true, empty;
 
     if (!first_time(&c->seen_tools)) {
@@ -910,7 +900,6 @@ static bool ch_tools(struct ch *c, struct tr_chunk *out)
         }
         out->ntools++;
         memset(&c->tool_seen, 0, sizeof(c->tool_seen));
-        skip_ws(j);
         if (!ch_object(c, out, tool_member) || !ch_next(c, ']', &more)) {
             return false;
         }
@@ -918,19 +907,22 @@ static bool ch_tools(struct ch *c, struct tr_chunk *out)
     return true;
 }
 
+const char *const tr_chunk_field_key[TR_CHUNK_FIELDS] = {
+    [TR_CHUNK_REASONING_CONTENT] = "reasoning_content",
+    [TR_CHUNK_REASONING] = "reasoning",
+    [TR_CHUNK_CONTENT] = "content",
+    [TR_CHUNK_REFUSAL] = "refusal",
+    [TR_CHUNK_FINISH_REASON] = "finish_reason",
+};
+
 static bool delta_member(struct ch *c, struct tr_chunk *out, const char *k, size_t n)
 {
-    if (key_is(k, n, "content")) {
-        return ch_field(c, out, TR_CHUNK_CONTENT, CH_IN_DELTA);
-    }
-    if (key_is(k, n, "reasoning_content")) {
-        return ch_field(c, out, TR_CHUNK_REASONING_CONTENT, CH_IN_DELTA);
-    }
-    if (key_is(k, n, "reasoning")) {
-        return ch_field(c, out, TR_CHUNK_REASONING, CH_IN_DELTA);
-    }
-    if (key_is(k, n, "refusal")) {
-        return ch_field(c, out, TR_CHUNK_REFUSAL, CH_IN_DELTA);
+    int f;
+
+    for (f = 0; f < TR_CHUNK_FINISH_REASON; f++) {
+        if (key_is(k, n, tr_chunk_field_key[f])) {
+            return ch_field(c, out, (enum tr_chunk_field)f, CH_IN_DELTA);
+        }
     }
     if (key_is(k, n, "tool_calls")) {
         return ch_tools(c, out);
@@ -940,36 +932,30 @@ static bool delta_member(struct ch *c, struct tr_chunk *out, const char *k, size
 
 static bool choice_member(struct ch *c, struct tr_chunk *out, const char *k, size_t n)
 {
-    struct jp *j = &c->j;
-    const char *digits, *e;
-    bool is_double;
+    bool is_int;
+    int64_t index;
 
     if (key_is(k, n, "index")) {
         /* an integer as json_object_get_int64 reads it (null is 0): other
-         * than 0 is a choice json-c's path skips */
+         * than 0 is a choice json-c's path skips; other types are declined */
         if (!first_time(&c->seen_index)) {
             return false;
         }
         if (ch_null(c)) {
             return true;
         }
-        if (*j->p != '-' && (*j->p < '0' || *j->p > '9')) {
+        if (!ch_int(c, &is_int, &index, CH_IN_CHOICE) || !is_int) {
             return false;
         }
-        e = number_end(j, &digits, &is_double);
-        if (e == NULL || is_double || e - digits > 18) {
-            return false;
-        }
-        if (!(e - digits == 1 && *digits == '0')) {
+        if (index != 0) {
             out->choice = false;
         }
-        j->p = e;
         return true;
     }
     if (key_is(k, n, "delta")) {
         return first_time(&c->seen_delta) && (ch_null(c) || ch_object(c, out, delta_member));
     }
-    if (key_is(k, n, "finish_reason")) {
+    if (key_is(k, n, tr_chunk_field_key[TR_CHUNK_FINISH_REASON])) {
         return ch_field(c, out, TR_CHUNK_FINISH_REASON, CH_IN_CHOICE);
     }
     return ch_value(c, CH_IN_CHOICE);
@@ -1017,7 +1003,6 @@ bool tr_jparse_chunk(const char *p, size_t len, int max_depth, struct buf *store
     if (c.limit <= CH_IN_FUNCTION) {
         return false; /* a tool call's function would be too deep: json-c decides */
     }
-    skip_ws(&c.j);
     if (!ch_object(&c, out, chunk_member)) {
         return false;
     }

@@ -35,6 +35,9 @@ enum tr_chunk_field {
     TR_CHUNK_FIELDS
 };
 
+/* The key each field is read from (in delta; finish_reason in the choice). */
+extern const char *const tr_chunk_field_key[TR_CHUNK_FIELDS];
+
 /* One element of delta.tool_calls (an object), as stream.c reads it. Each
  * string as tr_json_str gives it: NULL (absent, null, or not a string) or
  * its bytes, unescaped, with the length (a string may hold NUL bytes, as

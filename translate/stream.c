@@ -715,16 +715,9 @@ static enum ccp_err apply_choice(struct tr_stream *st, const struct tr_chunk *ck
 
 static enum ccp_err handle_choice(struct tr_stream *st, struct json_object *ch)
 {
-    static const struct {
-        enum tr_chunk_field f;
-        const char *key;
-    } texts[] = {{TR_CHUNK_REASONING_CONTENT, "reasoning_content"},
-                 {TR_CHUNK_REASONING, "reasoning"},
-                 {TR_CHUNK_CONTENT, "content"},
-                 {TR_CHUNK_REFUSAL, "refusal"}};
     struct json_object *delta, *v, *tools = NULL;
     struct tr_chunk ck;
-    size_t i;
+    int f;
 
     if (json_object_object_get_ex(ch, "index", &v) && json_object_get_int64(v) != 0) {
         return CCP_OK; /* n > 1 is not asked for; only the first choice counts */
@@ -732,15 +725,16 @@ static enum ccp_err handle_choice(struct tr_stream *st, struct json_object *ch)
     memset(&ck, 0, sizeof(ck));
     if (json_object_object_get_ex(ch, "delta", &delta) &&
         json_object_is_type(delta, json_type_object)) {
-        for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-            ck.s[texts[i].f] = tr_json_str(delta, texts[i].key, &ck.n[texts[i].f]);
+        for (f = 0; f < TR_CHUNK_FINISH_REASON; f++) { /* the texts, in delta */
+            ck.s[f] = tr_json_str(delta, tr_chunk_field_key[f], &ck.n[f]);
         }
         if (json_object_object_get_ex(delta, "tool_calls", &v) &&
             json_object_is_type(v, json_type_array)) {
             tools = v;
         }
     }
-    ck.s[TR_CHUNK_FINISH_REASON] = tr_json_str(ch, "finish_reason", &ck.n[TR_CHUNK_FINISH_REASON]);
+    ck.s[TR_CHUNK_FINISH_REASON] =
+        tr_json_str(ch, tr_chunk_field_key[TR_CHUNK_FINISH_REASON], &ck.n[TR_CHUNK_FINISH_REASON]);
     return apply_choice(st, &ck, tools);
 }
 
