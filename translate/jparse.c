@@ -49,37 +49,6 @@ static void skip_ws(struct jp *j)
     }
 }
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Offset of the first '"', '\\' or control byte (< 0x20) in p[0..n), or n.
- * Eight bytes at a time: in each test the lowest flagged byte is exact. */
-static size_t string_stop(const char *p, size_t n)
-{
-    size_t i = 0;
-
-    for (; n - i >= 8; i += 8) {
-        uint64_t w, q, b, m;
-
-        memcpy(&w, p + i, 8);
-        q = w ^ (ONES * '"');
-        b = w ^ (ONES * '\\');
-        m = ((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w);
-        m &= HIGHS;
-        if (m != 0) {
-            return i + (size_t)(__builtin_ctzll(m) >> 3); /* little-endian */
-        }
-    }
-    for (; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-
-        if (c == '"' || c == '\\' || c < 0x20) {
-            break;
-        }
-    }
-    return i;
-}
-
 static int hex4(const char *p)
 {
     int v = 0, i;
@@ -200,7 +169,7 @@ static bool read_string_at(struct jp *j, struct buf *out, size_t from, bool nul_
     size_t k;
 
     j->p = start;
-    k = string_stop(j->p, (size_t)(j->end - j->p));
+    k = tr_json_string_stop(j->p, (size_t)(j->end - j->p));
     if (j->p + k < j->end && j->p[k] == '"') { /* the common case: no escape */
         *s = start;
         *n = k;
@@ -223,7 +192,7 @@ static bool read_string_at(struct jp *j, struct buf *out, size_t from, bool nul_
         if (!unescape(j, out, nul_ok)) {
             return false;
         }
-        k = string_stop(j->p, (size_t)(j->end - j->p));
+        k = tr_json_string_stop(j->p, (size_t)(j->end - j->p));
     }
     *s = out->ptr != NULL ? out->ptr + from : "";
     *n = out->len - from;
@@ -652,7 +621,7 @@ static bool ch_key(struct ch *c, const char **k, size_t *n)
         return false;
     }
     j->p++;
-    len = string_stop(j->p, (size_t)(j->end - j->p));
+    len = tr_json_string_stop(j->p, (size_t)(j->end - j->p));
     if (j->p + len >= j->end || j->p[len] != '"') {
         return false;
     }

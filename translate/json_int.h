@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -26,6 +27,37 @@ static inline int tr_json_depth(int configured)
 static inline bool tr_json_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Offset of the first '"', '\\' or control byte (< 0x20) in p[0..n), or n:
+ * the bytes a JSON string must escape, and where a string being read stops.
+ * Eight bytes at a time: in each test the lowest flagged byte is exact (a
+ * borrow only flags bytes above a flagged one). Little-endian. */
+static inline size_t tr_json_string_stop(const char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+
+    for (; n - i >= 8; i += 8) {
+        uint64_t w, q, b, m;
+
+        memcpy(&w, p + i, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        m = ((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w);
+        m &= highs;
+        if (m != 0) {
+            return i + (size_t)(__builtin_ctzll(m) >> 3);
+        }
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if (c == '"' || c == '\\' || c < 0x20) {
+            break;
+        }
+    }
+    return i;
 }
 
 /* Append o serialized exactly as json_object_to_json_string_ext(o,

@@ -40,16 +40,52 @@ static size_t esc_len(unsigned char c)
     return esc_tab[c];
 }
 
-/* s (n bytes) as a quoted JSON string, escaped as json-c escapes it. */
-static enum ccp_err put_string(struct buf *b, const char *s, size_t n)
+/* The escape for c, one of the bytes tr_json_string_stop stops at, into p;
+ * returns its length (2 or 6). */
+static size_t put_escape(char *p, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t i, need = 2;
+
+    p[0] = '\\';
+    switch (c) {
+    case '\b':
+        p[1] = 'b';
+        return 2;
+    case '\n':
+        p[1] = 'n';
+        return 2;
+    case '\r':
+        p[1] = 'r';
+        return 2;
+    case '\t':
+        p[1] = 't';
+        return 2;
+    case '\f':
+        p[1] = 'f';
+        return 2;
+    case '"':
+    case '\\':
+        p[1] = (char)c;
+        return 2;
+    default:
+        memcpy(p + 1, "u00", 3);
+        p[4] = hex[c >> 4];
+        p[5] = hex[c & 0xf];
+        return 6;
+    }
+}
+
+/* s (n bytes) as a quoted JSON string, escaped as json-c escapes it. Two
+ * passes eight bytes at a time (tr_json_string_stop): one to size the
+ * output, one to copy the runs between escapes. */
+static enum ccp_err put_string(struct buf *b, const char *s, size_t n)
+{
+    size_t i, need = n + 2;
     char *p;
     enum ccp_err rc;
 
-    for (i = 0; i < n; i++) {
-        need += esc_len((unsigned char)s[i]);
+    for (i = tr_json_string_stop(s, n); i < n; i += 1 + tr_json_string_stop(s + i + 1, n - i - 1)) {
+        need += esc_len((unsigned char)s[i]) - 1;
     }
     rc = buf_reserve(b, need);
     if (rc != CCP_OK) {
@@ -57,46 +93,16 @@ static enum ccp_err put_string(struct buf *b, const char *s, size_t n)
     }
     p = b->ptr + b->len;
     *p++ = '"';
-    if (need == n + 2) {
-        memcpy(p, s, n);
-        p += n;
-    } else {
-        for (i = 0; i < n; i++) {
-            unsigned char c = (unsigned char)s[i];
-            size_t k = esc_len(c);
+    i = 0;
+    while (i < n) {
+        size_t k = tr_json_string_stop(s + i, n - i);
 
-            if (k == 1) {
-                *p++ = (char)c;
-                continue;
-            }
-            *p++ = '\\';
-            if (k == 6) {
-                memcpy(p, "u00", 3);
-                p[3] = hex[c >> 4];
-                p[4] = hex[c & 0xf];
-                p += 5;
-                continue;
-            }
-            switch (c) {
-            case '\b':
-                *p++ = 'b';
-                break;
-            case '\n':
-                *p++ = 'n';
-                break;
-            case '\r':
-                *p++ = 'r';
-                break;
-            case '\t':
-                *p++ = 't';
-                break;
-            case '\f':
-                *p++ = 'f';
-                break;
-            default:
-                *p++ = (char)c; /* '"' or '\\' */
-                break;
-            }
+        memcpy(p, s + i, k);
+        p += k;
+        i += k;
+        if (i < n) {
+            p += put_escape(p, (unsigned char)s[i]);
+            i++;
         }
     }
     *p++ = '"';

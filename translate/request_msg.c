@@ -765,21 +765,26 @@ static enum ccp_err tool_call(struct tr_rq_ctx *c, struct json_object *blk, cons
 {
     struct json_object *input = NULL, *call = NULL, *fn = NULL;
     const char *id = tr_rq_get_string(blk, "id"), *name = tr_rq_get_string(blk, "name");
-    const char *args = "{}";
     char uname[TR_TOOL_NAME_MAX + 1];
+    struct buf args;
     enum ccp_err rc = CCP_ERR_INVALID;
 
+    buf_init(&args, c->o->max_out);
     if (id == NULL || name == NULL) {
         tr_error_set(c->err, rc, "%s: a tool_use block needs string id and name", at);
         goto out;
     }
     name = tr_tool_name_upstream(name, uname);
     if (json_object_object_get_ex(blk, "input", &input) && input != NULL) {
-        args = json_object_to_json_string_ext(input, TR_RQ_JSON_FLAGS);
-        if (args == NULL) {
-            rc = CCP_ERR_NOMEM;
-            goto out;
-        }
+        rc = tr_json_append(input, &args);
+    } else {
+        rc = buf_append(&args, "{}", 2);
+    }
+    if (rc == CCP_OK && args.len > (size_t)INT_MAX) {
+        rc = CCP_ERR_TOO_LARGE;
+    }
+    if (rc != CCP_OK) {
+        goto out;
     }
     rc = CCP_ERR_NOMEM;
     call = json_object_new_object();
@@ -789,7 +794,7 @@ static enum ccp_err tool_call(struct tr_rq_ctx *c, struct json_object *blk, cons
     }
     rc = tr_rq_obj_add(fn, "name", json_object_new_string(name));
     if (rc == CCP_OK) {
-        rc = tr_rq_obj_add(fn, "arguments", json_object_new_string(args));
+        rc = tr_rq_obj_add(fn, "arguments", json_object_new_string_len(args.ptr, (int)args.len));
     }
     if (rc == CCP_OK) {
         rc = tr_rq_obj_add(call, "id", json_object_new_string(id));
@@ -808,6 +813,7 @@ static enum ccp_err tool_call(struct tr_rq_ctx *c, struct json_object *blk, cons
 out:
     json_object_put(fn);
     json_object_put(call);
+    buf_release(&args);
     return rc;
 }
 

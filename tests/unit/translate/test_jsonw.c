@@ -74,6 +74,33 @@ static void test_every_byte(void **state)
     json_object_put(arr);
 }
 
+/* Each byte at each place of strings of 1 to 24 bytes, alone and after
+ * another escape: the writer scans eight bytes at a time, so an escape must
+ * be found in a word's every lane and in the bytes after the last word. */
+static void test_every_byte_at_every_offset(void **state)
+{
+    char s[24];
+    struct json_object *arr;
+    int c, len, at;
+
+    (void)state;
+    for (len = 1; len <= 24; len++) {
+        arr = json_object_new_array();
+        for (c = 0; c < 256; c++) {
+            for (at = 0; at < len; at++) {
+                memset(s, 'a', sizeof(s));
+                s[at] = (char)c;
+                if (at + 2 < len) {
+                    s[at + 2] = '\n';
+                }
+                assert_int_equal(json_object_array_add(arr, json_object_new_string_len(s, len)), 0);
+            }
+        }
+        same_as_json_c(arr);
+        json_object_put(arr);
+    }
+}
+
 static void test_too_large_leaves_buffer(void **state)
 {
     struct buf b;
@@ -94,6 +121,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parsed_documents),
         cmocka_unit_test(test_every_byte),
+        cmocka_unit_test(test_every_byte_at_every_offset),
         cmocka_unit_test(test_too_large_leaves_buffer),
     };
 
