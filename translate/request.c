@@ -855,7 +855,6 @@ static void est_content(struct est *e, struct json_object *content)
 static enum ccp_err est_tree(struct json_object *root, struct est *e)
 {
     struct json_object *msgs, *tools, *m, *v, *calls, *fn;
-    const char *s;
     size_t i, j;
 
     if (json_object_object_get_ex(root, "messages", &msgs)) {
@@ -878,14 +877,17 @@ static enum ccp_err est_tree(struct json_object *root, struct est *e)
         }
     }
     if (json_object_object_get_ex(root, "tools", &tools)) {
-        for (i = 0; i < json_object_array_length(tools); i++) {
-            s = json_object_to_json_string_ext(json_object_array_get_idx(tools, i),
-                                               TR_RQ_JSON_FLAGS);
-            if (s == NULL) {
-                return CCP_ERR_NOMEM;
-            }
-            e->bytes += (unsigned long)strlen(s);
+        struct buf b;
+        enum ccp_err rc = CCP_OK;
+
+        buf_init(&b, SIZE_MAX / 2);
+        for (i = 0; i < json_object_array_length(tools) && rc == CCP_OK; i++) {
+            b.len = 0;
+            rc = tr_json_append(json_object_array_get_idx(tools, i), &b);
+            e->bytes += (unsigned long)b.len;
         }
+        buf_release(&b);
+        return rc;
     }
     return CCP_OK;
 }
