@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Request bodies in Claude Code's shape for bench/run.sh (synthetic text).
+"""Request bodies in Claude Code's shape for bench/run.sh (synthetic text in
+lines, with tabs and quotes).
 
 Writes into OUTDIR:
   small.json    ~2 KB   haiku-style side request: short system, one user turn
@@ -24,13 +25,25 @@ WORDS = ("the file function return value error test build request response strea
 
 
 def text(rng, nbytes):
+    """Words in lines of about 80 bytes, some lines indented by a tab and
+    some words quoted, as in code and command output: real Claude Code
+    bodies have an escape (\\n, \\") every 80 to 95 bytes (the three largest
+    requests in ../shared/claude-code/requests), these every 70 or so, and a
+    JSON reader or writer pays for each one."""
     out = []
-    n = 0
+    n = col = 0
     while n < nbytes:
         w = rng.choice(WORDS)
-        out.append(w)
-        n += len(w) + 1
-    return " ".join(out)[:nbytes]
+        if rng.random() < 0.015:
+            w = '"' + w + '"'
+        col += len(w) + 1
+        sep = " "
+        if col > 80:
+            sep = "\n\t" if rng.random() < 0.1 else "\n"
+            col = 0
+        out.append(w + sep)
+        n += len(w) + len(sep)
+    return "".join(out)[:nbytes]
 
 
 def tool(rng, i, desc_bytes):
