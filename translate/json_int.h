@@ -7,6 +7,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <json-c/json.h>
 
 #include "common/buf.h"
@@ -31,13 +35,29 @@ static inline bool tr_json_ws(char c)
 
 /* Offset of the first '"', '\\' or control byte (< 0x20) in p[0..n), or n:
  * the bytes a JSON string must escape, and where a string being read stops.
- * Eight bytes at a time: in each test the lowest flagged byte is exact (a
- * borrow only flags bytes above a flagged one). Little-endian. */
+ * Sixteen bytes at a time with SSE2 (every x86-64 has it), then eight at a
+ * time in a 64-bit word: in each word test the lowest flagged byte is exact
+ * (a borrow only flags bytes above a flagged one). Little-endian. */
 static inline size_t tr_json_string_stop(const char *p, size_t n)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     size_t i = 0;
 
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  ctl = _mm_set1_epi8(0x1f);
+
+    for (; n - i >= 16; i += 16) {
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, bslash)),
+                                 _mm_cmpeq_epi8(_mm_min_epu8(w, ctl), w)); /* w <= 0x1f */
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+
+        if (mask != 0) {
+            return i + (size_t)__builtin_ctz(mask);
+        }
+    }
+#endif
     for (; n - i >= 8; i += 8) {
         uint64_t w, q, b, m;
 
