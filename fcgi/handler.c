@@ -568,6 +568,7 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
     if (!r.client_gone && wk_io_flush(io) != 0) {
         r.client_gone = true;
     }
+    wk_io_end(io);       /* the client has the whole answer now */
     wk_request_done(&r); /* metrics and the JSON request line */
     buf_release(&r.body);
     log_set_request_id(NULL);

@@ -82,6 +82,21 @@ static bool fcgx_gone(struct wk_io *io)
     return fd_gone(io->req->ipcFd);
 }
 
+/* Closing the error and output streams writes their end records and
+ * FCGI_END_REQUEST and flushes them (FCGX_Finish_r's own closes then do
+ * nothing). A connection the web server keeps stays open. */
+static void fcgx_end(struct wk_io *io)
+{
+    FCGX_Request *req = io->req;
+
+    (void)FCGX_FClose(req->err);
+    (void)FCGX_FClose(req->out);
+    if (io->close_at_end && !req->keepConnection && req->ipcFd >= 0) {
+        (void)close(req->ipcFd);
+        req->ipcFd = -1;
+    }
+}
+
 void wk_io_fcgx(struct wk_io *io, FCGX_Request *req)
 {
     memset(io, 0, sizeof(*io));
@@ -90,6 +105,7 @@ void wk_io_fcgx(struct wk_io *io, FCGX_Request *req)
     io->write = fcgx_write;
     io->flush = fcgx_flush;
     io->gone = fcgx_gone;
+    io->end = fcgx_end;
     io->req = req;
 }
 
@@ -192,4 +208,16 @@ int wk_io_flush(struct wk_io *io)
         return -1;
     }
     return 0;
+}
+
+void wk_io_end(struct wk_io *io)
+{
+    if (io->ended) {
+        return;
+    }
+    io->ended = true;
+    io->failed = true; /* nothing more may be written */
+    if (io->end != NULL) {
+        io->end(io);
+    }
 }

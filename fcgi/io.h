@@ -23,8 +23,17 @@ struct wk_io {
     /* True if the connection to the web server has been closed (the client
      * went away), checked without blocking. */
     bool (*gone)(struct wk_io *io);
+    /* End the answer after its last write, before the request's own
+     * bookkeeping (metrics, the request line), so the web server and its
+     * client have all of it without waiting for those. FastCGI: the end
+     * records are written and flushed and, with close_at_end, the connection
+     * is closed; the parameters stay readable until the request is finished.
+     * NULL: nothing to do (CGI ends when the process exits). */
+    void (*end)(struct wk_io *io);
     FCGX_Request *req; /* FastCGI: the accepted request; CGI: NULL */
     bool failed;       /* a write or flush failed: stop writing */
+    bool close_at_end; /* FastCGI on a unix socket: end closes the connection */
+    bool ended;        /* end has run */
 };
 
 /* Set up io for an accepted FastCGI request. Can't fail. */
@@ -39,5 +48,7 @@ int wk_io_write(struct wk_io *io, const char *p, size_t n);
 int wk_io_puts(struct wk_io *io, const char *s);
 /* Flush unless an earlier write failed; 0 or -1. */
 int wk_io_flush(struct wk_io *io);
+/* End the answer (io->end) once; later writes fail. */
+void wk_io_end(struct wk_io *io);
 
 #endif /* CCP_FCGI_IO_H */

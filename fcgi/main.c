@@ -261,7 +261,7 @@ static bool listen_unix;
  * (FCGI_KEEP_CONN) stays open as before. */
 static void finish_request(FCGX_Request *req)
 {
-    if (!listen_unix || req->keepConnection || req->ipcFd < 0) {
+    if (!listen_unix || req->keepConnection) {
         FCGX_Finish_r(req);
         return;
     }
@@ -325,6 +325,7 @@ static void *thread_main(void *arg)
         }
         fails = 0;
         wk_io_fcgx(&io, &t->req);
+        io.close_at_end = listen_unix; /* see finish_request */
         wk_handle(&t->w, &io);
         finish_request(&t->req);
     }

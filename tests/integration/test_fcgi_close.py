@@ -5,13 +5,17 @@ waits up to 2 s for it, to avoid TCP resets, which a unix socket does not
 have); a burst of connections is served in full, a connection the web
 server keeps (FCGI_KEEP_CONN) carries request after request, one that never
 sends anything is dropped after about 2 s (libfcgi's wait for a unix
-connection's first bytes) and the worker goes on serving, and SIGTERM stops
-an idle worker at once."""
+connection's first bytes) and the worker goes on serving, SIGTERM stops
+an idle worker at once, and an answer is ended before the worker writes its
+request line, so a stuck log does not hold it."""
 
+import fcntl
 import os
 import socket
 import struct
 import subprocess
+import termios
+import threading
 import time
 
 from harness import worker_path
@@ -58,8 +62,9 @@ def read_answer(sock, deadline):
     raise AssertionError("no FCGI_END_REQUEST in time")
 
 
-def start_worker(tmp_path, threads, backlog=16):
-    """A worker on its own listening unix socket: (path, process, log)."""
+def start_worker(tmp_path, threads, backlog=16, log_level="WARNING", stderr=None):
+    """A worker on its own listening unix socket: (path, process, log).
+    Its log goes to worker.log, or to the file descriptor stderr."""
     path = str(tmp_path / "w.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
@@ -69,10 +74,10 @@ def start_worker(tmp_path, threads, backlog=16):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CCPROXY_ENV_FILE": str(env_file),
            "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
            "WORKER_THREADS": str(threads), "MEMCACHED_SERVERS": "", "COORD_ADDRESSES": "",
-           "LOG_LEVEL": "WARNING"}
+           "LOG_LEVEL": log_level}
     log = open(tmp_path / "worker.log", "w")
     worker = subprocess.Popen([str(worker_path())], stdin=listener.fileno(), stdout=log,
-                              stderr=subprocess.STDOUT, env=env)
+                              stderr=subprocess.STDOUT if stderr is None else stderr, env=env)
     listener.close()
     return path, worker, log
 
@@ -211,3 +216,58 @@ def test_sigterm_stops_an_idle_worker_at_once(tmp_path):
         if kept is not None:
             kept.close()
         stop_worker(worker, log)
+
+
+def pipe_bytes(fd):
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def test_answer_ends_before_the_request_line_is_written(tmp_path):
+    """The request line (and the metrics) come after the answer's end
+    records: with the worker's log a full pipe that nobody reads, a request
+    is still answered in full and its connection closed; the thread then
+    waits on the log, not the client."""
+    rfd, wfd = os.pipe()
+    path, worker, log = start_worker(tmp_path, 2, log_level="INFO", stderr=wfd)
+    filler = None
+    drained = threading.Event()
+    try:
+        s = connect(path)
+        send_health(s)
+        assert b"200 OK" in read_answer(s, time.monotonic() + 10)
+        s.close()
+        # fill the pipe; cat blocks once it is full
+        filler = subprocess.Popen(["cat", "/dev/zero"], stdout=wfd)
+        before, deadline = -1, time.monotonic() + 10
+        while time.monotonic() < deadline:
+            now = pipe_bytes(rfd)
+            if now == before and now > 0:
+                break
+            before = now
+            time.sleep(0.2)
+        assert pipe_bytes(rfd) >= 4096, "the log pipe did not fill"
+        s = connect(path)
+        send_health(s)
+        assert b"200 OK" in read_answer(s, time.monotonic() + 5)
+        s.settimeout(5)
+        assert s.recv(1) == b"", "the connection was not closed"
+        s.close()
+    finally:
+        if filler is not None:
+            filler.kill()
+            filler.wait(timeout=5)
+
+        def drain():
+            while not drained.is_set():
+                try:
+                    if not os.read(rfd, 65536):
+                        return
+                except OSError:
+                    return
+        t = threading.Thread(target=drain, daemon=True)
+        t.start()
+        stop_worker(worker, log)
+        drained.set()
+        os.close(wfd)
+        t.join(timeout=5)
+        os.close(rfd)
