@@ -36,8 +36,9 @@ static inline bool tr_json_ws(char c)
 /* Offset of the first '"', '\\' or control byte (< 0x20) in p[0..n), or n:
  * the bytes a JSON string must escape, and where a string being read stops.
  * Sixteen bytes at a time with SSE2 (every x86-64 has it), then eight at a
- * time in a 64-bit word: in each word test the lowest flagged byte is exact
- * (a borrow only flags bytes above a flagged one). Little-endian. */
+ * time in a 64-bit word on a little-endian machine: in each word test the
+ * lowest flagged byte is exact (a borrow only flags bytes above a flagged
+ * one); then a byte at a time. */
 static inline size_t tr_json_string_stop(const char *p, size_t n)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
@@ -58,6 +59,7 @@ static inline size_t tr_json_string_stop(const char *p, size_t n)
         }
     }
 #endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     for (; n - i >= 8; i += 8) {
         uint64_t w, q, b, m;
 
@@ -70,6 +72,10 @@ static inline size_t tr_json_string_stop(const char *p, size_t n)
             return i + (size_t)(__builtin_ctzll(m) >> 3);
         }
     }
+#else
+    (void)ones;
+    (void)highs;
+#endif
     for (; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
 
