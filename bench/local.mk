@@ -17,7 +17,7 @@ store_bench_CFLAGS = $(AM_CFLAGS) $(JSON_C_CFLAGS)
 store_bench_LDADD = $(CACHE_LIBS) libccp_common.a $(JSON_C_LIBS)
 CLEANFILES += $(EXTRA_PROGRAMS)
 EXTRA_DIST += bench/run.sh bench/tokenizer.sh bench/report.py \
-	bench/bodies/gen.py bench/bodies/small.json
+	bench/bodies/gen.py bench/bodies/cc_requests.py bench/bodies/small.json
 
 bench-progs: $(EXTRA_PROGRAMS)
 .PHONY: bench-progs

@@ -23,6 +23,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("rows")
     p.add_argument("--translate", default="")
+    p.add_argument("--cc-translate", default="")
     p.add_argument("--ccr", default="")
     p.add_argument("--cmd", default="bench/run.sh")
     p.add_argument("--procs", default="?")
@@ -98,6 +99,20 @@ def main():
     w("")
     w("Request translation of the large body (bench/translate_bench): `%s`" % a.translate)
     w("")
+    cc = []
+    if a.cc_translate and os.path.exists(a.cc_translate):
+        cc = [line.split(None, 1) for line in open(a.cc_translate) if line.strip()]
+    if cc:
+        w("Request translation of the largest captured Claude Code requests "
+          "(../shared/claude-code/requests, bench/bodies/cc_requests.py):")
+        w("")
+        w("| capture | body bytes | tr_request us | allocations | count_tokens estimate us |")
+        w("|---|---|---|---|---|")
+        for name, line in cc:
+            kv = dict(x.split("=", 1) for x in line.split() if "=" in x)
+            w("| %s | %s | %s | %s | %s |" % (name, kv.get("body_bytes", "?"), kv.get("tr_request_us", "?"),
+                                             kv.get("tr_request_allocs", "?"), kv.get("count_tokens_us", "?")))
+        w("")
 
     # ---- targets
     w("## Targets")

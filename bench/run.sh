@@ -112,6 +112,19 @@ for f in "$b"/*.json; do
 done
 translate_line=$("$build/translate_bench" "$b/large.json" "$([ $quick -eq 1 ] && echo 30 || echo 200)")
 log "translation: $translate_line"
+# Real Claude Code requests, when ../shared is beside the checkout (or
+# BENCH_CC_REQUESTS names the capture folder): the three largest
+# /v1/messages bodies, translated the same way.
+ccdir=${BENCH_CC_REQUESTS:-$top/../shared/claude-code/requests}
+cc_translate=$tmp/cc-translate.txt
+: >"$cc_translate"
+if [ -d "$ccdir" ]; then
+    for name in $("$py" "$top/bench/bodies/cc_requests.py" "$ccdir" "$b/cc" 3); do
+        line=$("$build/translate_bench" "$b/cc/$name" "$([ $quick -eq 1 ] && echo 200 || echo 1000)") || exit 1
+        echo "$name $line" >>"$cc_translate"
+        log "translation of $name: $line"
+    done
+fi
 
 # Every wrk request gets its own body: "n<run>-<thread>-<count> " goes at the
 # start of the body's first "text" (else "content") string, and BENCH_RUN is
@@ -527,7 +540,7 @@ if [ -z "$out" ]; then # a run of the same day gets -2, -3, ...: never overwrite
         i=$((i + 1))
     done
 fi
-"$py" "$top/bench/report.py" "$rows" --translate "$translate_line" --ccr "$ccr_note" \
+"$py" "$top/bench/report.py" "$rows" --translate "$translate_line" --cc-translate "$cc_translate" --ccr "$ccr_note" \
     --cmd "bench/run.sh $*" --procs "$procs" --threads "$threads" --duration "$dur" \
     --total-rss-kb "$total_hwm" --load "$load0" --load-end "$(cut -d' ' -f1-3 /proc/loadavg)" \
     >"$out" || exit 1
