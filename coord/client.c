@@ -19,7 +19,7 @@
 
 #include "common/banned.h"
 
-enum cl_state { CL_IDLE, CL_LEADER, CL_FOLLOWER, CL_BROKEN };
+enum cl_state { CL_IDLE, CL_JOINING, CL_LEADER, CL_FOLLOWER, CL_BROKEN };
 
 struct coord_client {
     int fd;
@@ -326,11 +326,8 @@ bool coord_idle(const struct coord_client *c)
     return c != NULL && c->state == CL_IDLE;
 }
 
-enum ccp_err coord_join(struct coord_client *c, const void *key, size_t len, int timeout_ms,
-                        enum coord_role *role)
+enum ccp_err coord_join_send(struct coord_client *c, const void *key, size_t len, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
-    struct coord_frame f;
     enum ccp_err rc;
 
     if (c->state == CL_BROKEN) {
@@ -343,18 +340,32 @@ enum ccp_err coord_join(struct coord_client *c, const void *key, size_t len, int
     if (rc != CCP_OK) {
         return rc;
     }
-    rc = send_out(c, deadline);
+    rc = send_out(c, now_ms() + timeout_ms);
+    if (rc == CCP_OK) {
+        c->state = CL_JOINING;
+    }
+    return rc;
+}
+
+enum ccp_err coord_join_wait(struct coord_client *c, int timeout_ms, enum coord_role *role)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    struct coord_frame f;
+    enum ccp_err rc = CCP_OK;
+
+    if (c->state == CL_BROKEN) {
+        return CCP_ERR_COORD;
+    }
+    if (c->state != CL_JOINING) {
+        return CCP_ERR_INVALID;
+    }
     do {
         /* a FOLLOWERS frame of an earlier stream may come first */
-        if (rc == CCP_OK) {
-            rc = read_frame(c, deadline, &f);
-        }
+        rc = read_frame(c, deadline, &f);
     } while (rc == CCP_OK && f.type == COORD_FOLLOWERS);
-    if (rc == CCP_ERR_TIMEOUT) {
-        return fail(c, rc); /* the answer may still come: the connection is out of step */
-    }
     if (rc != CCP_OK) {
-        return rc;
+        /* a timeout too: the answer may still come, so the connection is out of step */
+        return fail(c, rc);
     }
     if (f.type == COORD_LEAD) {
         c->state = CL_LEADER;
@@ -365,9 +376,21 @@ enum ccp_err coord_join(struct coord_client *c, const void *key, size_t len, int
         c->state = CL_FOLLOWER;
         *role = COORD_ROLE_FOLLOWER;
     } else if (f.type == COORD_ABORT) {
+        c->state = CL_IDLE;
         rc = CCP_ERR_COORD; /* declined (busy); the connection stays idle */
     } else {
         rc = fail(c, CCP_ERR_COORD);
+    }
+    return rc;
+}
+
+enum ccp_err coord_join(struct coord_client *c, const void *key, size_t len, int timeout_ms,
+                        enum coord_role *role)
+{
+    enum ccp_err rc = coord_join_send(c, key, len, timeout_ms);
+
+    if (rc == CCP_OK) {
+        rc = coord_join_wait(c, timeout_ms, role);
     }
     return rc;
 }

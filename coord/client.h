@@ -55,6 +55,15 @@ bool coord_idle(const struct coord_client *c);
  * fails, CCP_ERR_TIMEOUT, CCP_ERR_INVALID (bad key, or not idle). */
 CCP_NODISCARD enum ccp_err coord_join(struct coord_client *c, const void *key, size_t len,
                                       int timeout_ms, enum coord_role *role);
+/* coord_join in two halves, so that the caller can do something else (a
+ * cache lookup) while the daemon answers: send the JOIN (same results but
+ * no role), then wait for the answer (same results as coord_join). Between
+ * the two, c is neither idle nor in a stream; coord_close is the only other
+ * call allowed. */
+CCP_NODISCARD enum ccp_err coord_join_send(struct coord_client *c, const void *key, size_t len,
+                                           int timeout_ms);
+CCP_NODISCARD enum ccp_err coord_join_wait(struct coord_client *c, int timeout_ms,
+                                           enum coord_role *role);
 
 /* Leader: send len (>= 1) bytes of whole Anthropic SSE events.
  * CCP_ERR_COORD if the daemon failed or dropped the stream (then carry on

@@ -20,13 +20,13 @@
 
 #include "common/banned.h"
 
-#define ADDR_SLOTS 16           /* addresses remembered as down (more share slots) */
-#define DOWN_MS 2000            /* an address that failed is skipped this long */
-#define BACKLOG_MAX (64u << 20) /* a leader's events kept for a first follower */
-#define PUBLISH_MS 1000         /* longest a leader waits for the coordinator to take a chunk */
-#define SLICE_MS 200            /* a follower checks its client this often */
-#define LOG_EVERY_MS 10000      /* repeated coordinator failures are logged this rarely */
-#define ADDR_MAX 512            /* longest address */
+#define ADDR_SLOTS 16               /* addresses remembered as down (more share slots) */
+#define DOWN_MS 2000                /* an address that failed is skipped this long */
+#define BACKLOG_MAX (64u << 20)     /* a leader's events kept for a first follower */
+#define PUBLISH_MS 1000             /* longest a leader waits for the coordinator to take a chunk */
+#define SLICE_MS 200                /* a follower checks its client this often */
+#define LOG_EVERY_MS 10000          /* repeated coordinator failures are logged this rarely */
+#define ADDR_MAX WK_FANOUT_ADDR_MAX /* longest address */
 #define EVENT_MAX (COORD_DEFAULT_MAX_PAYLOAD)
 
 static const char sse_headers[] = "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
@@ -213,75 +213,133 @@ void wk_fanout_prewarm(struct wk_worker *w)
     }
 }
 
-enum ccp_err wk_fanout_join(struct wk_fanout *fo, struct wk_worker *w, const struct cache_key *key)
+/* The failure of a join on fo->cc (rc): the connection is kept when the
+ * daemon declined (busy), else closed. True if the caller should try once
+ * more on a fresh connection: a kept one that turned out dead. */
+static bool join_failed(struct wk_fanout *fo, const char *addr, enum ccp_err rc)
+{
+    if (coord_idle(fo->cc)) {
+        /* declined (busy): the connection itself is fine */
+        note_failure(addr, "join declined", rc);
+        wk_metrics_add(WK_C_CO_FAILOPEN, 1);
+        wk_fanout_release(fo);
+        return false;
+    }
+    coord_close(fo->cc);
+    fo->cc = NULL;
+    if (fo->reused && rc == CCP_ERR_COORD) {
+        /* the kept connection died between requests (daemon restarted,
+         * or it closed us after an ABORT): one fresh try */
+        LOG_DEBUG("coordinator %s: kept connection is gone; reconnecting", addr);
+        fo->reused = false;
+        return true;
+    }
+    if (rc != CCP_ERR_COORD) {
+        atomic_store(&down_until[fo->slot], now_ms() + DOWN_MS);
+    }
+    note_failure(addr, "join failed", rc);
+    wk_metrics_add(WK_C_CO_FAILOPEN, 1);
+    return false;
+}
+
+enum ccp_err wk_fanout_join_start(struct wk_fanout *fo, struct wk_worker *w,
+                                  const struct cache_key *key)
 {
     const struct conf *c = w->conf;
-    char addr[ADDR_MAX];
     size_t idx = 0, addr_no = 0;
-    enum coord_role role;
     enum ccp_err rc;
     int timeout = (int)c->coord_connect_timeout_ms;
-    bool reused;
 
     memset(fo, 0, sizeof(*fo));
     buf_init(&fo->backlog, BACKLOG_MAX);
     fo->conf = c;
     fo->keep = &w->fanout;
-    if (!wk_fanout_enabled(c) ||
-        !pick_address(c->coord_addresses, key_hash(key), addr, sizeof(addr), &idx, &addr_no)) {
+    if (!wk_fanout_enabled(c) || !pick_address(c->coord_addresses, key_hash(key), fo->addr,
+                                               sizeof(fo->addr), &idx, &addr_no)) {
         return CCP_DECLINED;
     }
     fo->slot = idx;
     fo->addr_no = addr_no;
     fo->cc = take_kept(fo->keep, idx, addr_no);
-    reused = fo->cc != NULL;
+    fo->reused = fo->cc != NULL;
     for (;;) {
         if (fo->cc == NULL) {
             if (atomic_load(&down_until[idx]) > now_ms()) {
                 wk_metrics_add(WK_C_CO_FAILOPEN, 1); /* known down: direct without trying */
                 return CCP_DECLINED;
             }
-            rc = coord_connect(addr, timeout, 0, &fo->cc);
+            rc = coord_connect(fo->addr, timeout, 0, &fo->cc);
             if (rc != CCP_OK) {
                 fo->cc = NULL;
                 atomic_store(&down_until[idx], now_ms() + DOWN_MS);
-                note_failure(addr, "cannot connect", rc);
+                note_failure(fo->addr, "cannot connect", rc);
                 wk_metrics_add(WK_C_CO_FAILOPEN, 1);
                 return CCP_DECLINED;
             }
         }
-        rc = coord_join(fo->cc, key->hex, strlen(key->hex), timeout, &role);
+        rc = coord_join_send(fo->cc, key->hex, strlen(key->hex), timeout);
         if (rc == CCP_OK) {
-            break;
+            fo->joining = true;
+            return CCP_OK;
         }
-        if (coord_idle(fo->cc)) {
-            /* declined (busy): the connection itself is fine */
-            note_failure(addr, "join declined", rc);
-            wk_metrics_add(WK_C_CO_FAILOPEN, 1);
-            wk_fanout_release(fo);
+        if (!join_failed(fo, fo->addr, rc)) {
             return CCP_DECLINED;
         }
-        coord_close(fo->cc);
-        fo->cc = NULL;
-        if (reused && rc == CCP_ERR_COORD) {
-            /* the kept connection died between requests (daemon restarted,
-             * or it closed us after an ABORT): one fresh try */
-            LOG_DEBUG("coordinator %s: kept connection is gone; reconnecting", addr);
-            reused = false;
-            continue;
-        }
-        if (rc != CCP_ERR_COORD) {
-            atomic_store(&down_until[idx], now_ms() + DOWN_MS);
-        }
-        note_failure(addr, "join failed", rc);
-        wk_metrics_add(WK_C_CO_FAILOPEN, 1);
+    }
+}
+
+enum ccp_err wk_fanout_join_finish(struct wk_fanout *fo, struct wk_worker *w,
+                                   const struct cache_key *key)
+{
+    enum coord_role role;
+    enum ccp_err rc;
+
+    if (!fo->joining) {
         return CCP_DECLINED;
+    }
+    fo->joining = false;
+    rc = coord_join_wait(fo->cc, (int)fo->conf->coord_connect_timeout_ms, &role);
+    if (rc != CCP_OK) {
+        if (!join_failed(fo, fo->addr, rc)) {
+            return CCP_DECLINED;
+        }
+        return wk_fanout_join(fo, w, key); /* fresh connection; no second retry */
     }
     fo->leader = role == COORD_ROLE_LEADER;
     wk_metrics_add(fo->leader ? WK_C_CO_LEADERS : WK_C_CO_FOLLOWERS, 1);
-    LOG_DEBUG("coordinator %s: %s stream %.16s%s", addr, fo->leader ? "leading" : "following",
-              key->hex, reused ? " (kept connection)" : "");
+    LOG_DEBUG("coordinator %s: %s stream %.16s%s", fo->addr, fo->leader ? "leading" : "following",
+              key->hex, fo->reused ? " (kept connection)" : "");
     return CCP_OK;
+}
+
+void wk_fanout_join_cancel(struct wk_fanout *fo)
+{
+    enum coord_role role;
+
+    if (!fo->joining) {
+        return;
+    }
+    fo->joining = false;
+    if (coord_join_wait(fo->cc, (int)fo->conf->coord_connect_timeout_ms, &role) == CCP_OK) {
+        if (role == COORD_ROLE_LEADER) {
+            /* an identical request that joined meanwhile goes direct */
+            fo->leader = true;
+            if (coord_abort(fo->cc, "answered from the response cache", PUBLISH_MS) != CCP_OK) {
+                LOG_DEBUG("coordinator: could not end the stream");
+            }
+        } else {
+            coord_close(fo->cc); /* a follower leaves by going away */
+            fo->cc = NULL;
+        }
+    }
+    wk_fanout_release(fo);
+}
+
+enum ccp_err wk_fanout_join(struct wk_fanout *fo, struct wk_worker *w, const struct cache_key *key)
+{
+    enum ccp_err rc = wk_fanout_join_start(fo, w, key);
+
+    return rc == CCP_OK ? wk_fanout_join_finish(fo, w, key) : rc;
 }
 
 void wk_fanout_error(struct wk_fanout *fo, const struct tr_error *err)

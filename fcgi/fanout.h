@@ -34,6 +34,8 @@
  * - A coordinator that cannot be reached costs one failed connect (at most
  *   COORD_CONNECT_TIMEOUT_MS; a missing or stale unix socket fails at once);
  *   then this process skips that address for 2 s and goes direct.
+ * - The JOIN goes out while memcached is asked (wk_fanout_join_start from
+ *   the response cache lookup), and a hit ends it (wk_fanout_join_cancel).
  * - Non-streaming requests are not coalesced (the response cache serves
  *   repeats once the first one finished).
  * - Metrics (coordinator section): leaders and followers per successful
@@ -58,6 +60,8 @@ struct wk_fanout_conns;
 struct wk_req;
 struct wk_worker;
 
+#define WK_FANOUT_ADDR_MAX 512 /* longest coordinator address */
+
 /* One request's link to the coordinator. Zero it before use. */
 struct wk_fanout {
     struct coord_client *cc; /* NULL: not coalescing (or the link broke) */
@@ -71,6 +75,9 @@ struct wk_fanout {
      * joins (most streams never get one); then the backlog goes first */
     struct buf backlog;
     bool publishing;
+    bool joining; /* the JOIN is sent, its answer not read yet */
+    bool reused;  /* cc was a kept connection */
+    char addr[WK_FANOUT_ADDR_MAX];
 };
 
 /* True if conf turns fan-out on (STREAM_DEDUPE_ENABLED and COORD_ADDRESSES). */
@@ -83,6 +90,20 @@ bool wk_fanout_enabled(const struct conf *c);
  * down, busy or off; nothing to release). Can't fail otherwise. */
 CCP_NODISCARD enum ccp_err wk_fanout_join(struct wk_fanout *fo, struct wk_worker *w,
                                           const struct cache_key *key);
+
+/* wk_fanout_join in two halves, so that the response cache's memcached
+ * lookup runs while the coordinator answers: start sends the JOIN
+ * (CCP_OK: pending; CCP_DECLINED: go direct, nothing to release), finish
+ * reads the answer with wk_fanout_join's results (CCP_DECLINED if nothing is
+ * pending). cancel ends a pending join whose request was answered from the
+ * cache: a leader aborts (an identical request that joined meanwhile goes
+ * direct), a follower leaves; then fo is released. No-op if nothing is
+ * pending. */
+CCP_NODISCARD enum ccp_err wk_fanout_join_start(struct wk_fanout *fo, struct wk_worker *w,
+                                                const struct cache_key *key);
+CCP_NODISCARD enum ccp_err wk_fanout_join_finish(struct wk_fanout *fo, struct wk_worker *w,
+                                                 const struct cache_key *key);
+void wk_fanout_join_cancel(struct wk_fanout *fo);
 
 /* Leader, before any publish: the upstream call failed and err is the answer
  * the leader's client gets; send it to the followers so they answer the

@@ -46,8 +46,10 @@ struct call {
     bool have_key;       /* key is set (the cache or the fan-out computed it) */
     /* streaming fan-out (fcgi/fanout.h): leading, publish every event */
     struct wk_fanout fo;
-    bool terminal;  /* the stream's terminal event went out (to the client or followers) */
-    bool unflushed; /* the head or events are written but not flushed */
+    bool terminal;     /* the stream's terminal event went out (to the client or followers) */
+    bool unflushed;    /* the head or events are written but not flushed */
+    bool join_started; /* wk_fanout_join_start ran (during the cache lookup) */
+    enum ccp_err join_start_rc; /* and said this */
 };
 
 /* The client left and no follower needs the stream: stop. */
@@ -336,17 +338,30 @@ static void substitute_id(char *p, size_t n, const char *msg_id)
     }
 }
 
+/* A stream with fan-out on: send the coordinator its JOIN now, so that its
+ * answer comes while memcached looks the key up (wk_rcache_get_ex). */
+static void start_join(void *arg)
+{
+    struct call *c = arg;
+
+    if (c->stream && c->have_key && wk_fanout_enabled(c->r->w->conf)) {
+        c->join_started = true;
+        c->join_start_rc = wk_fanout_join_start(&c->fo, c->r->w, &c->key);
+    }
+}
+
 /* Answer from the cache. True if a hit was sent (or the client left while
  * it was), false on a miss. */
-static bool answer_from_cache(struct wk_req *r, const struct cache_key *key, const char *msg_id)
+static bool answer_from_cache(struct wk_req *r, struct call *c, const char *msg_id)
 {
+    const struct cache_key *key = &c->key;
     struct buf raw;
     struct cache_entry e;
     bool hit = false;
     char *body;
 
     buf_init(&raw, r->w->conf->response_cache_max_item + 1024);
-    if (wk_rcache_get(r->w->rc, key, &raw) != CCP_OK ||
+    if (wk_rcache_get_ex(r->w->rc, key, &raw, start_join, c) != CCP_OK ||
         cache_entry_decode(raw.ptr, raw.len, &e) != CCP_OK ||
         (e.kind == CACHE_ENTRY_SSE) != r->info.stream) {
         goto out;
@@ -405,7 +420,8 @@ static bool consult_cache(struct wk_req *r, struct call *c, const struct buf *up
         r->cache = WK_CACHE_BYPASS;
         wk_rcache_note_bypass(rc);
         c->store = !no_store;
-    } else if (answer_from_cache(r, &c->key, msg_id)) {
+    } else if (answer_from_cache(r, c, msg_id)) {
+        wk_fanout_join_cancel(&c->fo); /* a join started during the lookup */
         return true;
     } else {
         r->cache = WK_CACHE_MISS;
@@ -420,13 +436,21 @@ static bool consult_cache(struct wk_req *r, struct call *c, const struct buf *up
  * (leading, or going direct). */
 static bool join_fanout(struct wk_req *r, struct call *c, const struct buf *up_body)
 {
+    enum ccp_err rc;
+
     if (!c->stream || !wk_fanout_enabled(r->w->conf)) {
         return false;
     }
     if (!call_key(r, c, up_body)) {
         return false;
     }
-    if (wk_fanout_join(&c->fo, r->w, &c->key) != CCP_OK || c->fo.leader) {
+    if (c->join_started) {
+        rc = c->join_start_rc == CCP_OK ? wk_fanout_join_finish(&c->fo, r->w, &c->key)
+                                        : CCP_DECLINED;
+    } else {
+        rc = wk_fanout_join(&c->fo, r->w, &c->key);
+    }
+    if (rc != CCP_OK || c->fo.leader) {
         return false;
     }
     if (wk_fanout_follow(&c->fo, r) == CCP_OK) {

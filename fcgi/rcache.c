@@ -131,6 +131,12 @@ static bool entry_usable(const char *p, size_t n)
 
 enum ccp_err wk_rcache_get(struct wk_rcache *rc, const struct cache_key *key, struct buf *raw)
 {
+    return wk_rcache_get_ex(rc, key, raw, NULL, NULL);
+}
+
+enum ccp_err wk_rcache_get_ex(struct wk_rcache *rc, const struct cache_key *key, struct buf *raw,
+                              void (*before_shared)(void *arg), void *arg)
+{
     char *val = NULL;
     size_t len = 0, old = raw->len;
     enum ccp_err e;
@@ -144,6 +150,9 @@ enum ccp_err wk_rcache_get(struct wk_rcache *rc, const struct cache_key *key, st
         }
         ccp_free(val);
         cache_lru_delete(rc->lru, key->hex, CACHE_KEY_HEX_LEN);
+    }
+    if (rc->store != NULL && before_shared != NULL) {
+        before_shared(arg);
     }
     if (rc->store != NULL && cache_store_get(rc->store, key->hex, raw) == CCP_OK) {
         if (entry_usable(raw->ptr + old, raw->len - old)) {

@@ -79,6 +79,12 @@ CCP_NODISCARD enum ccp_err wk_rcache_key(const char *body, size_t len,
  * Counts the hit or miss. */
 CCP_NODISCARD enum ccp_err wk_rcache_get(struct wk_rcache *rc, const struct cache_key *key,
                                          struct buf *raw);
+/* wk_rcache_get, calling before_shared(arg) (when not NULL) after a miss in
+ * the in-process LRU, just before asking memcached: what the caller starts
+ * there runs while memcached answers. */
+CCP_NODISCARD enum ccp_err wk_rcache_get_ex(struct wk_rcache *rc, const struct cache_key *key,
+                                            struct buf *raw, void (*before_shared)(void *arg),
+                                            void *arg);
 
 /* Store a complete successful answer (kind, status 200, content type, body)
  * under key in the LRU and in memcached for RESPONSE_CACHE_TTL_S. Answers

@@ -406,3 +406,37 @@ def test_worker_threads_connect_at_start(run_dir, mock, coordd):
         assert coordd_connections(coordd.path) == 10
     finally:
         p.stop()
+
+
+def coordinator_counts(proxy):
+    status, _, raw = proxy.request("GET", "/v1/metrics")
+    assert status == 200
+    co = json.loads(raw)["coordinator"]
+    return co["leaders"], co["followers"]
+
+
+def test_cache_hit_ends_the_join_sent_during_the_lookup(run_dir, mock, coordd, memcached):
+    # a stream's JOIN goes to the coordinator while memcached is asked; on a
+    # hit the join is ended on the same connection: the threads keep their
+    # coordinator connections, no stream is counted, and an identical
+    # request that skips the cache then leads its own stream at once
+    p = start_proxy(run_dir, mock, threads=3, COORD_ADDRESSES=coordd.address,
+                    MEMCACHED_SERVERS="127.0.0.1:%d" % memcached.port,
+                    RESPONSE_CACHE_LRU_MAX="0")  # every hit comes from memcached
+    try:
+        wait_until(lambda: coordd_connections(coordd.path) >= 6, 5, "6 coordinator connections")
+        body = stream_turn("answered from memcached")
+        status, hdrs, first = p.messages(body)
+        assert status == 200 and hdrs.get("x-ccproxy-cache") == "miss" and complete(first)
+        before = coordinator_counts(p)
+        for _ in range(12):  # enough to reach every thread of both processes
+            status, hdrs, raw = p.messages(body)
+            assert status == 200 and hdrs.get("x-ccproxy-cache") == "hit" and complete(raw)
+        assert coordinator_counts(p) == before
+        assert coordd_connections(coordd.path) == 6
+        status, hdrs, raw = p.messages(body, headers={"Cache-Control": "no-cache"}, timeout=4)
+        assert status == 200 and complete(raw)
+        assert coordinator_counts(p) == (before[0] + 1, before[1])
+        assert len(upstream_calls(mock)) == 2
+    finally:
+        p.stop()
