@@ -351,7 +351,7 @@ enum ccp_err coord_join_wait(struct coord_client *c, int timeout_ms, enum coord_
 {
     int64_t deadline = now_ms() + timeout_ms;
     struct coord_frame f;
-    enum ccp_err rc = CCP_OK;
+    enum ccp_err rc;
 
     if (c->state == CL_BROKEN) {
         return CCP_ERR_COORD;

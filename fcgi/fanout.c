@@ -216,8 +216,10 @@ void wk_fanout_prewarm(struct wk_worker *w)
 /* The failure of a join on fo->cc (rc): the connection is kept when the
  * daemon declined (busy), else closed. True if the caller should try once
  * more on a fresh connection: a kept one that turned out dead. */
-static bool join_failed(struct wk_fanout *fo, const char *addr, enum ccp_err rc)
+static bool join_failed(struct wk_fanout *fo, enum ccp_err rc)
 {
+    const char *addr = fo->addr;
+
     if (coord_idle(fo->cc)) {
         /* declined (busy): the connection itself is fine */
         note_failure(addr, "join declined", rc);
@@ -242,8 +244,7 @@ static bool join_failed(struct wk_fanout *fo, const char *addr, enum ccp_err rc)
     return false;
 }
 
-enum ccp_err wk_fanout_join_start(struct wk_fanout *fo, struct wk_worker *w,
-                                  const struct cache_key *key)
+void wk_fanout_join_start(struct wk_fanout *fo, struct wk_worker *w, const struct cache_key *key)
 {
     const struct conf *c = w->conf;
     size_t idx = 0, addr_no = 0;
@@ -256,7 +257,7 @@ enum ccp_err wk_fanout_join_start(struct wk_fanout *fo, struct wk_worker *w,
     fo->keep = &w->fanout;
     if (!wk_fanout_enabled(c) || !pick_address(c->coord_addresses, key_hash(key), fo->addr,
                                                sizeof(fo->addr), &idx, &addr_no)) {
-        return CCP_DECLINED;
+        return;
     }
     fo->slot = idx;
     fo->addr_no = addr_no;
@@ -266,7 +267,7 @@ enum ccp_err wk_fanout_join_start(struct wk_fanout *fo, struct wk_worker *w,
         if (fo->cc == NULL) {
             if (atomic_load(&down_until[idx]) > now_ms()) {
                 wk_metrics_add(WK_C_CO_FAILOPEN, 1); /* known down: direct without trying */
-                return CCP_DECLINED;
+                return;
             }
             rc = coord_connect(fo->addr, timeout, 0, &fo->cc);
             if (rc != CCP_OK) {
@@ -274,16 +275,16 @@ enum ccp_err wk_fanout_join_start(struct wk_fanout *fo, struct wk_worker *w,
                 atomic_store(&down_until[idx], now_ms() + DOWN_MS);
                 note_failure(fo->addr, "cannot connect", rc);
                 wk_metrics_add(WK_C_CO_FAILOPEN, 1);
-                return CCP_DECLINED;
+                return;
             }
         }
         rc = coord_join_send(fo->cc, key->hex, strlen(key->hex), timeout);
         if (rc == CCP_OK) {
             fo->joining = true;
-            return CCP_OK;
+            return;
         }
-        if (!join_failed(fo, fo->addr, rc)) {
-            return CCP_DECLINED;
+        if (!join_failed(fo, rc)) {
+            return;
         }
     }
 }
@@ -300,7 +301,7 @@ enum ccp_err wk_fanout_join_finish(struct wk_fanout *fo, struct wk_worker *w,
     fo->joining = false;
     rc = coord_join_wait(fo->cc, (int)fo->conf->coord_connect_timeout_ms, &role);
     if (rc != CCP_OK) {
-        if (!join_failed(fo, fo->addr, rc)) {
+        if (!join_failed(fo, rc)) {
             return CCP_DECLINED;
         }
         return wk_fanout_join(fo, w, key); /* fresh connection; no second retry */
@@ -323,7 +324,6 @@ void wk_fanout_join_cancel(struct wk_fanout *fo)
     if (coord_join_wait(fo->cc, (int)fo->conf->coord_connect_timeout_ms, &role) == CCP_OK) {
         if (role == COORD_ROLE_LEADER) {
             /* an identical request that joined meanwhile goes direct */
-            fo->leader = true;
             if (coord_abort(fo->cc, "answered from the response cache", PUBLISH_MS) != CCP_OK) {
                 LOG_DEBUG("coordinator: could not end the stream");
             }
@@ -337,9 +337,8 @@ void wk_fanout_join_cancel(struct wk_fanout *fo)
 
 enum ccp_err wk_fanout_join(struct wk_fanout *fo, struct wk_worker *w, const struct cache_key *key)
 {
-    enum ccp_err rc = wk_fanout_join_start(fo, w, key);
-
-    return rc == CCP_OK ? wk_fanout_join_finish(fo, w, key) : rc;
+    wk_fanout_join_start(fo, w, key);
+    return wk_fanout_join_finish(fo, w, key);
 }
 
 void wk_fanout_error(struct wk_fanout *fo, const struct tr_error *err)

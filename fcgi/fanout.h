@@ -92,15 +92,14 @@ CCP_NODISCARD enum ccp_err wk_fanout_join(struct wk_fanout *fo, struct wk_worker
                                           const struct cache_key *key);
 
 /* wk_fanout_join in two halves, so that the response cache's memcached
- * lookup runs while the coordinator answers: start sends the JOIN
- * (CCP_OK: pending; CCP_DECLINED: go direct, nothing to release), finish
- * reads the answer with wk_fanout_join's results (CCP_DECLINED if nothing is
- * pending). cancel ends a pending join whose request was answered from the
+ * lookup runs while the coordinator answers: start sends the JOIN (or
+ * declines: nothing is pending then, nothing to release), finish reads the
+ * answer with wk_fanout_join's results (CCP_DECLINED if nothing is
+ * pending: go direct). cancel ends a pending join whose request was answered from the
  * cache: a leader aborts (an identical request that joined meanwhile goes
  * direct), a follower leaves; then fo is released. No-op if nothing is
  * pending. */
-CCP_NODISCARD enum ccp_err wk_fanout_join_start(struct wk_fanout *fo, struct wk_worker *w,
-                                                const struct cache_key *key);
+void wk_fanout_join_start(struct wk_fanout *fo, struct wk_worker *w, const struct cache_key *key);
 CCP_NODISCARD enum ccp_err wk_fanout_join_finish(struct wk_fanout *fo, struct wk_worker *w,
                                                  const struct cache_key *key);
 void wk_fanout_join_cancel(struct wk_fanout *fo);

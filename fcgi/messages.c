@@ -49,7 +49,6 @@ struct call {
     bool terminal;     /* the stream's terminal event went out (to the client or followers) */
     bool unflushed;    /* the head or events are written but not flushed */
     bool join_started; /* wk_fanout_join_start ran (during the cache lookup) */
-    enum ccp_err join_start_rc; /* and said this */
 };
 
 /* The client left and no follower needs the stream: stop. */
@@ -346,7 +345,7 @@ static void start_join(void *arg)
 
     if (c->stream && c->have_key && wk_fanout_enabled(c->r->w->conf)) {
         c->join_started = true;
-        c->join_start_rc = wk_fanout_join_start(&c->fo, c->r->w, &c->key);
+        wk_fanout_join_start(&c->fo, c->r->w, &c->key);
     }
 }
 
@@ -444,12 +443,9 @@ static bool join_fanout(struct wk_req *r, struct call *c, const struct buf *up_b
     if (!call_key(r, c, up_body)) {
         return false;
     }
-    if (c->join_started) {
-        rc = c->join_start_rc == CCP_OK ? wk_fanout_join_finish(&c->fo, r->w, &c->key)
-                                        : CCP_DECLINED;
-    } else {
-        rc = wk_fanout_join(&c->fo, r->w, &c->key);
-    }
+    /* a join started during the lookup is finished, not made again */
+    rc = c->join_started ? wk_fanout_join_finish(&c->fo, r->w, &c->key)
+                         : wk_fanout_join(&c->fo, r->w, &c->key);
     if (rc != CCP_OK || c->fo.leader) {
         return false;
     }

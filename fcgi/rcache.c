@@ -152,7 +152,7 @@ enum ccp_err wk_rcache_get_ex(struct wk_rcache *rc, const struct cache_key *key,
         cache_lru_delete(rc->lru, key->hex, CACHE_KEY_HEX_LEN);
     }
     if (rc->store != NULL && before_shared != NULL) {
-        before_shared(arg);
+        before_shared(arg); /* only when memcached is asked */
     }
     if (rc->store != NULL && cache_store_get(rc->store, key->hex, raw) == CCP_OK) {
         if (entry_usable(raw->ptr + old, raw->len - old)) {

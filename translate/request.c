@@ -882,7 +882,7 @@ static enum ccp_err est_tree(struct json_object *root, struct est *e)
 
         buf_init(&b, SIZE_MAX / 2);
         for (i = 0; i < json_object_array_length(tools) && rc == CCP_OK; i++) {
-            b.len = 0;
+            buf_reset(&b);
             rc = tr_json_append(json_object_array_get_idx(tools, i), &b);
             e->bytes += (unsigned long)b.len;
         }
