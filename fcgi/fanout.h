@@ -36,6 +36,9 @@
  *   then this process skips that address for 2 s and goes direct.
  * - The JOIN goes out while memcached is asked (wk_fanout_join_start from
  *   the response cache lookup), and a hit ends it (wk_fanout_join_cancel).
+ * - A leader whose stream completed ends its client's answer, stores the
+ *   stream in the response cache, then sends END: an identical request in
+ *   between follows it (messages.c, store_stream).
  * - Non-streaming requests are not coalesced (the response cache serves
  *   repeats once the first one finished).
  * - Metrics (coordinator section): leaders and followers per successful

@@ -565,10 +565,10 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
         wk_guard_done(&r);
     }
     w->opts.session_id = NULL;
-    if (!r.client_gone && wk_io_flush(io) != 0) {
+    if (!r.client_gone && !io->ended && wk_io_flush(io) != 0) {
         r.client_gone = true;
     }
-    wk_io_end(io);       /* the client has the whole answer now */
+    wk_io_end(io);       /* the client has the whole answer now (if not already) */
     wk_request_done(&r); /* metrics and the JSON request line */
     buf_release(&r.body);
     log_set_request_id(NULL);

@@ -49,6 +49,7 @@ struct call {
     bool terminal;     /* the stream's terminal event went out (to the client or followers) */
     bool unflushed;    /* the head or events are written but not flushed */
     bool join_started; /* wk_fanout_join_start ran (during the cache lookup) */
+    bool store_ready;  /* the stream ended well: store it (store_stream) */
 };
 
 /* The client left and no follower needs the stream: stop. */
@@ -193,8 +194,8 @@ static bool sink_drain(void *ctx)
     return push_events(c);
 }
 
-/* Streaming: end the client's stream after the transfer; store it in the
- * response cache if message_stop went out with no error. */
+/* Streaming: end the client's stream after the transfer; c->store_ready if
+ * message_stop went out with no error (store_stream stores it). */
 static void finish_stream(struct call *c, const struct wk_upstream_result *res)
 {
     struct tr_error err;
@@ -219,10 +220,26 @@ static void finish_stream(struct call *c, const struct wk_upstream_result *res)
         rc = CCP_ERR_UPSTREAM; /* an error event: never stored */
     }
     c->terminal = push_events(c) || c->terminal;
-    if (c->terminal && rc == CCP_OK && c->store && !c->capture_full) {
-        wk_rcache_put(c->r->w->rc, &c->key, CACHE_ENTRY_SSE, sse_ctype, c->capture.ptr,
-                      c->capture.len);
+    c->store_ready = c->terminal && rc == CCP_OK && c->store && !c->capture_full;
+}
+
+/* Store a finished stream in the response cache. A fan-out leader ends its
+ * client's answer first, so the client does not wait for memcached: until
+ * the leader's END, which goes after the store, the coordinator makes an
+ * identical request a follower and replays the stream to it; after END the
+ * stored answer is there. (Without fan-out the answer ends after the store:
+ * a client that repeats the request at once must find it.) */
+static void store_stream(struct call *c)
+{
+    struct wk_req *r = c->r;
+
+    if (c->fo.cc != NULL && c->fo.leader) {
+        if (!r->client_gone && wk_io_flush(r->io) != 0) {
+            r->client_gone = true;
+        }
+        wk_io_end(r->io);
     }
+    wk_rcache_put(r->w->rc, &c->key, CACHE_ENTRY_SSE, sse_ctype, c->capture.ptr, c->capture.len);
 }
 
 /* Non-streaming 2xx: translate the buffered completion. */
@@ -568,6 +585,9 @@ void wk_route_messages(struct wk_req *r)
         finish_stream(&c, &res);
     } else {
         answer_after(&c, &res, msg_id);
+    }
+    if (c.store_ready) {
+        store_stream(&c);
     }
     wk_fanout_finish(&c.fo, c.terminal);
     if (c.started) {

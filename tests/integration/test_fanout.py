@@ -244,10 +244,23 @@ def test_coordinator_absent_goes_direct(run_dir, mock, kind):
         p.stop()
 
 
+def stores(proxy):
+    status, _, raw = proxy.request("GET", "/v1/metrics")
+    assert status == 200
+    return json.loads(raw)["response_cache"]["stores"]
+
+
+def wait_stored(proxy, n):
+    """A fan-out leader stores its stream after its client's answer ended
+    (an identical request meanwhile follows it): wait for the store."""
+    wait_until(lambda: stores(proxy) >= n, 5, "%d response cache store(s)" % n)
+
+
 def test_memcached_restart_with_fanout(fproxy, mock, memcached):
     body = stream_turn("cache me")
     status, hdrs, first = fproxy.messages(body)
     assert status == 200 and hdrs.get("x-ccproxy-cache") == "miss"
+    wait_stored(fproxy, 1)
     status, hdrs, _ = fproxy.messages(body)
     assert hdrs.get("x-ccproxy-cache") == "hit"
     memcached.stop()
@@ -428,6 +441,7 @@ def test_cache_hit_ends_the_join_sent_during_the_lookup(run_dir, mock, coordd, m
         body = stream_turn("answered from memcached")
         status, hdrs, first = p.messages(body)
         assert status == 200 and hdrs.get("x-ccproxy-cache") == "miss" and complete(first)
+        wait_stored(p, 1)
         before = coordinator_counts(p)
         for _ in range(12):  # enough to reach every thread of both processes
             status, hdrs, raw = p.messages(body)
@@ -440,3 +454,140 @@ def test_cache_hit_ends_the_join_sent_during_the_lookup(run_dir, mock, coordd, m
         assert len(upstream_calls(mock)) == 2
     finally:
         p.stop()
+
+
+class SlowStoreMemcached:
+    """A memcached stand-in (text protocol, 127.0.0.1) that takes `delay`
+    seconds over each set: the value is there, and STORED goes out, only
+    then. Gets answer at once. Stopped with stop()."""
+
+    def __init__(self, delay):
+        self.delay = delay
+        self.items = {}
+        self.sets = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _serve(self, conn):
+        try:
+            self._serve_commands(conn)
+        except OSError:  # the worker closed its connection
+            pass
+        conn.close()
+
+    def _serve_commands(self, conn):
+        conn.settimeout(0.2)
+        buf = b""
+        while not self.stopping:
+            try:
+                data = conn.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            buf += data
+            while b"\r\n" in buf:
+                line, rest = buf.split(b"\r\n", 1)
+                words = line.split()
+                if words and words[0] == b"set":
+                    size = int(words[4])
+                    if len(rest) < size + 2:
+                        break  # the value is not all here yet
+                    value, buf = rest[:size], rest[size + 2:]
+                    time.sleep(self.delay)
+                    with self.lock:
+                        self.items[words[1]] = (words[2], value)
+                        self.sets += 1
+                    if b"noreply" not in words[5:]:
+                        conn.sendall(b"STORED\r\n")
+                    continue
+                buf = rest
+                if words and words[0] in (b"get", b"gets"):
+                    out = b""
+                    with self.lock:
+                        for key in words[1:]:
+                            if key in self.items:
+                                flags, value = self.items[key]
+                                out += b"VALUE %s %s %d\r\n%s\r\n" % (key, flags, len(value),
+                                                                    value)
+                    conn.sendall(out + b"END\r\n")
+                elif words and words[0] == b"version":
+                    conn.sendall(b"VERSION 1.6.18\r\n")
+                elif words and words[0] == b"quit":
+                    return
+                else:
+                    conn.sendall(b"ERROR\r\n")
+
+    def stop(self):
+        self.stopping = True
+        for t in self.threads:
+            t.join(2)
+        self.sock.close()
+
+
+def test_fanout_leader_ends_its_answer_before_the_store(run_dir, mock, coordd):
+    # a fan-out leader's client has the whole stream without waiting for
+    # memcached; an identical request sent while the store is still under
+    # way becomes a follower and gets the same stream from the coordinator;
+    # one upstream call in all, and the stored answer serves the next one
+    mc = SlowStoreMemcached(delay=3.0)
+    p = start_proxy(run_dir, mock, threads=3, COORD_ADDRESSES=coordd.address,
+                    MEMCACHED_SERVERS="127.0.0.1:%d" % mc.port, MEMCACHED_TIMEOUT_MS="10000",
+                    RESPONSE_CACHE_LRU_MAX="0")
+    try:
+        mock.script(slow_reply(count=5, delay=0.02))
+        body = stream_turn("stored after the answer")
+        t0 = time.monotonic()
+        status, hdrs, first = p.messages(body)
+        took = time.monotonic() - t0
+        assert status == 200 and hdrs.get("x-ccproxy-cache") == "miss" and complete(first)
+        assert took < 2.0, "the answer waited for the store (%.2f s)" % took
+        status, hdrs, again = p.messages(body)
+        assert status == 200 and hdrs.get("x-ccproxy-cache") == "coalesced"
+        assert again == first
+        assert mc.sets == 1
+        status, hdrs, third = p.messages(body)
+        assert status == 200 and hdrs.get("x-ccproxy-cache") == "hit" and complete(third)
+        assert len(upstream_calls(mock)) == 1
+    finally:
+        p.stop()
+        mc.stop()
+
+
+def test_without_fanout_the_answer_waits_for_the_store(run_dir, mock):
+    # no coordinator to answer a repeat while the store is under way: the
+    # answer ends only once memcached has it, so a client that repeats the
+    # request at once gets the stored answer, not a second upstream call
+    mc = SlowStoreMemcached(delay=1.0)
+    p = start_proxy(run_dir, mock, threads=3, MEMCACHED_SERVERS="127.0.0.1:%d" % mc.port,
+                    MEMCACHED_TIMEOUT_MS="10000", RESPONSE_CACHE_LRU_MAX="0")
+    try:
+        mock.script(slow_reply(count=5, delay=0.02))
+        body = stream_turn("stored before the answer ends")
+        status, hdrs, first = p.messages(body)
+        assert status == 200 and hdrs.get("x-ccproxy-cache") == "miss" and complete(first)
+        status, hdrs, again = p.messages(body)
+        assert status == 200 and hdrs.get("x-ccproxy-cache") == "hit" and complete(again)
+        assert len(upstream_calls(mock)) == 1
+    finally:
+        p.stop()
+        mc.stop()
