@@ -19,8 +19,9 @@
  *   retry-after, Anthropic error JSON) with wk_fanout_error; every follower
  *   answers its client with the same error without calling upstream, so an
  *   overloaded upstream sees one call, not a herd.
- * - A follower that got nothing yet goes direct (calls upstream itself) when
- *   the coordinator is down, dies or stalls, when the leader dies or aborts
+ * - A follower that got nothing yet goes direct (asks the response cache
+ *   again, messages.c, then calls upstream itself) when
+ *   the coordinator is down, dies or stalls, when the leader dies, aborts or ends
  *   before its first event, or when no first event came within
  *   COORD_FOLLOWER_WAIT_MS. The wait bounds the first event only: once a
  *   follower has relayed bytes it stays attached however long the stream

@@ -367,8 +367,10 @@ static void start_join(void *arg)
 }
 
 /* Answer from the cache. True if a hit was sent (or the client left while
- * it was), false on a miss. */
-static bool answer_from_cache(struct wk_req *r, struct call *c, const char *msg_id)
+ * it was), false on a miss. recheck: this request was counted as a miss
+ * already (wk_rcache_recheck); else a stream's JOIN goes out during the
+ * lookup (start_join). */
+static bool answer_from_cache(struct wk_req *r, struct call *c, const char *msg_id, bool recheck)
 {
     const struct cache_key *key = &c->key;
     struct buf raw;
@@ -377,7 +379,8 @@ static bool answer_from_cache(struct wk_req *r, struct call *c, const char *msg_
     char *body;
 
     buf_init(&raw, r->w->conf->response_cache_max_item + 1024);
-    if (wk_rcache_get_ex(r->w->rc, key, &raw, start_join, c) != CCP_OK ||
+    if ((recheck ? wk_rcache_recheck(r->w->rc, key, &raw)
+                 : wk_rcache_get_ex(r->w->rc, key, &raw, start_join, c)) != CCP_OK ||
         cache_entry_decode(raw.ptr, raw.len, &e) != CCP_OK ||
         (e.kind == CACHE_ENTRY_SSE) != r->info.stream) {
         goto out;
@@ -436,7 +439,7 @@ static bool consult_cache(struct wk_req *r, struct call *c, const struct buf *up
         r->cache = WK_CACHE_BYPASS;
         wk_rcache_note_bypass(rc);
         c->store = !no_store;
-    } else if (answer_from_cache(r, c, msg_id)) {
+    } else if (answer_from_cache(r, c, msg_id, false)) {
         wk_fanout_join_cancel(&c->fo); /* a join started during the lookup */
         return true;
     } else {
@@ -450,7 +453,8 @@ static bool consult_cache(struct wk_req *r, struct call *c, const struct buf *up
 /* Streaming with fan-out on: join the coordinator under the response key.
  * True if this request was answered as a follower; false to call upstream
  * (leading, or going direct). */
-static bool join_fanout(struct wk_req *r, struct call *c, const struct buf *up_body)
+static bool join_fanout(struct wk_req *r, struct call *c, const struct buf *up_body,
+                        const char *msg_id)
 {
     enum ccp_err rc;
 
@@ -469,11 +473,14 @@ static bool join_fanout(struct wk_req *r, struct call *c, const struct buf *up_b
     if (wk_fanout_follow(&c->fo, r) == CCP_OK) {
         return true;
     }
-    /* the leader failed or the coordinator went away before any byte: go direct */
+    /* nothing was relayed: the leader failed, ended without an event, or
+     * the coordinator went away. A leader stores its stream before its END,
+     * so one that ended just as this request joined left its answer in the
+     * cache: ask again before going direct (calling upstream). */
     if (r->cache == WK_CACHE_COALESCED) {
         r->cache = WK_CACHE_MISS;
     }
-    return false;
+    return r->cache == WK_CACHE_MISS && answer_from_cache(r, c, msg_id, true);
 }
 
 /* Call the upstream, retrying while nothing reached the client (see
@@ -564,7 +571,7 @@ void wk_route_messages(struct wk_req *r)
     c.r = r;
     c.stream = r->info.stream;
     wk_ping_init(&c.ping, w->conf->ping_interval_s);
-    if (consult_cache(r, &c, &up_body, msg_id) || join_fanout(r, &c, &up_body)) {
+    if (consult_cache(r, &c, &up_body, msg_id) || join_fanout(r, &c, &up_body, msg_id)) {
         goto out;
     }
     buf_init(&c.body, c.stream ? ERR_BODY_MAX : w->conf->max_upstream_bytes);

@@ -134,8 +134,9 @@ enum ccp_err wk_rcache_get(struct wk_rcache *rc, const struct cache_key *key, st
     return wk_rcache_get_ex(rc, key, raw, NULL, NULL);
 }
 
-enum ccp_err wk_rcache_get_ex(struct wk_rcache *rc, const struct cache_key *key, struct buf *raw,
-                              void (*before_shared)(void *arg), void *arg)
+/* The lookup of wk_rcache_get_ex, counting errors but not hits or misses. */
+static enum ccp_err lookup(struct wk_rcache *rc, const struct cache_key *key, struct buf *raw,
+                           void (*before_shared)(void *arg), void *arg)
 {
     char *val = NULL;
     size_t len = 0, old = raw->len;
@@ -145,7 +146,6 @@ enum ccp_err wk_rcache_get_ex(struct wk_rcache *rc, const struct cache_key *key,
         cache_lru_get(rc->lru, key->hex, CACHE_KEY_HEX_LEN, now_ms(), &val, &len) == CCP_OK) {
         if (entry_usable(val, len) && buf_append(raw, val, len) == CCP_OK) {
             ccp_free(val);
-            atomic_fetch_add(&rc->hits, 1);
             return CCP_OK;
         }
         ccp_free(val);
@@ -162,7 +162,6 @@ enum ccp_err wk_rcache_get_ex(struct wk_rcache *rc, const struct cache_key *key,
                                   (uint64_t)rc->conf->response_cache_ttl_s * 1000u);
                 (void)e; /* an entry too large for the LRU is served from memcached */
             }
-            atomic_fetch_add(&rc->hits, 1);
             return CCP_OK;
         }
         LOG_WARN("response cache: malformed entry %.16s... ignored", key->hex);
@@ -171,8 +170,27 @@ enum ccp_err wk_rcache_get_ex(struct wk_rcache *rc, const struct cache_key *key,
         raw->len = old;
         raw->ptr[old] = '\0';
     }
-    atomic_fetch_add(&rc->misses, 1);
     return CCP_DECLINED;
+}
+
+enum ccp_err wk_rcache_get_ex(struct wk_rcache *rc, const struct cache_key *key, struct buf *raw,
+                              void (*before_shared)(void *arg), void *arg)
+{
+    enum ccp_err e = lookup(rc, key, raw, before_shared, arg);
+
+    atomic_fetch_add(e == CCP_OK ? &rc->hits : &rc->misses, 1);
+    return e;
+}
+
+enum ccp_err wk_rcache_recheck(struct wk_rcache *rc, const struct cache_key *key, struct buf *raw)
+{
+    enum ccp_err e = lookup(rc, key, raw, NULL, NULL);
+
+    if (e == CCP_OK) { /* the request's miss turns out a hit */
+        atomic_fetch_sub(&rc->misses, 1);
+        atomic_fetch_add(&rc->hits, 1);
+    }
+    return e;
 }
 
 void wk_rcache_put(struct wk_rcache *rc, const struct cache_key *key, enum cache_entry_kind kind,

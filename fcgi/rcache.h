@@ -86,6 +86,12 @@ CCP_NODISCARD enum ccp_err wk_rcache_get_ex(struct wk_rcache *rc, const struct c
                                             struct buf *raw, void (*before_shared)(void *arg),
                                             void *arg);
 
+/* Look key up again for a request already counted as a miss (a follower
+ * whose leader ended as it joined): like wk_rcache_get, but a miss is not
+ * counted twice and a hit replaces the miss. */
+CCP_NODISCARD enum ccp_err wk_rcache_recheck(struct wk_rcache *rc, const struct cache_key *key,
+                                             struct buf *raw);
+
 /* Store a complete successful answer (kind, status 200, content type, body)
  * under key in the LRU and in memcached for RESPONSE_CACHE_TTL_S. Answers
  * over RESPONSE_CACHE_MAX_ITEM_BYTES (encoded) are skipped and counted.

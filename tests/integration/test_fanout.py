@@ -591,3 +591,70 @@ def test_without_fanout_the_answer_waits_for_the_store(run_dir, mock):
     finally:
         p.stop()
         mc.stop()
+
+
+def mc_talk(port, data, until):
+    """Send data to memcached on 127.0.0.1:port; its answer up to `until`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(data)
+        out = b""
+        while not out.endswith(until):
+            chunk = s.recv(65536)
+            assert chunk, out
+            out += chunk
+        return out
+
+
+def test_follower_whose_leader_ended_without_events_asks_the_cache_again(run_dir, mock, coordd,
+                                                                           memcached):
+    # a leader stores its stream and then sends END; a request that joined
+    # just before that END gets no event from the coordinator. It asks the
+    # cache again (the stored answer is there by then) instead of calling
+    # upstream a second time. Here the test itself plays that leader.
+    from test_coordd import END as F_END, FOLLOWERS as F_FOLLOWERS, HELLO as F_HELLO
+    from test_coordd import LEAD as F_LEAD, Peer
+
+    p = start_proxy(run_dir, mock, threads=3, COORD_ADDRESSES=coordd.address,
+                    MEMCACHED_SERVERS="127.0.0.1:%d" % memcached.port,
+                    RESPONSE_CACHE_LRU_MAX="0")
+    leader = None
+    try:
+        mock.script(slow_reply(count=5, delay=0.01))
+        body = stream_turn("my leader ended as I joined")
+        status, hdrs, first = p.messages(body)
+        assert status == 200 and hdrs.get("x-ccproxy-cache") == "miss" and complete(first)
+        wait_stored(p, 1)
+        dump = mc_talk(memcached.port, b"lru_crawler metadump all\r\n", b"END\r\n")
+        keys = [w[4:] for w in dump.split() if w.startswith(b"key=")]
+        assert len(keys) == 1, dump
+        key = keys[0]
+        stored = mc_talk(memcached.port, b"get " + key + b"\r\n", b"END\r\n")
+        head, value = stored.split(b"\r\n", 1)
+        flags, size = head.split()[2], int(head.split()[3])
+        value = value[:size]
+        assert mc_talk(memcached.port, b"delete " + key + b"\r\n", b"\r\n") == b"DELETED\r\n"
+
+        leader = Peer(coordd.path)
+        leader.send(F_HELLO, b"\x01")
+        assert leader.recv()[0] == F_HELLO
+        assert leader.join(key)[0] == F_LEAD
+        result = {}
+        t = threading.Thread(target=lambda: result.update(answer=p.messages(body)))
+        t.start()
+        ftype, payload = leader.recv(timeout=10)  # the request follows us
+        assert ftype == F_FOLLOWERS and payload == b"\x00\x00\x00\x01"
+        assert mc_talk(memcached.port, b"set %s %s 0 %d\r\n%s\r\n" % (key, flags, size, value),
+                       b"\r\n") == b"STORED\r\n"
+        leader.send(F_END)
+        t.join(15)
+        assert not t.is_alive(), "the follower hung"
+        status, hdrs, again = result["answer"]
+        assert status == 200 and hdrs.get("x-ccproxy-cache") == "hit" and complete(again)
+        assert len(upstream_calls(mock)) == 1
+        status, _, raw = p.request("GET", "/v1/metrics")
+        rc = json.loads(raw)["response_cache"]
+        assert (rc["misses"], rc["hits"], rc["stores"]) == (1, 1, 1), rc  # counted once each
+    finally:
+        if leader is not None:
+            leader.close()
+        p.stop()
