@@ -61,7 +61,10 @@ def main():
       "worker peak RSS MB | coordd peak RSS MB | upstream calls | upstream conns | errors | "
       "complete | x-ccproxy-cache |")
     w("|" + "---|" * 19)
+    turns = [r for r in rows if r["target"].endswith("-turns")]
     for r in rows:
+        if r in turns:
+            continue  # their own table below
         d = get("direct", r["workload"], r["conc"])
         added = None
         if r["target"] != "direct" and d and d.get("p50_ms") is not None and \
@@ -94,6 +97,31 @@ def main():
             w("| %s | %s / %s | %d / %d | %.0f |" % (
                 r["workload"], fmt(r.get("ttfb_p50_ms"), 1), fmt(r.get("ttfb_p99_ms"), 1),
                 r["worker_ttfb_p50_ms"], r["worker_ttfb_p99_ms"], r["worker_taken_over_ms"]))
+        w("")
+    turn_diffs = {}
+    if turns:
+        w("c=1 in turns with the floor: the rows above measure CCProxy, then the floor some "
+          "minutes later, and a shared machine's speed drifts in between. Here the two took "
+          "turns at c=1, round after round (CCProxy, then the floor, each under its own "
+          "lighttpd), so that each pair saw the same minute. p50 ms:")
+        w("")
+        w("| round | W1 small: CCProxy | floor | difference | W2 stream: CCProxy | floor | "
+          "difference |")
+        w("|---|---|---|---|---|---|---|")
+        n = 1
+        while get("ccproxy-turns", "W1 non-stream small, round %d" % n, 1):
+            cells = []
+            for wl in ("W1 non-stream small", "W2 stream 100 chunks"):
+                c = get("ccproxy-turns", "%s, round %d" % (wl, n), 1)
+                f = get("floor-turns", "%s, round %d" % (wl, n), 1)
+                if c and f and c.get("p50_ms") is not None and f.get("p50_ms") is not None:
+                    diff = c["p50_ms"] - f["p50_ms"]
+                    turn_diffs.setdefault(wl, []).append(diff)
+                    cells += [fmt(c["p50_ms"], 3), fmt(f["p50_ms"], 3), "%+.3f" % diff]
+                else:
+                    cells += ["-", "-", "-"]
+            w("| %d | %s |" % (n, " | ".join(cells)))
+            n += 1
         w("")
     w("claude-code-router: %s." % a.ccr)
     w("")
@@ -135,6 +163,14 @@ def main():
             diff = c["p50_ms"] - f["p50_ms"]
             t("%s, c=1: p50 within 0.10 ms of the floor's" % wl,
               "%.3f - %.3f = %+.3f ms" % (c["p50_ms"], f["p50_ms"], diff), diff <= 0.10)
+        diffs = sorted(turn_diffs.get(wl, []))
+        if diffs:
+            med = diffs[len(diffs) // 2] if len(diffs) % 2 else \
+                (diffs[len(diffs) // 2 - 1] + diffs[len(diffs) // 2]) / 2
+            t("%s, c=1 in turns with the floor: median p50 difference within 0.10 ms" % wl,
+              "%+.3f ms (%d rounds: %s)" % (med, len(diffs),
+                                            ", ".join("%+.3f" % d for d in turn_diffs[wl])),
+              med <= 0.10)
     for wl, label in (("W3 500 slow streams", "W3 (fresh workers)"),
                       ("W3 500 slow streams, again", "W3 again (warm)")):
         r, d = get("ccproxy", wl, 500), get("direct", wl, 500)

@@ -19,7 +19,9 @@
 # Usage: bench/run.sh [--quick] [--out=FILE] [--keep]
 # Environment: CCP_BUILD_DIR (default build/), BENCH_PROCS (2),
 # BENCH_THREADS (WORKER_THREADS, 256: W3 holds 500 streams at once),
-# BENCH_DURATION (seconds per wrk run; 5, --quick 2), LOG_LEVEL (INFO).
+# BENCH_DURATION (seconds per wrk run; 5, --quick 2), BENCH_AB_ROUNDS
+# (rounds of the c=1 comparison taken in turns with the floor; 5, --quick 3;
+# 0 skips it), LOG_LEVEL (INFO).
 # Needs: wrk, lighttpd, memcached, python3, curl (Debian packages); nghttp2-proxy and
 # openssl for the HTTP/2 W3 rows (skipped without them). All on 127.0.0.1;
 # every process started here is stopped by PID.
@@ -49,11 +51,13 @@ procs=${BENCH_PROCS:-2}
 threads=${BENCH_THREADS:-256}
 if [ $quick -eq 1 ]; then
     dur=${BENCH_DURATION:-2}
+    abr=${BENCH_AB_ROUNDS:-3}
     nttfb=50
     w3n=500
     w6n=20
 else
     dur=${BENCH_DURATION:-5}
+    abr=${BENCH_AB_ROUNDS:-5}
     nttfb=200
     w3n=500
     w6n=50
@@ -521,6 +525,25 @@ measure floor "W3 500 slow streams" "$w3n" client "$BASE/v1/messages" "$b/slow.s
 measure floor "W3 500 slow streams, again" "$w3n" client "$BASE/v1/messages" \
     "$b/slow.stream.json" "$w3n" message_stop
 stop_lighttpd
+
+# ---- c=1 in turns with the floor --------------------------------------------------
+# The rows above measure CCProxy, then the floor some minutes later, and a
+# shared VM's speed drifts in between. Here the two take turns, round after
+# round, at c=1 (W1 small and W2), so that each pair sees the same minute;
+# the report gives every round and the median difference.
+for r in $(seq 1 "$abr"); do
+    for t in ccproxy floor; do
+        if [ $t = ccproxy ]; then
+            start_lighttpd ccproxy-turns "$build/ccproxy-fcgi"
+        else
+            start_lighttpd floor-turns "$build/floor_fcgi $tmp/floor"
+        fi
+        measure "$t-turns" "W1 non-stream small, round $r" 1 wrk "$BASE/v1/messages" "$b/small.json"
+        measure "$t-turns" "W2 stream 100 chunks, round $r" 1 wrk "$BASE/v1/messages" \
+            "$b/small.stream.json"
+        stop_lighttpd
+    done
+done
 
 # ---- claude-code-router ----------------------------------------------------------
 ccr_note="not installed (npm install -g @musistudio/claude-code-router to include it)"
