@@ -157,6 +157,9 @@ static void test_declined(void **state)
         "{\"a\":\"\\ud800\"}",
         "{\"a\":\"\\ud800\\u0041\"}",
         "{\"a\":\"\\ude00\"}",
+        /* pairs json-c 0.16 reads as U+FFFD (high half & 0x3e == 0x36) */
+        "{\"a\":\"\\ud836\\udc00\"}",
+        "{\"a\":\"x \\ud83d\\ude00 \\uDBF7\\uDFFF\"}",
         "{\"\\u0000\":1}",
         "{\"a\":\"tab\there\"}",
         "{\"a\":\"unterminated}",
