@@ -9,6 +9,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 
 
 def fmt(v, nd=2):
@@ -163,10 +164,9 @@ def main():
             diff = c["p50_ms"] - f["p50_ms"]
             t("%s, c=1: p50 within 0.10 ms of the floor's" % wl,
               "%.3f - %.3f = %+.3f ms" % (c["p50_ms"], f["p50_ms"], diff), diff <= 0.10)
-        diffs = sorted(turn_diffs.get(wl, []))
+        diffs = turn_diffs.get(wl, [])
         if diffs:
-            med = diffs[len(diffs) // 2] if len(diffs) % 2 else \
-                (diffs[len(diffs) // 2 - 1] + diffs[len(diffs) // 2]) / 2
+            med = statistics.median(diffs)
             t("%s, c=1 in turns with the floor: median p50 difference within 0.10 ms" % wl,
               "%+.3f ms (%d rounds: %s)" % (med, len(diffs),
                                             ", ".join("%+.3f" % d for d in turn_diffs[wl])),

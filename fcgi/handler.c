@@ -507,6 +507,14 @@ static void route_health(struct wk_req *r)
     wk_send_json(r, 200, "Cache-Control: no-store\r\n", ok, sizeof(ok) - 1);
 }
 
+void wk_end_answer(struct wk_req *r)
+{
+    if (!r->client_gone && !r->io->ended && wk_io_flush(r->io) != 0) {
+        r->client_gone = true;
+    }
+    wk_io_end(r->io);
+}
+
 void wk_handle(struct wk_worker *w, struct wk_io *io)
 {
     struct wk_req r;
@@ -565,10 +573,7 @@ void wk_handle(struct wk_worker *w, struct wk_io *io)
         wk_guard_done(&r);
     }
     w->opts.session_id = NULL;
-    if (!r.client_gone && !io->ended && wk_io_flush(io) != 0) {
-        r.client_gone = true;
-    }
-    wk_io_end(io);       /* the client has the whole answer now (if not already) */
+    wk_end_answer(&r);   /* the client has the whole answer now (if not already) */
     wk_request_done(&r); /* metrics and the JSON request line */
     buf_release(&r.body);
     log_set_request_id(NULL);

@@ -55,6 +55,9 @@ int wk_send_head(struct wk_req *r, int status, const char *ctype, const char *ex
 int wk_send_body(struct wk_req *r, const char *p, size_t n);
 /* A whole JSON answer: head, body, flush. */
 void wk_send_json(struct wk_req *r, int status, const char *extra, const char *json, size_t n);
+/* Flush what is written and end the answer (wk_io_end), once; a failed
+ * flush marks the client gone. */
+void wk_end_answer(struct wk_req *r);
 /* An Anthropic error JSON answer for err; passes err->retry_after on. */
 void wk_send_error(struct wk_req *r, const struct tr_error *err);
 /* The "x-ccproxy-warning: dropped server tools: <name>\r\n" line for info

@@ -234,10 +234,7 @@ static void store_stream(struct call *c)
     struct wk_req *r = c->r;
 
     if (c->fo.cc != NULL && c->fo.leader) {
-        if (!r->client_gone && wk_io_flush(r->io) != 0) {
-            r->client_gone = true;
-        }
-        wk_io_end(r->io);
+        wk_end_answer(r);
     }
     wk_rcache_put(r->w->rc, &c->key, CACHE_ENTRY_SSE, sse_ctype, c->capture.ptr, c->capture.len);
 }
