@@ -126,6 +126,34 @@ def main():
         w("")
     w("claude-code-router: %s." % a.ccr)
     w("")
+    ccr = [r for r in rows if r["target"] == "ccr"]
+    if ccr:
+        w("CCProxy beside claude-code-router, the same workloads against the same mock in "
+          "this run (CCProxy with its cache and fan-out on; the ccr column measures its one "
+          "Node.js process, the CCProxy one the ccproxy-fcgi workers):")
+        w("")
+        w("| workload | conc | req/s CCProxy / ccr | p50 ms CCProxy / ccr | "
+          "+p50 vs direct ms CCProxy / ccr | TTFB p99 ms CCProxy / ccr | "
+          "CPU ms/req CCProxy / ccr | peak RSS MB CCProxy / ccr | errors ccr | complete ccr |")
+        w("|---|---|---|---|---|---|---|---|---|---|")
+        for r in ccr:
+            c = get("ccproxy", r["workload"], r["conc"]) or {}
+            d = get("direct", r["workload"], r["conc"]) or {}
+
+            def pair(k, nd, rr=r, cc=c):
+                return "%s / %s" % (fmt(cc.get(k), nd), fmt(rr.get(k), nd))
+
+            added = []
+            for x in (c, r):
+                if x.get("p50_ms") is not None and d.get("p50_ms") is not None:
+                    added.append(fmt(x["p50_ms"] - d["p50_ms"], 3))
+                else:
+                    added.append("-")
+            w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["workload"], r["conc"], pair("rps", 0), pair("p50_ms", 3),
+                " / ".join(added), pair("ttfb_p99_ms", 1), pair("cpu_ms_per_req", 3),
+                pair("peak_rss_mb", 1), fmt(r.get("errors")), fmt(r.get("complete"))))
+        w("")
     w("Request translation of the large body (bench/translate_bench): `%s`" % a.translate)
     w("")
     cc = []

@@ -12,11 +12,16 @@
 #   ccproxy-nocache  the same without the response cache and fan-out (W1
 #            small, W2): what the memcached and coordinator round trips cost
 #   floor    lighttpd + bench/floor_fcgi.c (canned answers of the same size)
-#   ccr      claude-code-router, if `ccr` is installed from npm (else skipped)
+#   ccr      claude-code-router (Node.js, from npm) with the mock as its OpenAI
+#            provider: W1, W2 and W3, when it is installed (bench/ccr/ after
+#            --ccr, or `ccr` on PATH; else skipped)
 # Prints a markdown table and saves it as bench/results/<date>-<host>.md
 # (<date>-<host>-2.md and so on when that file exists).
 #
-# Usage: bench/run.sh [--quick] [--out=FILE] [--keep]
+# Usage: bench/run.sh [--quick] [--ccr | --no-ccr] [--out=FILE] [--keep]
+#   --ccr     install the pinned claude-code-router (bench/ccr/package.json,
+#             npm ci; needs node and npm) if it is not there, and measure it
+#   --no-ccr  leave claude-code-router out even when it is installed
 # Environment: CCP_BUILD_DIR (default build/), BENCH_PROCS (2),
 # BENCH_THREADS (WORKER_THREADS, 256: W3 holds 500 streams at once),
 # BENCH_DURATION (seconds per wrk run; 5, --quick 2), BENCH_AB_ROUNDS
@@ -29,14 +34,17 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
 keep=0
+ccr=auto
 out=""
 for a in "$@"; do
     case "$a" in
     --quick) quick=1 ;;
     --keep) keep=1 ;;
+    --ccr) ccr=install ;;
+    --no-ccr) ccr=no ;;
     --out=*) out=${a#--out=} ;;
     -h | --help)
-        sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -355,6 +363,9 @@ if target != "direct" and n:
     row["peak_rss_mb"] = int(hwm) / 1024.0
     row["coordd_cpu_ms_per_req"] = int(kticks) * 1000.0 / int(hz) / n
     row["coordd_rss_mb"] = int(khwm) / 1024.0
+    if target == "ccr":  # one Node.js process: no lighttpd, no coordinator
+        for k in ("web_cpu_ms_per_req", "coordd_cpu_ms_per_req", "coordd_rss_mb"):
+            del row[k]
 if cres.get("cache"):
     row["cache"] = cres["cache"]
     row.update(hit_p50_ms=cres.get("hit_p50_ms"), hit_p99_ms=cres.get("hit_p99_ms"))
@@ -545,10 +556,67 @@ for r in $(seq 1 "$abr"); do
     done
 done
 
-# ---- claude-code-router ----------------------------------------------------------
-ccr_note="not installed (npm install -g @musistudio/claude-code-router to include it)"
-if command -v ccr >/dev/null; then
-    ccr_note="installed, but this script does not drive it yet"
+# ---- claude-code-router -----------------------------------------------------------
+# The Node.js proxy the issue measures us against, from npm: one process
+# (`ccr start` serves in the foreground), configured through a config.json in
+# a HOME of its own with the mock as its only provider. Its rows measure that
+# process as the ccproxy rows measure the workers (CPU, peak RSS).
+ccr_note="not installed (bench/run.sh --ccr installs the pinned version from npm into bench/ccr)"
+ccr_cli=""
+if [ "$ccr" = install ] && [ ! -x "$top/bench/ccr/node_modules/.bin/ccr" ]; then
+    if command -v npm >/dev/null && command -v node >/dev/null; then
+        log "installing claude-code-router into bench/ccr (npm ci)"
+        (cd "$top/bench/ccr" && timeout 600 npm ci --no-audit --no-fund >"$tmp/ccr-npm.log" 2>&1) ||
+            log "npm ci in bench/ccr failed; see its log: $(tail -n 3 "$tmp/ccr-npm.log")"
+    else
+        log "--ccr needs node and npm (apt-get install -y nodejs npm)"
+    fi
+fi
+if [ "$ccr" != no ]; then
+    if [ -x "$top/bench/ccr/node_modules/.bin/ccr" ]; then
+        ccr_cli=$top/bench/ccr/node_modules/.bin/ccr
+    elif command -v ccr >/dev/null; then
+        ccr_cli=$(command -v ccr)
+    fi
+else
+    ccr_note="left out (--no-ccr)"
+fi
+if [ -n "$ccr_cli" ]; then
+    ccr_ver=$(cd "$(dirname "$(readlink -f "$ccr_cli")")/.." && node -p 'require("./package.json").version' 2>/dev/null)
+    ccr_home=$tmp/ccr-home
+    ccr_port=$(free_port)
+    mkdir -p "$ccr_home/.claude-code-router"
+    cat >"$ccr_home/.claude-code-router/config.json" <<EOF
+{"LOG": false, "HOST": "127.0.0.1", "PORT": $ccr_port, "API_TIMEOUT_MS": 600000,
+ "NON_INTERACTIVE_MODE": true,
+ "Providers": [{"name": "mock", "api_base_url": "$MOCK/v1/chat/completions",
+                "api_key": "sk-bench", "models": ["bench-model"]}],
+ "Router": {"default": "mock,bench-model"}}
+EOF
+    HOME=$ccr_home "$ccr_cli" start >"$tmp/ccr.log" 2>&1 &
+    CCRPID=$!
+    PIDS+=($CCRPID)
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$ccr_port/" && break
+        sleep 0.1
+    done
+    if curl -s "${hdr[@]}" --data-binary @"$b/small.json" "http://127.0.0.1:$ccr_port/v1/messages" |
+        grep -q '"type":"message"'; then
+        ccr_note="claude-code-router $ccr_ver (\`ccr start\`, Node.js $(node --version)), one process, rows \"ccr\""
+        log "target ccr: claude-code-router $ccr_ver, pid $CCRPID on port $ccr_port"
+        watch_pids=$CCRPID
+        run_w1w2 ccr "http://127.0.0.1:$ccr_port" /v1/messages .json message_stop
+        measure ccr "W3 500 slow streams" "$w3n" client "http://127.0.0.1:$ccr_port/v1/messages" \
+            "$b/slow.stream.json" "$w3n" message_stop
+        measure ccr "W3 500 slow streams, again" "$w3n" client \
+            "http://127.0.0.1:$ccr_port/v1/messages" "$b/slow.stream.json" "$w3n" message_stop
+        watch_pids=""
+    else
+        ccr_note="installed ($ccr_cli), but it did not answer a request; see its log"
+        log "claude-code-router did not answer: $(tail -n 5 "$tmp/ccr.log")"
+    fi
+    kill "$CCRPID" 2>/dev/null
+    wait "$CCRPID" 2>/dev/null
 fi
 
 # ---- report ------------------------------------------------------------------------
