@@ -225,16 +225,6 @@ enum ccp_err cache_store_set(struct cache_store *st, const char *key, const void
 CCP_NODISCARD enum ccp_err cache_store_incr(struct cache_store *st, const char *key, uint64_t delta,
                                             unsigned long ttl_s, uint64_t *value);
 
-/* Open up to n connections of the pool that serves gets (n is capped at
- * max_handles, counting the handles already open) and leave them idle, so
- * that a burst of first requests finds them made instead of each connecting
- * on its first call. One handle at a time, each idle (usable by a request)
- * as soon as it is connected; stops at the first failure, which is counted
- * and logged like a failed call (that handle is dropped, so the next call
- * connects afresh rather than waiting out the retry interval). Returns how
- * many were opened. */
-unsigned cache_store_prewarm(struct cache_store *st, unsigned n);
-
 /* Copy the counters. Can't fail. */
 void cache_store_get_stats(struct cache_store *st, struct cache_store_stats *out);
 

@@ -408,47 +408,6 @@ static void give_back(struct cache_store *st, struct store_pool *p, memcached_st
     pthread_mutex_unlock(&st->mu);
 }
 
-unsigned cache_store_prewarm(struct cache_store *st, unsigned n)
-{
-    struct store_pool *p = &st->main;
-    unsigned made = 0;
-
-    while (made < n) {
-        memcached_st *mc = NULL;
-        memcached_return_t mrc;
-
-        pthread_mutex_lock(&st->mu);
-        if (p->nlive < st->max_handles) {
-            mc = memcached_clone(NULL, p->proto);
-            if (mc != NULL) {
-                p->nlive++;
-            }
-        }
-        pthread_mutex_unlock(&st->mu);
-        if (mc == NULL) {
-            break;
-        }
-        /* "version" connects to every server of the list and changes no
-         * data or statistic a user reads */
-        mrc = memcached_version(mc);
-        if (memcached_failed(mrc)) {
-            atomic_fetch_add_explicit(&st->c.errors, 1, memory_order_relaxed);
-            LOG_WARN("memcached: no connection at start (%s); requests connect when they "
-                     "need one",
-                     memcached_last_error_message(mc));
-            memcached_free(mc);
-            pthread_mutex_lock(&st->mu);
-            p->nlive--;
-            pthread_cond_signal(&p->freed); /* room for a clone */
-            pthread_mutex_unlock(&st->mu);
-            break;
-        }
-        give_back(st, p, mc);
-        made++;
-    }
-    return made;
-}
-
 /* A key memcached accepts in both protocols: 1..250 printable non-space bytes. */
 static bool key_ok(const char *key, size_t n)
 {

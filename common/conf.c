@@ -144,12 +144,6 @@ static const struct conf_var conf_vars[] = {
      "connections of their own): a store costs one send instead of a round trip. Then a "
      "value memcached refuses is not noticed, and an identical request sent within about a "
      "millisecond of the answer (before memcached has read the store) can still miss."},
-    {"MEMCACHED_PREWARM", CT_BOOL, "true", 0, 0, OFF(memcached_prewarm),
-     "Open the response cache's memcached connections (WORKER_THREADS per worker process, "
-     "the most its requests can use at once) when the worker starts, in the background, "
-     "instead of on each thread's first cache lookup: a burst of requests on fresh workers "
-     "then spends no time connecting. memcached must allow that many connections (its -c, "
-     "1024 by default) over all worker processes; false opens them as requests need them."},
     {"RESPONSE_CACHE_ENABLED", CT_BOOL, "true", 0, 0, OFF(response_cache_enabled),
      "Answer an identical request (same translated request, same client API key, same "
      "stream flag) from the cache; finished streams are replayed as streams. Keys include "

@@ -46,7 +46,6 @@ struct conf {
     char *memcached_servers;         /* MEMCACHED_SERVERS: "host:port,..."; empty: no memcached */
     long memcached_timeout_ms;       /* MEMCACHED_TIMEOUT_MS: connect/poll/send/recv timeout */
     bool memcached_set_noreply;      /* MEMCACHED_SET_NOREPLY: stores without a reply */
-    bool memcached_prewarm;          /* MEMCACHED_PREWARM: connect the pool at start */
     bool response_cache_enabled;     /* RESPONSE_CACHE_ENABLED */
     long response_cache_ttl_s;       /* RESPONSE_CACHE_TTL_S */
     size_t response_cache_max_item;  /* RESPONSE_CACHE_MAX_ITEM_BYTES: memcached item limit */

@@ -16,7 +16,6 @@
 #include <curl/curl.h>
 #include <fcgiapp.h>
 
-#include "cache/cache.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/conf.h"
@@ -133,25 +132,6 @@ static void wake_idle(void)
         pthread_cond_signal(&t->wake);
     }
     pthread_mutex_unlock(&turn_lock);
-}
-
-/* MEMCACHED_PREWARM: the response cache's memcached connections, opened in
- * a thread of their own while the pool threads already serve (a server that
- * does not answer delays no request; at most one MEMCACHED_TIMEOUT_MS). */
-struct prewarm {
-    pthread_t tid;
-    bool running;
-    struct cache_store *st;
-    unsigned n;
-};
-
-static void *prewarm_main(void *arg)
-{
-    struct prewarm *pw = arg;
-    unsigned made = cache_store_prewarm(pw->st, pw->n);
-
-    LOG_INFO("response cache: %u of %u memcached connections opened at start", made, pw->n);
-    return NULL;
 }
 
 static void usage(FILE *f)
@@ -365,7 +345,6 @@ static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc, struct wk_t
     sigset_t stop_set;
     struct sigaction sa;
     struct timespec tick = {0, 100 * 1000 * 1000};
-    struct prewarm pw = {0};
     int sig = 0, status = 1, e;
 
     {
@@ -421,15 +400,6 @@ static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc, struct wk_t
         goto out;
     }
     LOG_INFO("serving FastCGI with %ld threads", started);
-    if (c->memcached_prewarm && rc != NULL && wk_rcache_store(rc) != NULL) {
-        pw.st = wk_rcache_store(rc);
-        pw.n = (unsigned)started;
-        e = pthread_create(&pw.tid, NULL, prewarm_main, &pw);
-        pw.running = e == 0;
-        if (!pw.running) {
-            LOG_WARN("memcached connections not opened at start: %s", strerror(e));
-        }
-    }
 
     while (sigwait(&stop_set, &sig) != 0) {
     }
@@ -454,9 +424,6 @@ static int serve_fastcgi(const struct conf *c, struct wk_rcache *rc, struct wk_t
             pthread_join(threads[i].tid, NULL);
             wk_worker_release(&threads[i].w);
         }
-    }
-    if (pw.running) {
-        pthread_join(pw.tid, NULL);
     }
     LOG_INFO("all requests finished; exiting");
     status = 0;

@@ -4,7 +4,6 @@ tenant separation, bypass, memcached outages, errors never cached."""
 
 import json
 import re
-import socket
 import time
 
 import pytest
@@ -219,78 +218,5 @@ def test_cache_disabled_sends_no_header(run_dir, mock):
             s, h, _ = p.messages(body)
             assert s == 200 and "x-ccproxy-cache" not in h
         assert len(mock.requests()) == 2
-    finally:
-        p.stop()
-
-
-def mc_stat(port, name):
-    """memcached's "STAT name N" over a connection of its own (counted in
-    curr_connections like any other)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(b"stats\r\n")
-        data = b""
-        while not data.endswith(b"END\r\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    for line in data.decode().splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[1] == name:
-            return int(parts[2])
-    raise AssertionError("no %s in memcached's stats: %r" % (name, data))
-
-
-def test_workers_open_their_memcached_connections_at_start(run_dir, mock, memcached):
-    """MEMCACHED_PREWARM (on by default): each worker process opens
-    WORKER_THREADS connections before its first request, and requests use
-    them; with false, none is opened until a request needs one."""
-    base = mc_stat(memcached.port, "curr_connections")
-    servers = "127.0.0.1:%d" % memcached.port
-    p = start_proxy(run_dir, mock, MEMCACHED_SERVERS=servers, RESPONSE_CACHE_LRU_MAX="0")
-    try:
-        # 2 processes x WORKER_THREADS=4 (the harness's), before any request
-        wait_until(lambda: mc_stat(memcached.port, "curr_connections") == base + 8, 10,
-                   "8 connections opened at start")
-        assert p.error_log().count("4 of 4 memcached connections opened at start") == 2
-        body = user_turn("prewarmed")
-        assert p.messages(body)[1].get("x-ccproxy-cache") == "miss"
-        wait_until(lambda: p.messages(body)[1].get("x-ccproxy-cache") == "hit", 5,
-                   "a hit from memcached")
-        assert mc_stat(memcached.port, "curr_connections") == base + 8
-    finally:
-        p.stop()
-    wait_until(lambda: mc_stat(memcached.port, "curr_connections") == base, 10,
-               "the workers' connections closed")
-
-    p = start_proxy(run_dir, mock, MEMCACHED_SERVERS=servers, MEMCACHED_PREWARM="false")
-    try:
-        wait_until(lambda: p.error_log().count("serving FastCGI with 4 threads") >= 4, 10,
-                   "both workers serving")
-        time.sleep(0.5)
-        assert mc_stat(memcached.port, "curr_connections") == base
-        assert p.messages(user_turn("not prewarmed"))[1].get("x-ccproxy-cache") == "miss"
-        assert mc_stat(memcached.port, "curr_connections") > base
-    finally:
-        p.stop()
-
-
-def test_memcached_down_at_start_costs_one_line(run_dir, mock):
-    """A worker whose memcached is not there when it starts serves at once,
-    says so in one line per process, and answers misses."""
-    dead = socket.socket()
-    dead.bind(("127.0.0.1", 0))
-    port = dead.getsockname()[1]
-    dead.close()  # nothing listens there now
-    p = start_proxy(run_dir, mock, MEMCACHED_SERVERS="127.0.0.1:%d" % port,
-                    RESPONSE_CACHE_LRU_MAX="0", PROVIDER_MAX_RETRIES="0")
-    try:
-        wait_until(lambda: p.error_log().count("0 of 4 memcached connections opened") == 2, 10,
-                   "both workers' prewarm to end")
-        assert p.error_log().count("memcached: no connection at start") == 2
-        for _ in range(2):
-            s, h, raw = p.messages(user_turn("no memcached yet"))
-            assert s == 200, raw
-            assert h.get("x-ccproxy-cache") == "miss"
     finally:
         p.stop()

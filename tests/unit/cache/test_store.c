@@ -791,126 +791,6 @@ static void test_blackholed_server_fails_open(void **state)
     close(lfd);
 }
 
-/* memcached's "STAT name N" on port, over a connection of its own; -1 if
- * unreadable. */
-static long mc_stat(unsigned port, const char *name)
-{
-    struct sockaddr_in a;
-    char buf[8192], pat[64];
-    size_t got = 0;
-    ssize_t n;
-    long v = -1;
-    const char *p;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    if (fd < 0) {
-        return -1;
-    }
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || write(fd, "stats\r\n", 7) != 7) {
-        close(fd);
-        return -1;
-    }
-    while (got < sizeof(buf) - 1) {
-        n = read(fd, buf + got, sizeof(buf) - 1 - got);
-        if (n <= 0) {
-            break;
-        }
-        got += (size_t)n;
-        buf[got] = '\0';
-        if (strstr(buf, "END\r\n") != NULL) {
-            break;
-        }
-    }
-    buf[got] = '\0';
-    close(fd);
-    snprintf(pat, sizeof(pat), "STAT %s ", name);
-    p = strstr(buf, pat);
-    if (p != NULL) {
-        v = strtol(p + strlen(pat), NULL, 10);
-    }
-    return v;
-}
-
-/* memcached's connection count once it settles at want (closes are counted
- * when memcached gets to them); the last count read otherwise. */
-static long conns_settle(unsigned port, long want)
-{
-    long v = -1;
-    int i;
-
-    for (i = 0; i < 50; i++) { /* up to about 1 s */
-        v = mc_stat(port, "curr_connections");
-        if (v == want) {
-            break;
-        }
-        sleep_ms(20);
-    }
-    return v;
-}
-
-/* cache_store_prewarm opens the pool's connections up front (capped at
- * max_handles), requests then use them without connecting, and a server
- * that is down at start costs one counted error and no retry interval. */
-static void test_prewarm(void **state)
-{
-    struct cache_store_opts o;
-    struct cache_store *st = NULL;
-    struct cache_store_stats s;
-    struct mc_server later = {0, 0};
-    char servers[64], err[256];
-    long c0;
-    uint64_t t0;
-    unsigned port;
-
-    (void)state;
-    snprintf(servers, sizeof(servers), "127.0.0.1:%u", srv.port);
-    memset(&o, 0, sizeof(o));
-    o.servers = servers;
-    o.timeout_ms = 100;
-    o.max_item_bytes = 1048576;
-    o.max_handles = 3;
-    o.retry_s = 1;
-    c0 = mc_stat(srv.port, "curr_connections");
-    assert_true(c0 > 0);
-    assert_int_equal(cache_store_new(&o, &st, err, sizeof(err)), CCP_OK);
-    assert_int_equal(conns_settle(srv.port, c0), c0); /* a new store connects nothing */
-    assert_int_equal(cache_store_prewarm(st, 10), 3);
-    assert_int_equal(conns_settle(srv.port, c0 + 3), c0 + 3);
-    assert_int_equal(cache_store_prewarm(st, 10), 0); /* the pool is full */
-    assert_int_equal(cache_store_set(st, "prewarmed", "v", 1, 60), CCP_OK);
-    assert_true(get_is(st, "prewarmed", "v"));
-    assert_int_equal(conns_settle(srv.port, c0 + 3), c0 + 3); /* no connection more */
-    cache_store_get_stats(st, &s);
-    assert_int_equal(s.errors, 0);
-    assert_int_equal(s.hits, 1);
-    assert_int_equal(s.misses, 0); /* "version" is neither */
-    cache_store_free(st);
-    assert_int_equal(conns_settle(srv.port, c0), c0);
-
-    /* nothing listens: one error, at once; once a server is there the next
-     * call connects, without waiting out retry_s for the failed handle */
-    port = free_port();
-    snprintf(servers, sizeof(servers), "127.0.0.1:%u", port);
-    st = NULL;
-    assert_int_equal(cache_store_new(&o, &st, err, sizeof(err)), CCP_OK);
-    t0 = now_ms();
-    assert_int_equal(cache_store_prewarm(st, 10), 0);
-    assert_true(now_ms() - t0 < 1000);
-    cache_store_get_stats(st, &s);
-    assert_int_equal(s.errors, 1);
-    assert_true(mc_start(&later, port));
-    assert_int_equal(cache_store_set(st, "after", "v", 1, 60), CCP_OK);
-    assert_true(get_is(st, "after", "v"));
-    cache_store_get_stats(st, &s);
-    assert_int_equal(s.errors, 1);
-    cache_store_free(st);
-    mc_stop(&later);
-}
-
 /* memcached stops: sets without reply do not hang and fail from the second
  * call on at the latest; after a restart they are stored again. */
 static void test_noreply_server_down_then_back(void **state)
@@ -962,7 +842,6 @@ int main(void)
         cmocka_unit_test(test_server_down_then_back),
         cmocka_unit_test(test_noreply_server_down_then_back),
         cmocka_unit_test(test_incr_counter),
-        cmocka_unit_test(test_prewarm),
     };
 
     if (access(MEMCACHED_BIN, X_OK) != 0 || access(TIMEOUT_BIN, X_OK) != 0) {
