@@ -103,8 +103,9 @@ def main():
     if turns:
         w("c=1 in turns with the floor: the rows above measure CCProxy, then the floor some "
           "minutes later, and a shared machine's speed drifts in between. Here the two took "
-          "turns at c=1, round after round (CCProxy, then the floor, each under its own "
-          "lighttpd), so that each pair saw the same minute. p50 ms:")
+          "turns at c=1, round after round (each under its own lighttpd; CCProxy first in odd "
+          "rounds, the floor first in even ones), so that each pair saw the same minute. "
+          "p50 ms:")
         w("")
         w("| round | W1 small: CCProxy | floor | difference | W2 stream: CCProxy | floor | "
           "difference |")

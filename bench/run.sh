@@ -541,9 +541,14 @@ stop_lighttpd
 # The rows above measure CCProxy, then the floor some minutes later, and a
 # shared VM's speed drifts in between. Here the two take turns, round after
 # round, at c=1 (W1 small and W2), so that each pair sees the same minute;
-# the report gives every round and the median difference.
+# the report gives every round and the median difference. The order swaps
+# every round (CCProxy first in odd rounds, the floor in even ones): on this
+# VM the second of two back-to-back runs can be the faster one (A/B rounds
+# of W3 in a fixed order once showed a gain that reversed with the order).
 for r in $(seq 1 "$abr"); do
-    for t in ccproxy floor; do
+    order="ccproxy floor"
+    [ $((r % 2)) -eq 0 ] && order="floor ccproxy"
+    for t in $order; do
         if [ $t = ccproxy ]; then
             start_lighttpd ccproxy-turns "$build/ccproxy-fcgi"
         else
