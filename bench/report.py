@@ -135,8 +135,9 @@ def main():
         w("")
         w("| workload | conc | req/s CCProxy / ccr | p50 ms CCProxy / ccr | "
           "+p50 vs direct ms CCProxy / ccr | TTFB p99 ms CCProxy / ccr | "
-          "CPU ms/req CCProxy / ccr | peak RSS MB CCProxy / ccr | errors ccr | complete ccr |")
-        w("|---|---|---|---|---|---|---|---|---|---|")
+          "CPU ms/req CCProxy / ccr | peak RSS MB CCProxy / ccr | upstream calls CCProxy / ccr | "
+          "errors ccr | complete ccr |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
         for r in ccr:
             c = get("ccproxy", r["workload"], r["conc"]) or {}
             d = get("direct", r["workload"], r["conc"]) or {}
@@ -150,10 +151,12 @@ def main():
                     added.append(fmt(x["p50_ms"] - d["p50_ms"], 3))
                 else:
                     added.append("-")
-            w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                r["workload"], r["conc"], pair("rps", 0), pair("p50_ms", 3),
+            w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["workload"] + (" (ccr exited during it)" if r.get("exited") else ""),
+                r["conc"], pair("rps", 0), pair("p50_ms", 3),
                 " / ".join(added), pair("ttfb_p99_ms", 1), pair("cpu_ms_per_req", 3),
-                pair("peak_rss_mb", 1), fmt(r.get("errors")), fmt(r.get("complete"))))
+                pair("peak_rss_mb", 1), pair("upstream_calls", 0), fmt(r.get("errors")),
+                fmt(r.get("complete"))))
         w("")
     w("Request translation of the large body (bench/translate_bench): `%s`" % a.translate)
     w("")
@@ -238,7 +241,8 @@ def main():
           % (r["upstream_calls"], r0["upstream_calls"] if r0 else "-", r.get("complete"),
              r.get("cache", {})),
           r["upstream_calls"] == 1 and r.get("complete") == 20)
-    for r in [x for x in rows if x["workload"].startswith("W6")]:
+    for r in [x for x in rows
+              if x["target"] == "ccproxy" and x["workload"].startswith("W6")]:
         hits = r.get("cache", {}).get("hit", 0)
         t("%s: 1 upstream call for %d identical requests" % (r["workload"], r["requests"]),
           "%d upstream calls, %d hits; hit latency p50 %s ms, p99 %s ms (all: p50 %s ms)"

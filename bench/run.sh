@@ -13,7 +13,7 @@
 #            small, W2): what the memcached and coordinator round trips cost
 #   floor    lighttpd + bench/floor_fcgi.c (canned answers of the same size)
 #   ccr      claude-code-router (Node.js, from npm) with the mock as its OpenAI
-#            provider: W1, W2 and W3, when it is installed (bench/ccr/ after
+#            provider: W1-W6, when it is installed (bench/ccr/ after
 #            --ccr, or `ccr` on PATH; else skipped)
 # Prints a markdown table and saves it as bench/results/<date>-<host>.md
 # (<date>-<host>-2.md and so on when that file exists).
@@ -297,9 +297,14 @@ stop_lighttpd() {
 #   KIND both URL BODY MARKER    wrk, then load_client at the same concurrency for TTFB
 nonce=unique
 run_no=0
+ccr_dead="" # the workload during which claude-code-router exited
+CCRPID=""
 measure() {
     local target=$1 wl=$2 c=$3 kind=$4 url=$5 body=$6
     local s0 s1 c0 c1 t0 t1 l0 l1 k0 k1 wres="" cres="" th na=() wlog lg0
+    if [ "$target" = ccr ] && [ -n "$ccr_dead" ]; then
+        return # claude-code-router has exited: no more rows of it
+    fi
     run_no=$((run_no + 1))
     case $nonce in
     unique) na=(--nonce "r$run_no" --unique) ;;
@@ -398,6 +403,20 @@ if ttfbs:
 print(json.dumps(row))
 EOF
     log "$(tail -n 1 "$rows")"
+    if [ "$target" = ccr ] && ! kill -0 "$CCRPID" 2>/dev/null; then
+        ccr_dead=$wl # its CPU and RSS of this row are gone with it: drop them
+        "$py" - "$rows" <<'EOF'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+row = json.loads(lines[-1])
+for k in ("cpu_ms_per_req", "peak_rss_mb"):
+    row.pop(k, None)
+row["exited"] = True
+lines[-1] = json.dumps(row)
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+EOF
+        log "claude-code-router exited during $wl: $(tail -n 20 "$tmp/ccr.log")"
+    fi
 }
 
 # W1/W2 set: TARGET BASE_URL PATH SUFFIX(.json|.openai) STREAM_MARKER
@@ -592,7 +611,7 @@ if [ -n "$ccr_cli" ]; then
     ccr_port=$(free_port)
     mkdir -p "$ccr_home/.claude-code-router"
     cat >"$ccr_home/.claude-code-router/config.json" <<EOF
-{"LOG": false, "HOST": "127.0.0.1", "PORT": $ccr_port, "API_TIMEOUT_MS": 600000,
+{"LOG": false, "PORT": $ccr_port, "API_TIMEOUT_MS": 600000,
  "NON_INTERACTIVE_MODE": true,
  "Providers": [{"name": "mock", "api_base_url": "$MOCK/v1/chat/completions",
                 "api_key": "sk-bench", "models": ["bench-model"]}],
@@ -615,7 +634,23 @@ EOF
             "$b/slow.stream.json" "$w3n" message_stop
         measure ccr "W3 500 slow streams, again" "$w3n" client \
             "http://127.0.0.1:$ccr_port/v1/messages" "$b/slow.stream.json" "$w3n" message_stop
+        # W4-W6 as for CCProxy (the same row names, so the report pairs them)
+        nonce=same
+        measure ccr "W4 20 identical streams, fan-out" 20 client \
+            "http://127.0.0.1:$ccr_port/v1/messages" "$b/w4.stream.json" 20 message_stop
+        nonce=unique
+        measure ccr "W5 count_tokens large" 1 both "http://127.0.0.1:$ccr_port/v1/messages/count_tokens" \
+            "$b/count_tokens.json" input_tokens
+        nonce=same
+        measure ccr "W6 repeated request" 1 client "http://127.0.0.1:$ccr_port/v1/messages" \
+            "$b/medium.json" "$w6n" '"'
+        measure ccr "W6 repeated stream request" 1 client "http://127.0.0.1:$ccr_port/v1/messages" \
+            "$b/medium.stream.json" "$w6n" message_stop
+        nonce=unique
         watch_pids=""
+        if [ -n "$ccr_dead" ]; then
+            ccr_note="$ccr_note; it exited during \"$ccr_dead\" (no rows of it after that one), its last output: \`$(tail -n 3 "$tmp/ccr.log" | tr '\n|' '  ' | cut -c1-300)\`"
+        fi
     else
         ccr_note="installed ($ccr_cli), but it did not answer a request; see its log"
         log "claude-code-router did not answer: $(tail -n 5 "$tmp/ccr.log")"
