@@ -36,9 +36,9 @@
  * - every thread runs with those signals blocked; the main thread waits
  *   for them with sigwait, so no request is ever interrupted by them;
  * - on the first one, `stopping` is set and FCGX_ShutdownPending() called;
- *   threads waiting for the accept turn are woken (wake_idle); the one
- *   thread inside FCGX_Accept_r (accept turns, see take_turn) is woken
- *   with SIGUSR2, whose empty handler has no
+ *   threads waiting for an accept turn are woken (wake_idle); the (at
+ *   most ACCEPT_TURNS) threads inside FCGX_Accept_r (see take_turn) are
+ *   woken with SIGUSR2, whose empty handler has no
  *   SA_RESTART, so accept() fails with EINTR (FCGI_FAIL_ACCEPT_ON_INTR);
  *   SIGUSR2 is re-sent every 100 ms while a thread sits in accept, which
  *   closes the race of a signal arriving just before accept() blocks;
@@ -64,25 +64,35 @@ static atomic_int stopping;
 #define ACCEPT_FAILS_MAX 50u
 static atomic_long live_threads;
 
-/* Accept turns: one thread at a time is in FCGX_Accept_r. Threads that want
- * the turn while it is taken wait on a stack, and the turn goes to the one
- * that went idle last (LIFO): under light load the same few threads, with
- * warm caches and warm upstream connections, serve every request (a mutex
- * would rotate through all WORKER_THREADS: 25 % slower at concurrency 1
- * with 256 threads, see docs/benchmarks.md). */
+/* Accept turns: at most ACCEPT_TURNS threads at a time are in
+ * FCGX_Accept_r. Threads that want a turn while all are taken wait on a
+ * stack, and when the last thread in accept leaves it with a connection,
+ * it hands a turn to the one that went idle last (LIFO): under light load
+ * the same few threads, with warm caches and warm upstream connections,
+ * serve every request (a mutex would rotate through all WORKER_THREADS:
+ * 25 % slower at concurrency 1 with 256 threads, see docs/benchmarks.md).
+ * Two turns rather than one: a thread that takes a connection while the
+ * other still waits in accept wakes nobody, and on finishing its request
+ * finds a turn free and goes back to accept itself. So at concurrency 1 no
+ * request pays for waking a thread (a futex wake and a switch on the other
+ * CPU: 10 us p50 and a tenth of the worker's CPU per 2 KB request, in
+ * rounds of alternating order), and a connection on which the web server
+ * sends nothing (libfcgi waits up to 2 s for its first bytes, inside
+ * FCGX_Accept_r) no longer holds up the ones behind it. */
+#define ACCEPT_TURNS 2u
 static pthread_mutex_t turn_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool turn_taken;
+static unsigned turns_taken;
 static struct pool_thread *idle_top;
 
-/* Wait for the accept turn; false if stopping before it came. */
+/* Wait for an accept turn; false if stopping before it came. */
 static bool take_turn(struct pool_thread *t)
 {
     struct pool_thread **pp;
     bool got = true;
 
     pthread_mutex_lock(&turn_lock);
-    if (!turn_taken) {
-        turn_taken = true;
+    if (turns_taken < ACCEPT_TURNS) {
+        turns_taken++;
         goto out;
     }
     t->has_turn = false;
@@ -105,19 +115,21 @@ out:
     return got;
 }
 
-/* Hand the accept turn to the thread that went idle last, or free it. */
+/* Give our turn back; if no thread is left in accept, hand a turn to the
+ * thread that went idle last. */
 static void give_turn(void)
 {
     struct pool_thread *next;
 
     pthread_mutex_lock(&turn_lock);
+    CCP_ASSERT(turns_taken > 0);
+    turns_taken--;
     next = idle_top;
-    if (next != NULL) {
+    if (turns_taken == 0 && next != NULL) {
         idle_top = next->next_idle;
-        next->has_turn = true;
+        next->has_turn = true; /* the turn passes on without being freed */
+        turns_taken++;
         pthread_cond_signal(&next->wake);
-    } else {
-        turn_taken = false;
     }
     pthread_mutex_unlock(&turn_lock);
 }

@@ -196,6 +196,32 @@ def test_silent_connection_dropped_and_others_served(tmp_path):
         stop_worker(worker, log)
 
 
+def test_silent_connection_does_not_hold_up_the_next(tmp_path):
+    """Two threads wait in accept: while libfcgi waits (up to 2 s) for the
+    first bytes of a connection on which the web server sends nothing, the
+    next connection is answered at once by the other one, not after those
+    2 s."""
+    path, worker, log = start_worker(tmp_path, 4)
+    silent = other = None
+    try:
+        first = connect(path)  # the worker is up and serving
+        send_health(first)
+        assert b"200 OK" in read_answer(first, time.monotonic() + 10)
+        first.close()
+        silent = connect(path)
+        time.sleep(0.2)  # taken by a thread, which now waits for its bytes
+        t0 = time.monotonic()
+        other = connect(path)
+        send_health(other)
+        assert b"200 OK" in read_answer(other, time.monotonic() + 10)
+        assert time.monotonic() - t0 < 1.0
+    finally:
+        for s in (silent, other):
+            if s is not None:
+                s.close()
+        stop_worker(worker, log)
+
+
 def test_sigterm_stops_an_idle_worker_at_once(tmp_path):
     """Also with a kept connection idle between two requests."""
     path, worker, log = start_worker(tmp_path, 16)
