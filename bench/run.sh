@@ -295,6 +295,22 @@ stop_lighttpd() {
 #   KIND wrk URL BODY            wrk for $dur s (rate, p50, p99)
 #   KIND client URL BODY N MARKER  bench/load_client (adds time to first byte)
 #   KIND both URL BODY MARKER    wrk, then load_client at the same concurrency for TTFB
+# patch_last_row JSON: merge JSON's keys into the last row; a null drops the key.
+patch_last_row() {
+    "$py" - "$rows" "$1" <<'EOF'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+row = json.loads(lines[-1])
+for k, v in json.loads(sys.argv[2]).items():
+    if v is None:
+        row.pop(k, None)
+    else:
+        row[k] = v
+lines[-1] = json.dumps(row)
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+EOF
+}
+
 nonce=unique
 run_no=0
 ccr_dead="" # the workload during which claude-code-router exited
@@ -405,16 +421,7 @@ EOF
     log "$(tail -n 1 "$rows")"
     if [ "$target" = ccr ] && ! kill -0 "$CCRPID" 2>/dev/null; then
         ccr_dead=$wl # its CPU and RSS of this row are gone with it: drop them
-        "$py" - "$rows" <<'EOF'
-import json, sys
-lines = open(sys.argv[1]).read().splitlines()
-row = json.loads(lines[-1])
-for k in ("cpu_ms_per_req", "peak_rss_mb"):
-    row.pop(k, None)
-row["exited"] = True
-lines[-1] = json.dumps(row)
-open(sys.argv[1], "w").write("\n".join(lines) + "\n")
-EOF
+        patch_last_row '{"cpu_ms_per_req": null, "peak_rss_mb": null, "exited": true}'
         log "claude-code-router exited during $wl: $(tail -n 20 "$tmp/ccr.log")"
     fi
 }
@@ -429,6 +436,27 @@ run_w1w2() {
     done
     measure "$t" "W2 stream 100 chunks" 1 both "$url" "$b/small.stream$sfx" "$mk"
     measure "$t" "W2 stream 100 chunks" 32 wrk "$url" "$b/small.stream$sfx"
+}
+
+# W4-W6 set: TARGET BASE_URL. W4: 20 identical concurrent 1-second streams (40
+# chunks 25 ms apart, as in bench/fanout.sh), so all 20 are in flight together
+# and none can be a cache hit (CCProxy: again below on workers without
+# COORD_ADDRESSES). W5: count_tokens on the large body. W6: one body repeated,
+# one after the other: the first is a miss, the rest hits (from the LRU of the
+# process that stored it, or from memcached).
+run_w4w6() {
+    local t=$1 url=$2
+    nonce=same
+    measure "$t" "W4 20 identical streams, fan-out" 20 client "$url/v1/messages" \
+        "$b/w4.stream.json" 20 message_stop
+    nonce=unique
+    measure "$t" "W5 count_tokens large" 1 both "$url/v1/messages/count_tokens" \
+        "$b/count_tokens.json" input_tokens
+    nonce=same
+    measure "$t" "W6 repeated request" 1 client "$url/v1/messages" "$b/medium.json" "$w6n" '"'
+    measure "$t" "W6 repeated stream request" 1 client "$url/v1/messages" \
+        "$b/medium.stream.json" "$w6n" message_stop
+    nonce=unique
 }
 
 # ---- direct: the mock itself -----------------------------------------------
@@ -453,22 +481,7 @@ grep -q '"type":"message"' "$tmp/floor/nonstream" && grep -q message_stop "$tmp/
     exit 1
 }
 run_w1w2 ccproxy "$BASE" /v1/messages .json message_stop
-# W4: 20 identical concurrent 1-second streams (40 chunks 25 ms apart, as in
-# bench/fanout.sh), so all 20 are in flight together and none can be a cache
-# hit; again below on workers without COORD_ADDRESSES.
-nonce=same
-measure ccproxy "W4 20 identical streams, fan-out" 20 client "$BASE/v1/messages" \
-    "$b/w4.stream.json" 20 message_stop
-nonce=unique
-measure ccproxy "W5 count_tokens large" 1 both "$BASE/v1/messages/count_tokens" \
-    "$b/count_tokens.json" input_tokens
-# W6: one body repeated, one after the other: the first is a miss, the rest
-# hits (from the LRU of the process that stored it, or from memcached).
-nonce=same
-measure ccproxy "W6 repeated request" 1 client "$BASE/v1/messages" "$b/medium.json" "$w6n" '"'
-measure ccproxy "W6 repeated stream request" 1 client "$BASE/v1/messages" \
-    "$b/medium.stream.json" "$w6n" message_stop
-nonce=unique
+run_w4w6 ccproxy "$BASE"
 # shellcheck disable=SC2086
 total_hwm=$(hwm_kb $watch_pids)
 stop_lighttpd
@@ -528,15 +541,7 @@ if command -v nghttpx >/dev/null && command -v openssl >/dev/null; then
         h2conns=$(awk '/chat\/completions/ {print $1}' "$tmp/h2-access-$multi.log" | sort -u |
             wc -l)
         log "HTTP/2 UPSTREAM_MULTI=$multi: $h2conns upstream TCP connections (nghttpx)"
-        "$py" - "$rows" "$h2conns" <<'EOF'
-import json, sys
-path, conns = sys.argv[1], int(sys.argv[2])
-lines = open(path).read().splitlines()
-row = json.loads(lines[-1])
-row["upstream_conns"] = conns
-lines[-1] = json.dumps(row)
-open(path, "w").write("\n".join(lines) + "\n")
-EOF
+        patch_last_row "{\"upstream_conns\": $h2conns}"
     done
     unset UPSTREAM_MULTI OPENAI_CA_BUNDLE
 else
@@ -609,6 +614,7 @@ if [ -n "$ccr_cli" ]; then
     ccr_ver=$(cd "$(dirname "$(readlink -f "$ccr_cli")")/.." && node -p 'require("./package.json").version' 2>/dev/null)
     ccr_home=$tmp/ccr-home
     ccr_port=$(free_port)
+    ccr_url=http://127.0.0.1:$ccr_port
     mkdir -p "$ccr_home/.claude-code-router"
     cat >"$ccr_home/.claude-code-router/config.json" <<EOF
 {"LOG": false, "PORT": $ccr_port, "API_TIMEOUT_MS": 600000,
@@ -621,32 +627,20 @@ EOF
     CCRPID=$!
     PIDS+=($CCRPID)
     for _ in $(seq 1 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$ccr_port/" && break
+        curl -s -o /dev/null "$ccr_url/" && break
         sleep 0.1
     done
-    if curl -s "${hdr[@]}" --data-binary @"$b/small.json" "http://127.0.0.1:$ccr_port/v1/messages" |
+    if curl -s "${hdr[@]}" --data-binary @"$b/small.json" "$ccr_url/v1/messages" |
         grep -q '"type":"message"'; then
         ccr_note="claude-code-router $ccr_ver (\`ccr start\`, Node.js $(node --version)), one process, rows \"ccr\""
         log "target ccr: claude-code-router $ccr_ver, pid $CCRPID on port $ccr_port"
         watch_pids=$CCRPID
-        run_w1w2 ccr "http://127.0.0.1:$ccr_port" /v1/messages .json message_stop
-        measure ccr "W3 500 slow streams" "$w3n" client "http://127.0.0.1:$ccr_port/v1/messages" \
+        run_w1w2 ccr "$ccr_url" /v1/messages .json message_stop
+        measure ccr "W3 500 slow streams" "$w3n" client "$ccr_url/v1/messages" \
             "$b/slow.stream.json" "$w3n" message_stop
-        measure ccr "W3 500 slow streams, again" "$w3n" client \
-            "http://127.0.0.1:$ccr_port/v1/messages" "$b/slow.stream.json" "$w3n" message_stop
-        # W4-W6 as for CCProxy (the same row names, so the report pairs them)
-        nonce=same
-        measure ccr "W4 20 identical streams, fan-out" 20 client \
-            "http://127.0.0.1:$ccr_port/v1/messages" "$b/w4.stream.json" 20 message_stop
-        nonce=unique
-        measure ccr "W5 count_tokens large" 1 both "http://127.0.0.1:$ccr_port/v1/messages/count_tokens" \
-            "$b/count_tokens.json" input_tokens
-        nonce=same
-        measure ccr "W6 repeated request" 1 client "http://127.0.0.1:$ccr_port/v1/messages" \
-            "$b/medium.json" "$w6n" '"'
-        measure ccr "W6 repeated stream request" 1 client "http://127.0.0.1:$ccr_port/v1/messages" \
-            "$b/medium.stream.json" "$w6n" message_stop
-        nonce=unique
+        measure ccr "W3 500 slow streams, again" "$w3n" client "$ccr_url/v1/messages" \
+            "$b/slow.stream.json" "$w3n" message_stop
+        run_w4w6 ccr "$ccr_url" # the same row names as CCProxy's: the report pairs them
         watch_pids=""
         if [ -n "$ccr_dead" ]; then
             ccr_note="$ccr_note; it exited during \"$ccr_dead\" (no rows of it after that one), its last output: \`$(tail -n 3 "$tmp/ccr.log" | tr '\n|' '  ' | cut -c1-300)\`"
