@@ -123,13 +123,13 @@ static void give_turn(void)
 
     pthread_mutex_lock(&turn_lock);
     CCP_ASSERT(turns_taken > 0);
-    turns_taken--;
     next = idle_top;
-    if (turns_taken == 0 && next != NULL) {
+    if (turns_taken == 1 && next != NULL) { /* ours is the last: it passes on */
         idle_top = next->next_idle;
-        next->has_turn = true; /* the turn passes on without being freed */
-        turns_taken++;
+        next->has_turn = true;
         pthread_cond_signal(&next->wake);
+    } else {
+        turns_taken--;
     }
     pthread_mutex_unlock(&turn_lock);
 }
