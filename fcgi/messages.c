@@ -223,12 +223,18 @@ static void finish_stream(struct call *c, const struct wk_upstream_result *res)
     c->store_ready = c->terminal && rc == CCP_OK && c->store && !c->capture_full;
 }
 
+static void end_answer(void *arg)
+{
+    wk_end_answer(arg);
+}
+
 /* Store a finished stream in the response cache. A fan-out leader ends its
  * client's answer first, so the client does not wait for memcached: until
  * the leader's END, which goes after the store, the coordinator makes an
  * identical request a follower and replays the stream to it; after END the
- * stored answer is there. (Without fan-out the answer ends after the store:
- * a client that repeats the request at once must find it.) */
+ * stored answer is there. Without fan-out the answer ends once the
+ * in-process LRU has it (wk_rcache_put_ex; without an LRU, once memcached
+ * has it): a client that repeats the request at once must find it. */
 static void store_stream(struct call *c)
 {
     struct wk_req *r = c->r;
@@ -236,13 +242,30 @@ static void store_stream(struct call *c)
     if (c->fo.cc != NULL && c->fo.leader) {
         wk_end_answer(r);
     }
-    wk_rcache_put(r->w->rc, &c->key, CACHE_ENTRY_SSE, sse_ctype, c->capture.ptr, c->capture.len);
+    wk_rcache_put_ex(r->w->rc, &c->key, CACHE_ENTRY_SSE, sse_ctype, c->capture.ptr, c->capture.len,
+                     end_answer, r);
 }
 
-/* Non-streaming 2xx: translate the buffered completion. */
+struct json_answer {
+    struct wk_req *r;
+    const struct buf *out;
+};
+
+/* Send a translated answer and end it (wk_rcache_put_ex's before_shared). */
+static void send_and_end(void *arg)
+{
+    struct json_answer *a = arg;
+
+    wk_send_json(a->r, 200, NULL, a->out->ptr, a->out->len);
+    wk_end_answer(a->r);
+}
+
+/* Non-streaming 2xx: translate the buffered completion. Stored, it goes to
+ * the client before memcached is asked (wk_rcache_put_ex). */
 static void answer_completion(struct call *c, const char *msg_id)
 {
     struct wk_req *r = c->r;
+    struct json_answer a;
     struct tr_usage usage;
     struct tr_error err;
     struct buf out;
@@ -261,11 +284,12 @@ static void answer_completion(struct call *c, const char *msg_id)
     if (rc != CCP_OK) {
         LOG_WARN("upstream answer not usable: %s", err.message);
         wk_send_error(r, &err);
+    } else if (c->store && out.len <= wk_rcache_max_body(r->w->rc)) {
+        a.r = r;
+        a.out = &out;
+        wk_rcache_put_ex(r->w->rc, &c->key, CACHE_ENTRY_JSON, "application/json", out.ptr, out.len,
+                         send_and_end, &a);
     } else {
-        if (c->store && out.len <= wk_rcache_max_body(r->w->rc)) {
-            wk_rcache_put(r->w->rc, &c->key, CACHE_ENTRY_JSON, "application/json", out.ptr,
-                          out.len);
-        }
         wk_send_json(r, 200, NULL, out.ptr, out.len);
     }
     buf_release(&out);

@@ -196,6 +196,13 @@ enum ccp_err wk_rcache_recheck(struct wk_rcache *rc, const struct cache_key *key
 void wk_rcache_put(struct wk_rcache *rc, const struct cache_key *key, enum cache_entry_kind kind,
                    const char *ctype, const char *body, size_t n)
 {
+    wk_rcache_put_ex(rc, key, kind, ctype, body, n, NULL, NULL);
+}
+
+void wk_rcache_put_ex(struct wk_rcache *rc, const struct cache_key *key, enum cache_entry_kind kind,
+                      const char *ctype, const char *body, size_t n,
+                      void (*before_shared)(void *arg), void *arg)
+{
     struct cache_entry ent;
     struct buf enc;
     enum ccp_err e;
@@ -224,6 +231,10 @@ void wk_rcache_put(struct wk_rcache *rc, const struct cache_key *key, enum cache
                           (uint64_t)rc->conf->response_cache_ttl_s * 1000u);
         (void)e; /* counted by the LRU; memcached may still take it */
     }
+    if (rc->lru != NULL && before_shared != NULL) {
+        before_shared(arg); /* a repeat served by this process finds the LRU's copy */
+        before_shared = NULL;
+    }
     if (rc->store != NULL &&
         cache_store_set(rc->store, key->hex, enc.ptr, enc.len,
                         (unsigned long)rc->conf->response_cache_ttl_s) != CCP_OK) {
@@ -235,6 +246,9 @@ void wk_rcache_put(struct wk_rcache *rc, const struct cache_key *key, enum cache
     wk_metrics_add(WK_C_RC_STORE, 1);
 
 out:
+    if (before_shared != NULL) { /* no LRU, or nothing stored: still called once */
+        before_shared(arg);
+    }
     buf_release(&enc);
 }
 

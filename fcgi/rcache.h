@@ -20,6 +20,9 @@
  *   "coalesced" on a stream relayed by the fan-out (fcgi/fanout.h). The
  *   client's cache-control: no-cache skips the lookup and stores the fresh
  *   answer; no-store skips both.
+ * - A stored answer goes to the client once the LRU has it, before
+ *   memcached is asked (wk_rcache_put_ex); without an LRU, after memcached
+ *   has it.
  * - The LRU (per process) and memcached share the TTL. memcached down or
  *   slow (MEMCACHED_TIMEOUT_MS) is a miss; a failed server is retried after
  *   libmemcached's retry timeout (about 2 s). */
@@ -98,6 +101,17 @@ CCP_NODISCARD enum ccp_err wk_rcache_recheck(struct wk_rcache *rc, const struct 
  * Never fails for the caller. */
 void wk_rcache_put(struct wk_rcache *rc, const struct cache_key *key, enum cache_entry_kind kind,
                    const char *ctype, const char *body, size_t n);
+
+/* wk_rcache_put, calling before_shared(arg) (when not NULL) exactly once:
+ * after the entry is in the in-process LRU and before memcached is asked;
+ * without an LRU (plain CGI), or when nothing is stored, at the end. A caller
+ * answers its client there: the client does not wait for memcached, and a
+ * repeat served by the same process already finds the answer. A repeat that
+ * another worker process serves in the microseconds before the store
+ * reaches memcached misses (one more upstream call, never a wrong answer). */
+void wk_rcache_put_ex(struct wk_rcache *rc, const struct cache_key *key, enum cache_entry_kind kind,
+                      const char *ctype, const char *body, size_t n,
+                      void (*before_shared)(void *arg), void *arg);
 
 /* Count a bypassed request. */
 void wk_rcache_note_bypass(struct wk_rcache *rc);

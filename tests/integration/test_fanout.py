@@ -593,6 +593,35 @@ def test_without_fanout_the_answer_waits_for_the_store(run_dir, mock):
         mc.stop()
 
 
+def test_answer_goes_out_before_memcached_has_it(run_dir, mock):
+    # with the in-process LRU (the default) a stored answer, plain or stream,
+    # reaches its client before memcached is asked to store it: the client
+    # does not wait for memcached, and a repeat served by the same process
+    # finds the LRU's copy at once; memcached gets the entry just after
+    mc = SlowStoreMemcached(delay=2.0)
+    env_file = run_dir / "first.env"
+    env_file.write_text("PROVIDER_MAX_RETRIES=0\nMEMCACHED_SERVERS=127.0.0.1:%d\n"
+                        "MEMCACHED_TIMEOUT_MS=10000\n" % mc.port)
+    p = Proxy(run_dir, mock.base_url, {"CCPROXY_ENV_FILE": str(env_file), "CCPROXY_PROCS": "1",
+                                       "WORKER_THREADS": "3", "LOG_LEVEL": "INFO"})
+    try:
+        for n, stream in enumerate((False, True), start=1):
+            body = stream_turn("answered before the store", stream=stream)
+            t0 = time.monotonic()
+            status, hdrs, first = p.messages(body)
+            took = time.monotonic() - t0
+            assert status == 200 and hdrs.get("x-ccproxy-cache") == "miss", first
+            assert took < 1.5, "the answer waited for memcached (%.2f s)" % took
+            status, hdrs, again = p.messages(body)
+            assert status == 200 and hdrs.get("x-ccproxy-cache") == "hit", again
+            assert len(upstream_calls(mock)) == n
+            wait_until(lambda: mc.sets == n, 10, "memcached to get store %d" % n)
+        assert len(mc.items) == 2
+    finally:
+        p.stop()
+        mc.stop()
+
+
 def mc_talk(port, data, until):
     """Send data to memcached on 127.0.0.1:port; its answer up to `until`."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
