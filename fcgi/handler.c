@@ -264,9 +264,7 @@ void wk_send_json(struct wk_req *r, int status, const char *extra, const char *j
     if (wk_send_body(r, json, n) != 0) {
         return;
     }
-    if (wk_io_flush(r->io) != 0) {
-        r->client_gone = true;
-    }
+    wk_end_answer(r); /* the answer and the end records in one write */
 }
 
 void wk_send_error(struct wk_req *r, const struct tr_error *err)
@@ -509,10 +507,9 @@ static void route_health(struct wk_req *r)
 
 void wk_end_answer(struct wk_req *r)
 {
-    if (!r->client_gone && !r->io->ended && wk_io_flush(r->io) != 0) {
+    if (!r->io->ended && wk_io_end(r->io) != 0) {
         r->client_gone = true;
     }
-    wk_io_end(r->io);
 }
 
 void wk_handle(struct wk_worker *w, struct wk_io *io)

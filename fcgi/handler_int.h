@@ -53,10 +53,11 @@ struct wk_req {
 int wk_send_head(struct wk_req *r, int status, const char *ctype, const char *extra);
 /* Write body bytes (skipped for HEAD), counted in bytes_out. 0 or -1. */
 int wk_send_body(struct wk_req *r, const char *p, size_t n);
-/* A whole JSON answer: head, body, flush. */
+/* A whole JSON answer: head, body, and its end (wk_end_answer): nothing may be
+ * written after it. */
 void wk_send_json(struct wk_req *r, int status, const char *extra, const char *json, size_t n);
-/* Flush what is written and end the answer (wk_io_end), once; a failed
- * flush marks the client gone. */
+/* End the answer (wk_io_end) with what is still buffered, once; a failed
+ * write marks the client gone. */
 void wk_end_answer(struct wk_req *r);
 /* An Anthropic error JSON answer for err; passes err->retry_after on. */
 void wk_send_error(struct wk_req *r, const struct tr_error *err);

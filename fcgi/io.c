@@ -84,17 +84,25 @@ static bool fcgx_gone(struct wk_io *io)
 
 /* Closing the error and output streams writes their end records and
  * FCGI_END_REQUEST and flushes them (FCGX_Finish_r's own closes then do
- * nothing). A connection the web server keeps stays open. */
-static void fcgx_end(struct wk_io *io)
+ * nothing); the output stream's buffered bytes go in the same write (libfcgi
+ * EmptyBuffProc with doClose). A connection the web server keeps stays
+ * open. */
+static int fcgx_end(struct wk_io *io)
 {
     FCGX_Request *req = io->req;
+    int rc = 0;
 
-    (void)FCGX_FClose(req->err);
-    (void)FCGX_FClose(req->out);
+    if (FCGX_FClose(req->err) != 0) {
+        rc = -1;
+    }
+    if (FCGX_FClose(req->out) != 0) {
+        rc = -1;
+    }
     if (io->close_at_end && !req->keepConnection && req->ipcFd >= 0) {
         (void)close(req->ipcFd);
         req->ipcFd = -1;
     }
+    return rc;
 }
 
 void wk_io_fcgx(struct wk_io *io, FCGX_Request *req)
@@ -210,14 +218,18 @@ int wk_io_flush(struct wk_io *io)
     return 0;
 }
 
-void wk_io_end(struct wk_io *io)
+int wk_io_end(struct wk_io *io)
 {
+    int rc;
+
     if (io->ended) {
-        return;
+        return 0;
     }
+    rc = io->failed ? -1 : 0;
     io->ended = true;
     io->failed = true; /* nothing more may be written */
-    if (io->end != NULL) {
-        io->end(io);
+    if (io->end != NULL && io->end(io) != 0) {
+        rc = -1;
     }
+    return rc;
 }

@@ -28,8 +28,10 @@ struct wk_io {
      * client have all of it without waiting for those. FastCGI: the end
      * records are written and flushed and, with close_at_end, the connection
      * is closed; the parameters stay readable until the request is finished.
-     * NULL: nothing to do (CGI ends when the process exits). */
-    void (*end)(struct wk_io *io);
+     * Bytes still buffered go out with the end records, in one write. 0, or
+     * -1 if those writes failed (the client is gone). NULL: nothing to do
+     * (CGI ends when the process exits). */
+    int (*end)(struct wk_io *io);
     FCGX_Request *req; /* FastCGI: the accepted request; CGI: NULL */
     bool failed;       /* a write or flush failed: stop writing */
     bool close_at_end; /* FastCGI on a unix socket: end closes the connection */
@@ -48,7 +50,9 @@ int wk_io_write(struct wk_io *io, const char *p, size_t n);
 int wk_io_puts(struct wk_io *io, const char *s);
 /* Flush unless an earlier write failed; 0 or -1. */
 int wk_io_flush(struct wk_io *io);
-/* End the answer (io->end) once; later writes fail. */
-void wk_io_end(struct wk_io *io);
+/* End the answer (io->end) once, with whatever is still buffered; later
+ * writes fail. 0, or -1 if the end could not be written or an earlier write
+ * failed (a second call returns 0). */
+int wk_io_end(struct wk_io *io);
 
 #endif /* CCP_FCGI_IO_H */

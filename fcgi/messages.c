@@ -251,13 +251,12 @@ struct json_answer {
     const struct buf *out;
 };
 
-/* Send a translated answer and end it (wk_rcache_put_ex's before_shared). */
-static void send_and_end(void *arg)
+/* Send a translated answer, which ends it (wk_rcache_put_ex's before_shared). */
+static void send_answer(void *arg)
 {
     struct json_answer *a = arg;
 
     wk_send_json(a->r, 200, NULL, a->out->ptr, a->out->len);
-    wk_end_answer(a->r);
 }
 
 /* Non-streaming 2xx: translate the buffered completion. Stored, it goes to
@@ -288,7 +287,7 @@ static void answer_completion(struct call *c, const char *msg_id)
         a.r = r;
         a.out = &out;
         wk_rcache_put_ex(r->w->rc, &c->key, CACHE_ENTRY_JSON, "application/json", out.ptr, out.len,
-                         send_and_end, &a);
+                         send_answer, &a);
     } else {
         wk_send_json(r, 200, NULL, out.ptr, out.len);
     }
@@ -415,8 +414,8 @@ static bool answer_from_cache(struct wk_req *r, struct call *c, const char *msg_
         goto out;
     }
     if (wk_send_head(r, 200, sse_ctype, sse_headers) == 0 &&
-        wk_send_body(r, e.body.ptr, e.body.len) == 0 && wk_io_flush(r->io) != 0) {
-        r->client_gone = true;
+        wk_send_body(r, e.body.ptr, e.body.len) == 0) {
+        wk_end_answer(r);
     }
 
 out:
