@@ -58,9 +58,10 @@ static bool nobody_left(struct call *c)
     return c->r->client_gone && !wk_fanout_wanted(&c->fo);
 }
 
-/* Write and flush the pending events (and publish them to followers);
- * false if nobody is left to read them. */
-static bool push_events(struct call *c)
+/* Write the pending events (and publish them to followers), and flush them
+ * unless `last`: the stream's last events go out with the end of the answer
+ * (wk_end_answer), in one write. False if nobody is left to read them. */
+static bool push_out(struct call *c, bool last)
 {
     bool ok = !c->r->client_gone;
 
@@ -75,7 +76,7 @@ static bool push_events(struct call *c)
         buf_reset(&c->events);
         wk_ping_note_output(&c->ping);
     }
-    if (ok && wk_io_flush(c->r->io) != 0) {
+    if (ok && !last && wk_io_flush(c->r->io) != 0) {
         ok = false;
     }
     c->unflushed = false;
@@ -83,6 +84,11 @@ static bool push_events(struct call *c)
         c->r->client_gone = true;
     }
     return !nobody_left(c);
+}
+
+static bool push_events(struct call *c)
+{
+    return push_out(c, false);
 }
 
 /* The stream's head; it leaves with the first events (sink_drain), or at
@@ -194,8 +200,9 @@ static bool sink_drain(void *ctx)
     return push_events(c);
 }
 
-/* Streaming: end the client's stream after the transfer; c->store_ready if
- * message_stop went out with no error (store_stream stores it). */
+/* Streaming: the client's stream's last events after the transfer, written
+ * but not flushed (the end of the answer takes them: store_stream, or the
+ * caller); c->store_ready if message_stop went out with no error. */
 static void finish_stream(struct call *c, const struct wk_upstream_result *res)
 {
     struct tr_error err;
@@ -219,7 +226,7 @@ static void finish_stream(struct call *c, const struct wk_upstream_result *res)
         }
         rc = CCP_ERR_UPSTREAM; /* an error event: never stored */
     }
-    c->terminal = push_events(c) || c->terminal;
+    c->terminal = push_out(c, true) || c->terminal;
     c->store_ready = c->terminal && rc == CCP_OK && c->store && !c->capture_full;
 }
 
@@ -615,6 +622,8 @@ void wk_route_messages(struct wk_req *r)
     }
     if (c.store_ready) {
         store_stream(&c);
+    } else if (c.started) {
+        wk_end_answer(r);
     }
     wk_fanout_finish(&c.fo, c.terminal);
     if (c.started) {
