@@ -240,7 +240,7 @@ static void end_answer(void *arg)
  * the leader's END, which goes after the store, the coordinator makes an
  * identical request a follower and replays the stream to it; after END the
  * stored answer is there. Without fan-out the answer ends once the
- * in-process LRU has it (wk_rcache_put_ex; without an LRU, once memcached
+ * in-process LRU has it (wk_rcache_put; without an LRU, once memcached
  * has it): a client that repeats the request at once must find it. */
 static void store_stream(struct call *c)
 {
@@ -249,8 +249,8 @@ static void store_stream(struct call *c)
     if (c->fo.cc != NULL && c->fo.leader) {
         wk_end_answer(r);
     }
-    wk_rcache_put_ex(r->w->rc, &c->key, CACHE_ENTRY_SSE, sse_ctype, c->capture.ptr, c->capture.len,
-                     end_answer, r);
+    wk_rcache_put(r->w->rc, &c->key, CACHE_ENTRY_SSE, sse_ctype, c->capture.ptr, c->capture.len,
+                  end_answer, r);
 }
 
 struct json_answer {
@@ -258,7 +258,7 @@ struct json_answer {
     const struct buf *out;
 };
 
-/* Send a translated answer, which ends it (wk_rcache_put_ex's before_shared). */
+/* Send a translated answer, which ends it (wk_rcache_put's before_shared). */
 static void send_answer(void *arg)
 {
     struct json_answer *a = arg;
@@ -267,7 +267,7 @@ static void send_answer(void *arg)
 }
 
 /* Non-streaming 2xx: translate the buffered completion. Stored, it goes to
- * the client before memcached is asked (wk_rcache_put_ex). */
+ * the client before memcached is asked (wk_rcache_put). */
 static void answer_completion(struct call *c, const char *msg_id)
 {
     struct wk_req *r = c->r;
@@ -293,8 +293,8 @@ static void answer_completion(struct call *c, const char *msg_id)
     } else if (c->store && out.len <= wk_rcache_max_body(r->w->rc)) {
         a.r = r;
         a.out = &out;
-        wk_rcache_put_ex(r->w->rc, &c->key, CACHE_ENTRY_JSON, "application/json", out.ptr, out.len,
-                         send_answer, &a);
+        wk_rcache_put(r->w->rc, &c->key, CACHE_ENTRY_JSON, "application/json", out.ptr, out.len,
+                      send_answer, &a);
     } else {
         wk_send_json(r, 200, NULL, out.ptr, out.len);
     }

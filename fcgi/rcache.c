@@ -194,14 +194,8 @@ enum ccp_err wk_rcache_recheck(struct wk_rcache *rc, const struct cache_key *key
 }
 
 void wk_rcache_put(struct wk_rcache *rc, const struct cache_key *key, enum cache_entry_kind kind,
-                   const char *ctype, const char *body, size_t n)
-{
-    wk_rcache_put_ex(rc, key, kind, ctype, body, n, NULL, NULL);
-}
-
-void wk_rcache_put_ex(struct wk_rcache *rc, const struct cache_key *key, enum cache_entry_kind kind,
-                      const char *ctype, const char *body, size_t n,
-                      void (*before_shared)(void *arg), void *arg)
+                   const char *ctype, const char *body, size_t n, void (*before_shared)(void *arg),
+                   void *arg)
 {
     struct cache_entry ent;
     struct buf enc;

@@ -21,7 +21,7 @@
  *   client's cache-control: no-cache skips the lookup and stores the fresh
  *   answer; no-store skips both.
  * - A stored answer goes to the client once the LRU has it, before
- *   memcached is asked (wk_rcache_put_ex); without an LRU, after memcached
+ *   memcached is asked (wk_rcache_put); without an LRU, after memcached
  *   has it.
  * - The LRU (per process) and memcached share the TTL. memcached down or
  *   slow (MEMCACHED_TIMEOUT_MS) is a miss; a failed server is retried after
@@ -98,20 +98,17 @@ CCP_NODISCARD enum ccp_err wk_rcache_recheck(struct wk_rcache *rc, const struct 
 /* Store a complete successful answer (kind, status 200, content type, body)
  * under key in the LRU and in memcached for RESPONSE_CACHE_TTL_S. Answers
  * over RESPONSE_CACHE_MAX_ITEM_BYTES (encoded) are skipped and counted.
- * Never fails for the caller. */
+ * Never fails for the caller. before_shared(arg), when not NULL, is called
+ * exactly once: after the entry is in the in-process LRU and before
+ * memcached is asked; without an LRU (plain CGI), or when nothing is
+ * stored, at the end. A caller answers its client there: the client does
+ * not wait for memcached, and a repeat served by the same process already
+ * finds the answer. A repeat that another worker process serves in the
+ * microseconds before the store reaches memcached misses (one more upstream
+ * call, never a wrong answer). */
 void wk_rcache_put(struct wk_rcache *rc, const struct cache_key *key, enum cache_entry_kind kind,
-                   const char *ctype, const char *body, size_t n);
-
-/* wk_rcache_put, calling before_shared(arg) (when not NULL) exactly once:
- * after the entry is in the in-process LRU and before memcached is asked;
- * without an LRU (plain CGI), or when nothing is stored, at the end. A caller
- * answers its client there: the client does not wait for memcached, and a
- * repeat served by the same process already finds the answer. A repeat that
- * another worker process serves in the microseconds before the store
- * reaches memcached misses (one more upstream call, never a wrong answer). */
-void wk_rcache_put_ex(struct wk_rcache *rc, const struct cache_key *key, enum cache_entry_kind kind,
-                      const char *ctype, const char *body, size_t n,
-                      void (*before_shared)(void *arg), void *arg);
+                   const char *ctype, const char *body, size_t n, void (*before_shared)(void *arg),
+                   void *arg);
 
 /* Count a bypassed request. */
 void wk_rcache_note_bypass(struct wk_rcache *rc);
