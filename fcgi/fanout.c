@@ -486,7 +486,7 @@ static void relay_error(struct wk_req *r, const char *why)
     buf_init(&ev, 4096);
     tr_error_set(&err, CCP_ERR_UPSTREAM, "the shared upstream stream failed: %s", why);
     if (tr_error_sse(&err, &ev) == CCP_OK && wk_send_body(r, ev.ptr, ev.len) == 0) {
-        (void)wk_io_flush(r->io);
+        wk_end_answer(r);
     }
     buf_release(&ev);
 }

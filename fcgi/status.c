@@ -231,8 +231,8 @@ static void send_metrics(struct wk_req *r, bool prometheus)
     }
     if (prometheus) {
         if (wk_send_head(r, 200, "text/plain; version=0.0.4; charset=utf-8", no_store) == 0 &&
-            wk_send_body(r, b.ptr, b.len) == 0 && wk_io_flush(r->io) != 0) {
-            r->client_gone = true;
+            wk_send_body(r, b.ptr, b.len) == 0) {
+            wk_end_answer(r);
         }
     } else {
         wk_send_json(r, 200, no_store, b.ptr, b.len);
@@ -268,7 +268,7 @@ void wk_route_status(struct wk_req *r)
         0) {
         return;
     }
-    if (wk_send_body(r, status_html, sizeof(status_html) - 1) == 0 && wk_io_flush(r->io) != 0) {
-        r->client_gone = true;
+    if (wk_send_body(r, status_html, sizeof(status_html) - 1) == 0) {
+        wk_end_answer(r);
     }
 }
