@@ -25,7 +25,7 @@ def slow_reply(count=20, delay=0.05, size=8):
             "delay": delay}
 
 
-def start_proxy(run_dir, mock, threads=12, **conf):
+def start_proxy(run_dir, mock, threads=12, procs=2, **conf):
     """A proxy whose configuration comes from its own env file."""
     run_dir.mkdir(exist_ok=True)
     env_file = run_dir / "fanout.env"
@@ -35,7 +35,7 @@ def start_proxy(run_dir, mock, threads=12, **conf):
     env_file.write_text("".join("%s=%s\n" % kv for kv in base.items()))
     return Proxy(run_dir, mock.base_url,
                  {"CCPROXY_ENV_FILE": str(env_file), "WORKER_THREADS": str(threads),
-                  "LOG_LEVEL": "INFO"})
+                  "CCPROXY_PROCS": str(procs), "LOG_LEVEL": "INFO"})
 
 
 @pytest.fixture
@@ -599,11 +599,8 @@ def test_answer_goes_out_before_memcached_has_it(run_dir, mock):
     # does not wait for memcached, and a repeat served by the same process
     # finds the LRU's copy at once; memcached gets the entry just after
     mc = SlowStoreMemcached(delay=2.0)
-    env_file = run_dir / "first.env"
-    env_file.write_text("PROVIDER_MAX_RETRIES=0\nMEMCACHED_SERVERS=127.0.0.1:%d\n"
-                        "MEMCACHED_TIMEOUT_MS=10000\n" % mc.port)
-    p = Proxy(run_dir, mock.base_url, {"CCPROXY_ENV_FILE": str(env_file), "CCPROXY_PROCS": "1",
-                                       "WORKER_THREADS": "3", "LOG_LEVEL": "INFO"})
+    p = start_proxy(run_dir, mock, threads=3, procs=1, MEMCACHED_SERVERS="127.0.0.1:%d" % mc.port,
+                    MEMCACHED_TIMEOUT_MS="10000")
     try:
         for n, stream in enumerate((False, True), start=1):
             body = stream_turn("answered before the store", stream=stream)
