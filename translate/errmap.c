@@ -337,9 +337,10 @@ static void map_status(struct tr_error *err, int http_status, const char *msg, c
     }
 }
 
-struct json_object *tr_json_parse_tok(struct json_tokener *tok, const char *p, size_t len,
+struct json_object *tr_json_parse_tok(struct json_tokener **tokp, const char *p, size_t len,
                                       int depth)
 {
+    struct json_tokener *tok;
     struct json_object *obj;
     size_t off;
     bool handled;
@@ -351,7 +352,15 @@ struct json_object *tr_json_parse_tok(struct json_tokener *tok, const char *p, s
     if (handled) {
         return obj;
     }
-    json_tokener_reset(tok);
+    if (*tokp == NULL) {
+        *tokp = json_tokener_new_ex(depth);
+        if (*tokp == NULL) {
+            return NULL;
+        }
+    } else {
+        json_tokener_reset(*tokp);
+    }
+    tok = *tokp;
     obj = json_tokener_parse_ex(tok, p, (int)len);
     if (json_tokener_get_error(tok) != json_tokener_success) {
         json_object_put(obj); /* NULL-safe */
@@ -368,19 +377,17 @@ struct json_object *tr_json_parse_tok(struct json_tokener *tok, const char *p, s
 
 struct json_object *tr_json_parse(const char *p, size_t len, int depth)
 {
-    struct json_tokener *tok;
+    struct json_tokener *tok = NULL;
     struct json_object *obj;
 
     if (len > INT_MAX) {
         return NULL;
     }
     depth = tr_json_depth(depth);
-    tok = json_tokener_new_ex(depth);
-    if (tok == NULL) {
-        return NULL;
+    obj = tr_json_parse_tok(&tok, p, len, depth);
+    if (tok != NULL) {
+        json_tokener_free(tok);
     }
-    obj = tr_json_parse_tok(tok, p, len, depth);
-    json_tokener_free(tok);
     return obj;
 }
 

@@ -25,10 +25,12 @@ bool tr_is_error_doc(struct json_object *root);
  * 64). Returns a new reference, or NULL if the text is not one complete
  * JSON value (trailing whitespace allowed) or on allocation failure. */
 struct json_object *tr_json_parse(const char *p, size_t len, int depth);
-/* tr_json_parse with the caller's tokener (reset first, left for reuse),
- * made with this depth: one tokener for many texts instead of one allocated
- * per text. Plain JSON objects and arrays take the fast path (jparse.h). */
-struct json_object *tr_json_parse_tok(struct json_tokener *tok, const char *p, size_t len,
+/* tr_json_parse with the caller's tokener *tok (reset first, left for
+ * reuse; the caller frees it): one tokener for many texts instead of one
+ * allocated per text. Plain JSON objects and arrays take the fast path
+ * (jparse.h), which needs none: *tok is made, with this depth, only when
+ * it is NULL and a text needs json-c. */
+struct json_object *tr_json_parse_tok(struct json_tokener **tok, const char *p, size_t len,
                                       int depth);
 
 #endif /* CCP_TRANSLATE_ERRMAP_INT_H */

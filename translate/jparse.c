@@ -27,6 +27,7 @@ struct jp_frame {
     struct json_object *obj; /* the open object or array */
     bool is_object;
     size_t key_off; /* its pending key in jp.keys (objects) */
+    size_t key_len;
 };
 
 /* room for the keys of the open objects without an allocation */
@@ -313,9 +314,170 @@ static bool literal(struct jp *j, const char *word, size_t n)
     return true;
 }
 
+/* The keys Anthropic requests, OpenAI answers and JSON Schemas use most,
+ * as string literals: an object gets such a key without json-c copying it
+ * (JSON_C_OBJECT_KEY_IS_CONSTANT; a literal outlives every object), one
+ * allocation and one free fewer per key, a fifth of a Claude Code
+ * request's allocations. NULL for any other key, which json-c copies. A
+ * literal is only ever returned for a key of its own length and bytes, so
+ * a literal listed under the wrong length is never returned. */
+#define KEY(lit)                                                                                   \
+    do {                                                                                           \
+        if (n == sizeof(lit) - 1 && memcmp(k, lit, sizeof(lit) - 1) == 0) {                        \
+            return lit;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+static const char *common_key(const char *k, size_t n)
+{
+    switch (n) {
+    case 2:
+        KEY("id");
+        break;
+    case 3:
+        KEY("url");
+        KEY("ttl");
+        KEY("$id");
+        break;
+    case 4:
+        KEY("type");
+        KEY("text");
+        KEY("name");
+        KEY("role");
+        KEY("data");
+        KEY("enum");
+        KEY("code");
+        KEY("$ref");
+        break;
+    case 5:
+        KEY("model");
+        KEY("input");
+        KEY("items");
+        KEY("tools");
+        KEY("top_p");
+        KEY("top_k");
+        KEY("index");
+        KEY("usage");
+        KEY("delta");
+        KEY("error");
+        KEY("param");
+        KEY("const");
+        KEY("title");
+        KEY("anyOf");
+        KEY("oneOf");
+        KEY("allOf");
+        KEY("$defs");
+        break;
+    case 6:
+        KEY("system");
+        KEY("stream");
+        KEY("source");
+        KEY("object");
+        KEY("effort");
+        KEY("format");
+        break;
+    case 7:
+        KEY("content");
+        KEY("user_id");
+        KEY("message");
+        KEY("created");
+        KEY("refusal");
+        KEY("default");
+        KEY("pattern");
+        KEY("minimum");
+        KEY("maximum");
+        KEY("$schema");
+        KEY("choices");
+        KEY("context");
+        break;
+    case 8:
+        KEY("messages");
+        KEY("metadata");
+        KEY("thinking");
+        KEY("is_error");
+        KEY("required");
+        KEY("function");
+        KEY("logprobs");
+        KEY("examples");
+        KEY("nullable");
+        KEY("minItems");
+        KEY("maxItems");
+        break;
+    case 9:
+        KEY("signature");
+        KEY("citations");
+        KEY("arguments");
+        KEY("minLength");
+        KEY("maxLength");
+        KEY("reasoning");
+        break;
+    case 10:
+        KEY("max_tokens");
+        KEY("media_type");
+        KEY("properties");
+        KEY("tool_calls");
+        KEY("multipleOf");
+        break;
+    case 11:
+        KEY("description");
+        KEY("tool_use_id");
+        KEY("temperature");
+        KEY("tool_choice");
+        KEY("definitions");
+        break;
+    case 12:
+        KEY("input_schema");
+        KEY("total_tokens");
+        KEY("service_tier");
+        KEY("input_tokens");
+        break;
+    case 13:
+        KEY("cache_control");
+        KEY("budget_tokens");
+        KEY("output_config");
+        KEY("finish_reason");
+        KEY("prompt_tokens");
+        KEY("cached_tokens");
+        KEY("output_tokens");
+        break;
+    case 14:
+        KEY("stop_sequences");
+        break;
+    case 16:
+        KEY("reasoning_tokens");
+        KEY("exclusiveMinimum");
+        KEY("exclusiveMaximum");
+        break;
+    case 17:
+        KEY("completion_tokens");
+        KEY("reasoning_content");
+        break;
+    case 18:
+        KEY("system_fingerprint");
+        break;
+    case 20:
+        KEY("additionalProperties");
+        break;
+    case 21:
+        KEY("prompt_tokens_details");
+        break;
+    case 25:
+        KEY("completion_tokens_details");
+        KEY("disable_parallel_tool_use");
+        break;
+    default:
+        break;
+    }
+    return NULL;
+}
+
+#undef KEY
+
 /* Add v to the innermost open container (taking v's reference). */
 static bool add_value(struct jp *j, struct jp_frame *f, struct json_object *v)
 {
+    const char *lit;
+
     if (!f->is_object) {
         if (json_object_array_add(f->obj, v) != 0) {
             json_object_put(v);
@@ -324,8 +486,10 @@ static bool add_value(struct jp *j, struct jp_frame *f, struct json_object *v)
         return true;
     }
     /* json-c adds with json_object_object_add too: a repeated key keeps its
-     * place and takes the later value */
-    if (json_object_object_add(f->obj, j->keys + f->key_off, v) != 0) {
+     * place and takes the later value (the same with a constant key) */
+    lit = common_key(j->keys + f->key_off, f->key_len);
+    if ((lit != NULL ? json_object_object_add_ex(f->obj, lit, v, JSON_C_OBJECT_KEY_IS_CONSTANT)
+                     : json_object_object_add(f->obj, j->keys + f->key_off, v)) != 0) {
         json_object_put(v);
         return false;
     }
@@ -344,6 +508,7 @@ static bool read_key(struct jp *j, struct jp_frame *f)
         return false;
     }
     f->key_off = j->keys_len;
+    f->key_len = n;
     if (n >= j->keys_cap - j->keys_len) {
         size_t cap = 2 * j->keys_cap + n;
         char *bigger = ccp_malloc(cap);

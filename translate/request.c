@@ -145,20 +145,18 @@ static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len
         rc = CCP_ERR_TOO_LARGE; /* *err is set by tr_rq_error_for() */
         goto out;
     }
+    body = body != NULL ? body : "";
+    fast = utf8_ok(body, len);
+    obj = fast ? tr_jparse(body, len, tok_depth(c), &handled) : NULL;
+    if (obj != NULL) { /* plain JSON, as json-c would have read it: no tokener */
+        goto parsed;
+    }
     tok = tokener(c);
     if (tok == NULL) {
         rc = CCP_ERR_NOMEM;
         goto out;
     }
-    body = body != NULL ? body : "";
-    fast = utf8_ok(body, len);
-    obj = fast ? tr_jparse(body, len, tok_depth(c), &handled) : NULL;
-    if (obj != NULL) { /* plain JSON, as json-c would have read it */
-        jerr = json_tokener_success;
-        end = len;
-    } else {
-        jerr = parse_with(tok, body, len, fast ? 0 : JSON_TOKENER_VALIDATE_UTF8, &obj, &end);
-    }
+    jerr = parse_with(tok, body, len, fast ? 0 : JSON_TOKENER_VALIDATE_UTF8, &obj, &end);
     if (fast && (obj == NULL || !only_ws(body, end, len))) {
         json_object_put(obj);
         jerr = parse_with(tok, body, len, JSON_TOKENER_VALIDATE_UTF8, &obj, &end);
@@ -173,6 +171,7 @@ static enum ccp_err parse_body(struct tr_rq_ctx *c, const char *body, size_t len
         tr_error_set(c->err, rc, "request body is not valid JSON: data after the value");
         goto out;
     }
+parsed:
     if (!json_object_is_type(obj, json_type_object)) {
         tr_error_set(c->err, rc, "request body must be a JSON object");
         goto out;
@@ -554,17 +553,23 @@ static void session_from_user_id(struct tr_rq_ctx *c, const char *user, char *ds
     struct json_object *u = NULL;
     const char *sid;
     size_t n = strlen(user);
+    bool handled;
 
     dst[0] = '\0';
     if (user[0] != '{' || n > (size_t)INT_MAX) {
         return;
     }
-    tok = tokener(c);
-    if (tok == NULL) {
-        return;
+    /* json-c reads the object at its start; the fast path, when it takes
+     * the text, reads the same object without a tokener */
+    u = tr_jparse(user, n, tok_depth(c), &handled);
+    if (!handled) {
+        tok = tokener(c);
+        if (tok == NULL) {
+            return;
+        }
+        json_tokener_set_flags(tok, 0);
+        u = json_tokener_parse_ex(tok, user, (int)n);
     }
-    json_tokener_set_flags(tok, 0);
-    u = json_tokener_parse_ex(tok, user, (int)n);
     sid = json_object_is_type(u, json_type_object) ? tr_rq_get_string(u, "session_id") : NULL;
     if (sid != NULL) {
         (void)snprintf(dst, cap, "%s", sid);

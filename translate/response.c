@@ -61,7 +61,7 @@ static struct json_object *text_block(const char *type, const char *key, const c
 
 /* Tool arguments as an object: {} when empty or not JSON. Arguments that
  * are a JSON string holding an object (double-encoded) are decoded once. */
-static struct json_object *tool_input(const char *args, size_t n, struct json_tokener *tok,
+static struct json_object *tool_input(const char *args, size_t n, struct json_tokener **tok,
                                       int depth)
 {
     struct json_object *in = NULL;
@@ -86,7 +86,7 @@ static struct json_object *tool_input(const char *args, size_t n, struct json_to
  * name through info's aliases. */
 static struct json_object *tool_block(const struct tr_reqinfo *info, struct json_object *fn,
                                       const char *id, size_t idlen, const char *msg_id, size_t nth,
-                                      struct json_tokener *tok, int depth)
+                                      struct json_tokener **tok, int depth)
 {
     struct json_object *b = json_object_new_object();
     const char *name, *args;
@@ -119,7 +119,7 @@ static struct json_object *tool_block(const struct tr_reqinfo *info, struct json
 /* Fill content from the choice's message; *tools tells whether any
  * tool_use block was added. false on allocation failure. */
 static bool build_content(const struct tr_reqinfo *info, struct json_object *content,
-                          struct json_object *msg, const char *msg_id, struct json_tokener *tok,
+                          struct json_object *msg, const char *msg_id, struct json_tokener **tok,
                           int depth, bool *tools)
 {
     struct json_object *calls = NULL, *fc;
@@ -256,7 +256,7 @@ enum ccp_err tr_response_usage(const struct tr_opts *o, const struct tr_reqinfo 
                                struct tr_error *err, struct tr_usage *usage)
 {
     struct json_object *root = NULL, *msg = NULL, *res = NULL, *content, *ch, *u = NULL;
-    struct json_tokener *tok;
+    struct json_tokener *tok = NULL;
     const char *finish, *model = info->client_model;
     size_t n;
     bool tools = false;
@@ -264,13 +264,10 @@ enum ccp_err tr_response_usage(const struct tr_opts *o, const struct tr_reqinfo 
     enum ccp_err rc = CCP_OK;
     const char *s;
 
-    /* one tokener for the body and every tool call's arguments */
+    /* one tokener for the body and every tool call's arguments, made if
+     * one of them needs json-c */
     memset(usage, 0, sizeof(*usage));
-    tok = json_tokener_new_ex(depth);
-    if (tok == NULL) {
-        goto nomem;
-    }
-    root = tr_json_parse_tok(tok, body, len, depth);
+    root = tr_json_parse_tok(&tok, body, len, depth);
     if (root != NULL && tr_is_error_doc(root)) {
         tr_error_from_upstream_obj(err, root);
         rc = err->code;
@@ -303,7 +300,7 @@ enum ccp_err tr_response_usage(const struct tr_opts *o, const struct tr_reqinfo 
         !add(res, "type", json_object_new_string("message")) ||
         !add(res, "role", json_object_new_string("assistant")) ||
         !add(res, "model", json_object_new_string(model)) || !add(res, "content", content) ||
-        !build_content(info, content, msg, msg_id, tok, depth, &tools) ||
+        !build_content(info, content, msg, msg_id, &tok, depth, &tools) ||
         !add(res, "stop_reason", json_object_new_string(stop_reason(finish, tools))) ||
         json_object_object_add_ex(res, "stop_sequence", NULL, JSON_C_OBJECT_KEY_IS_CONSTANT) != 0 ||
         !add(res, "usage", build_usage(usage))) {

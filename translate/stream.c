@@ -76,7 +76,7 @@ struct json_scan {
 
 struct tr_stream {
     struct tr_sse sse;
-    struct json_tokener *tok; /* reused for every chunk */
+    struct json_tokener *tok; /* for the chunks json-c reads; made on first need */
     int tok_depth;            /* the depth tok was made with */
     struct buf chunk;         /* tr_jparse_chunk's unescaped strings */
     struct buf ev;            /* the event being built; appended to `out` whole */
@@ -794,7 +794,7 @@ static enum ccp_err handle_data(struct tr_stream *st, struct str v)
         }
         return rc;
     }
-    chunk = tr_json_parse_tok(st->tok, v.ptr, v.len, st->tok_depth);
+    chunk = tr_json_parse_tok(&st->tok, v.ptr, v.len, st->tok_depth);
     if (chunk == NULL) {
         return fail_code(st, CCP_ERR_UPSTREAM_PROTO,
                          "upstream sent a stream event that is not JSON");
@@ -863,8 +863,7 @@ struct tr_stream *tr_stream_new(const struct tr_opts *o, const struct tr_reqinfo
     }
     st->msg_id = ccp_strdup(msg_id != NULL ? msg_id : "");
     st->tok_depth = tr_json_depth(o->max_json_depth);
-    st->tok = json_tokener_new_ex(st->tok_depth);
-    if (st->msg_id == NULL || st->tok == NULL) {
+    if (st->msg_id == NULL) {
         tr_stream_free(st);
         return NULL;
     }

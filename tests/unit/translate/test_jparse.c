@@ -193,6 +193,55 @@ static void test_long_keys(void **state)
     assert_true(check_same("long keys", doc, n));
 }
 
+/* The common keys (type, content, properties...) are not copied per
+ * object: two parses share the key's bytes, while any other key, however
+ * close to a common one, is the object's own copy; and either way the tree
+ * is json-c's, repeats, escapes and deletions included. */
+static void test_common_keys(void **state)
+{
+    static const char *docs[] = {
+        "{\"type\":\"object\",\"properties\":{\"type\":{\"type\":\"string\"}},"
+        "\"required\":[\"type\"],\"additionalProperties\":false}",
+        "{\"type\":1,\"typ\":2,\"types\":3,\"Type\":4,\"type\":5}",
+        "{\"ty\\u0070e\":\"escaped\",\"type\":\"plain\"}",
+        "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t\","
+        "\"is_error\":false,\"content\":\"x\",\"cache_control\":{\"type\":\"ephemeral\"}}]}",
+        "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,"
+        "\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+        "\"arguments\":\"{}\"}}]},\"finish_reason\":\"tool_calls\"}],\"usage\":{"
+        "\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}}",
+    };
+    const char *doc = "{\"type\":1,\"typex\":2}";
+    struct json_object *a, *b;
+    struct json_object_iterator ia, ib;
+    bool handled;
+
+    (void)state;
+    check_docs(docs, sizeof(docs) / sizeof(docs[0]), true, check_same);
+
+    a = tr_jparse(doc, strlen(doc), DEPTH, &handled);
+    assert_true(handled);
+    b = tr_jparse(doc, strlen(doc), DEPTH, &handled);
+    assert_true(handled);
+    ia = json_object_iter_begin(a);
+    ib = json_object_iter_begin(b);
+    assert_string_equal(json_object_iter_peek_name(&ia), "type");
+    assert_ptr_equal(json_object_iter_peek_name(&ia), json_object_iter_peek_name(&ib));
+    json_object_iter_next(&ia);
+    json_object_iter_next(&ib);
+    assert_string_equal(json_object_iter_peek_name(&ia), "typex");
+    assert_ptr_not_equal(json_object_iter_peek_name(&ia), json_object_iter_peek_name(&ib));
+
+    /* deleting and replacing keys of either kind leaves a sound tree */
+    json_object_object_del(a, "type");
+    json_object_object_del(a, "typex");
+    assert_int_equal(json_object_object_length(a), 0);
+    assert_int_equal(json_object_object_add(b, "type", json_object_new_int(7)), 0);
+    assert_string_equal(json_object_to_json_string_ext(b, FLAGS), "{\"type\":7,\"typex\":2}");
+    json_object_put(a);
+    json_object_put(b);
+}
+
 /* Nesting within two levels of the depth goes to json-c, which decides. */
 static void test_depth(void **state)
 {
@@ -214,24 +263,33 @@ static void test_depth(void **state)
 }
 
 /* tr_json_parse_tok: the fast path's tree when it takes the text, json-c's
- * otherwise (a scalar, an extension), NULL for what json-c refuses. */
+ * otherwise (a scalar, an extension), NULL for what json-c refuses; the
+ * tokener is made only when json-c is needed, then kept and reused. */
 static void test_parse_tok(void **state)
 {
-    struct json_tokener *tok = json_tokener_new_ex(DEPTH);
+    struct json_tokener *tok = NULL, *made;
     struct json_object *o;
 
     (void)state;
-    o = tr_json_parse_tok(tok, "{\"a\":[1,2.50]}", 14, DEPTH);
+    o = tr_json_parse_tok(&tok, "{\"a\":[1,2.50]}", 14, DEPTH);
     assert_string_equal(json_object_to_json_string_ext(o, FLAGS), "{\"a\":[1,2.50]}");
     json_object_put(o);
-    o = tr_json_parse_tok(tok, "\"s\"", 3, DEPTH);
+    assert_null(tok); /* the fast path took it */
+    o = tr_json_parse_tok(&tok, "\"s\"", 3, DEPTH);
     assert_true(json_object_is_type(o, json_type_string));
     json_object_put(o);
-    o = tr_json_parse_tok(tok, "{\"a\":NaN}", 9, DEPTH);
+    assert_non_null(tok);
+    made = tok;
+    o = tr_json_parse_tok(&tok, "{\"a\":NaN}", 9, DEPTH);
     assert_true(json_object_is_type(o, json_type_object));
     json_object_put(o);
-    assert_null(tr_json_parse_tok(tok, "{\"a\":1} x", 9, DEPTH));
-    assert_null(tr_json_parse_tok(tok, "{\"a\":", 5, DEPTH));
+    assert_null(tr_json_parse_tok(&tok, "{\"a\":1} x", 9, DEPTH));
+    assert_null(tr_json_parse_tok(&tok, "{\"a\":", 5, DEPTH));
+    /* reset, not left mid-text by the refused one */
+    o = tr_json_parse_tok(&tok, "[1,NaN]", 7, DEPTH);
+    assert_true(json_object_is_type(o, json_type_array));
+    json_object_put(o);
+    assert_ptr_equal(tok, made);
     json_tokener_free(tok);
 }
 
@@ -469,10 +527,11 @@ static void test_golden_texts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_taken),       cmocka_unit_test(test_declined),
-        cmocka_unit_test(test_long_keys),   cmocka_unit_test(test_depth),
-        cmocka_unit_test(test_parse_tok),   cmocka_unit_test(test_golden_texts),
-        cmocka_unit_test(test_chunk_taken), cmocka_unit_test(test_chunk_declined),
+        cmocka_unit_test(test_taken),          cmocka_unit_test(test_declined),
+        cmocka_unit_test(test_long_keys),      cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_common_keys),    cmocka_unit_test(test_parse_tok),
+        cmocka_unit_test(test_golden_texts),   cmocka_unit_test(test_chunk_taken),
+        cmocka_unit_test(test_chunk_declined),
     };
 
     return cmocka_run_group_tests_name("translate/jparse", tests, NULL, NULL);
