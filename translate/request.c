@@ -247,7 +247,7 @@ static const char *upstream_tool_name(struct tr_rq_ctx *c, const char *name, cha
  * "type":"object". */
 static enum ccp_err one_tool(struct tr_rq_ctx *c, struct json_object *t, struct json_object **out)
 {
-    struct json_object *schema, *fn = NULL, *tool = NULL, *params;
+    struct json_object *schema, *fn = NULL, *tool = NULL, *params, *dv;
     const char *name, *type, *desc;
     char uname[TR_TOOL_NAME_MAX + 1];
     enum ccp_err rc = CCP_OK;
@@ -287,9 +287,14 @@ static enum ccp_err one_tool(struct tr_rq_ctx *c, struct json_object *t, struct 
         params = json_tokener_parse("{\"type\":\"object\",\"properties\":{}}");
     }
     rc = tr_rq_obj_add(fn, "name", json_object_new_string(upstream_tool_name(c, name, uname)));
-    desc = tr_rq_get_string(t, "description");
+    dv = field(t, "description");
+    desc = json_object_is_type(dv, json_type_string) ? json_object_get_string(dv) : NULL;
     if (rc == CCP_OK && desc != NULL) {
-        rc = tr_rq_obj_add(fn, "description", json_object_new_string(desc));
+        /* the client's string itself unless a NUL cuts it short */
+        rc = tr_rq_obj_add(fn, "description",
+                           strlen(desc) == (size_t)json_object_get_string_len(dv)
+                               ? json_object_get(dv)
+                               : json_object_new_string(desc));
     }
     if (rc == CCP_OK) {
         rc = tr_rq_obj_add(fn, "parameters", params);
@@ -705,6 +710,7 @@ enum ccp_err tr_rq_build(struct tr_rq_ctx *c, const char *body, size_t len,
     enum ccp_err rc;
 
     info_clear(info);
+    buf_init(&c->text, c->o->max_out);
     rc = parse_body(c, body, len, &in);
     if (rc != CCP_OK) {
         goto out;
@@ -771,6 +777,7 @@ out:
         json_tokener_free(c->tok);
         c->tok = NULL;
     }
+    buf_release(&c->text);
     return rc;
 }
 

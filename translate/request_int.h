@@ -20,6 +20,8 @@ struct tr_rq_ctx {
     struct tr_model_caps caps; /* of the upstream model */
     struct tr_reqinfo *info;   /* being filled (aliases, dropped tools) */
     struct json_tokener *tok;  /* made on first use; tr_rq_build frees it */
+    struct buf text;           /* a tool_result's text being rendered; tr_rq_build
+                                * makes and frees it */
 };
 
 /* Serialization flags for everything translate/ turns into JSON text. */

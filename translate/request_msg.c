@@ -90,7 +90,8 @@ const char *tr_rq_get_string(struct json_object *obj, const char *k)
 }
 
 /* The "text" of a block when it is a string: *s and *n, true; else false. */
-static bool block_text(struct json_object *blk, const char **s, size_t *n)
+static bool block_text_obj(struct json_object *blk, const char **s, size_t *n,
+                           struct json_object **obj)
 {
     struct json_object *v;
 
@@ -100,7 +101,15 @@ static bool block_text(struct json_object *blk, const char **s, size_t *n)
     }
     *s = json_object_get_string(v);
     *n = (size_t)json_object_get_string_len(v);
+    *obj = v;
     return true;
+}
+
+static bool block_text(struct json_object *blk, const char **s, size_t *n)
+{
+    struct json_object *v;
+
+    return block_text_obj(blk, s, n, &v);
 }
 
 static bool type_is(struct json_object *blk, const char *type)
@@ -201,8 +210,12 @@ out:
     return rc;
 }
 
-/* {"type":"text","text":s} appended to parts; nothing for an empty text. */
-static enum ccp_err add_text_part(struct json_object *parts, const char *s, size_t n)
+/* {"type":"text","text":s} appended to parts; nothing for an empty text.
+ * src, when not NULL, is the client's JSON string holding exactly s[0..n):
+ * the part takes a reference to it instead of a copy (no string of either
+ * tree is ever changed in place). */
+static enum ccp_err add_text_part_src(struct json_object *parts, const char *s, size_t n,
+                                      struct json_object *src)
 {
     struct json_object *p;
     enum ccp_err rc;
@@ -216,13 +229,19 @@ static enum ccp_err add_text_part(struct json_object *parts, const char *s, size
     }
     rc = tr_rq_obj_add(p, "type", json_object_new_string("text"));
     if (rc == CCP_OK) {
-        rc = tr_rq_obj_add(p, "text", json_object_new_string_len(s, (int)n));
+        rc = tr_rq_obj_add(
+            p, "text", src != NULL ? json_object_get(src) : json_object_new_string_len(s, (int)n));
     }
     if (rc != CCP_OK) {
         json_object_put(p);
         return rc;
     }
     return tr_rq_arr_add(parts, p);
+}
+
+static enum ccp_err add_text_part(struct json_object *parts, const char *s, size_t n)
+{
+    return add_text_part_src(parts, s, n, NULL);
 }
 
 /* The URL of an image block's source: a data: URL for base64, the URL as is
@@ -459,34 +478,33 @@ static enum ccp_err result_text(struct tr_rq_ctx *c, struct json_object *blk, co
 {
     struct json_object *content = NULL, *v;
     char inner[AT_LEN + 32];
-    struct buf t;
+    struct buf *t = &c->text; /* kept for the next tool_result */
     bool is_error;
     size_t i;
     enum ccp_err rc = CCP_OK;
 
-    buf_init(&t, c->o->max_out);
+    buf_reset(t);
     is_error = json_object_object_get_ex(blk, "is_error", &v) &&
                json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
     (void)json_object_object_get_ex(blk, "content", &content);
     if (json_object_is_type(content, json_type_array)) {
         for (i = 0; i < json_object_array_length(content) && rc == CCP_OK; i++) {
             (void)snprintf(inner, sizeof(inner), "%s.content.%zu", at, i);
-            rc = tool_result_block(c, json_object_array_get_idx(content, i), inner, id, &t, imgs);
+            rc = tool_result_block(c, json_object_array_get_idx(content, i), inner, id, t, imgs);
         }
     } else if (json_object_is_type(content, json_type_string)) {
-        rc = buf_append(&t, json_object_get_string(content),
+        rc = buf_append(t, json_object_get_string(content),
                         (size_t)json_object_get_string_len(content));
     } else {
         /* null or absent gives "", anything else its JSON */
-        rc = tool_result_block(c, content, at, id, &t, imgs);
+        rc = tool_result_block(c, content, at, id, t, imgs);
     }
     if (rc == CCP_OK && is_error) {
-        rc = buf_append_cstr(b, t.len > 0 ? "Error: " : "Error");
+        rc = buf_append_cstr(b, t->len > 0 ? "Error: " : "Error");
     }
     if (rc == CCP_OK) {
-        rc = buf_append(b, t.ptr, t.len);
+        rc = buf_append(b, t->ptr, t->len);
     }
-    buf_release(&t);
     return rc;
 }
 
@@ -507,8 +525,9 @@ static bool has_id(struct json_object *arr, const char *s)
  * when msgs[first..] already holds a tool message for id (a second
  * tool_result for the same call), text appended to its content after a
  * newline: exactly one tool message per tool call. */
-static enum ccp_err add_tool_msg(struct tr_rq_ctx *c, struct json_object *msgs, size_t first,
-                                 const char *id, const char *text, size_t n)
+static enum ccp_err add_tool_msg_src(struct tr_rq_ctx *c, struct json_object *msgs, size_t first,
+                                     const char *id, const char *text, size_t n,
+                                     struct json_object *src)
 {
     struct json_object *m, *v;
     const char *old;
@@ -543,13 +562,22 @@ static enum ccp_err add_tool_msg(struct tr_rq_ctx *c, struct json_object *msgs, 
         rc = tr_rq_obj_add(m, "tool_call_id", json_object_new_string(id));
     }
     if (rc == CCP_OK) {
-        rc = tr_rq_obj_add(m, "content", json_object_new_string_len(n > 0 ? text : "", (int)n));
+        rc = tr_rq_obj_add(m, "content",
+                           src != NULL ? json_object_get(src)
+                                       : json_object_new_string_len(n > 0 ? text : "", (int)n));
     }
     if (rc != CCP_OK) {
         json_object_put(m);
         return rc;
     }
     return tr_rq_arr_add(msgs, m);
+}
+
+/* add_tool_msg_src with a copy of text. */
+static enum ccp_err add_tool_msg(struct tr_rq_ctx *c, struct json_object *msgs, size_t first,
+                                 const char *id, const char *text, size_t n)
+{
+    return add_tool_msg_src(c, msgs, first, id, text, n, NULL);
 }
 
 /* A tool_result block. When its id answers a call of the assistant message
@@ -563,6 +591,7 @@ static enum ccp_err tool_result(struct tr_rq_ctx *c, struct json_object *blk, co
                                 struct json_object *parts)
 {
     const char *id = tr_rq_get_string(blk, "tool_use_id");
+    struct json_object *content, *v;
     struct buf b;
     enum ccp_err rc = CCP_OK;
 
@@ -582,9 +611,19 @@ static enum ccp_err tool_result(struct tr_rq_ctx *c, struct json_object *blk, co
         }
         goto out;
     }
-    rc = result_text(c, blk, at, id, &b, imgs);
-    if (rc == CCP_OK) {
-        rc = add_tool_msg(c, msgs, first, id, b.ptr, b.len);
+    if (json_object_object_get_ex(blk, "content", &content) &&
+        json_object_is_type(content, json_type_string) &&
+        !(json_object_object_get_ex(blk, "is_error", &v) &&
+          json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v))) {
+        /* the usual result, a string that is not an error: its text is that
+         * string (see result_text), which the tool message shares */
+        rc = add_tool_msg_src(c, msgs, first, id, json_object_get_string(content),
+                              (size_t)json_object_get_string_len(content), content);
+    } else {
+        rc = result_text(c, blk, at, id, &b, imgs);
+        if (rc == CCP_OK) {
+            rc = add_tool_msg(c, msgs, first, id, b.ptr, b.len);
+        }
     }
     if (rc == CCP_OK && !has_id(answered, id)) {
         rc = tr_rq_arr_add(answered, json_object_new_string(id));
@@ -637,6 +676,13 @@ static enum ccp_err user_content(struct tr_rq_ctx *c, struct json_object *parts,
         *content = json_object_get(parts);
         return CCP_OK;
     }
+    /* one text (the usual case): that string itself, not a copy */
+    if (json_object_array_length(parts) == 1 &&
+        json_object_object_get_ex(json_object_array_get_idx(parts, 0), "text", &v) &&
+        json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0) {
+        *content = json_object_get(v);
+        return CCP_OK;
+    }
     buf_init(&b, c->o->max_out);
     for (i = 0; i < json_object_array_length(parts) && rc == CCP_OK; i++) {
         p = json_object_array_get_idx(parts, i);
@@ -659,6 +705,7 @@ static enum ccp_err user_content(struct tr_rq_ctx *c, struct json_object *parts,
 static enum ccp_err user_block(struct tr_rq_ctx *c, struct json_object *blk, const char *at,
                                struct json_object *parts)
 {
+    struct json_object *v;
     const char *s;
     size_t n;
 
@@ -674,8 +721,8 @@ static enum ccp_err user_block(struct tr_rq_ctx *c, struct json_object *blk, con
     if (type_is(blk, "thinking") || type_is(blk, "redacted_thinking")) {
         return CCP_OK;
     }
-    if (block_text(blk, &s, &n)) {
-        return add_text_part(parts, s, n);
+    if (block_text_obj(blk, &s, &n, &v)) {
+        return add_text_part_src(parts, s, n, v);
     }
     return CCP_OK;
 }
