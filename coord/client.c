@@ -321,6 +321,11 @@ int coord_fd(const struct coord_client *c)
     return c != NULL ? c->fd : -1;
 }
 
+bool coord_has_input(const struct coord_client *c)
+{
+    return c != NULL && c->in.len > c->consume;
+}
+
 bool coord_idle(const struct coord_client *c)
 {
     return c != NULL && c->state == CL_IDLE;

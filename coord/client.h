@@ -46,6 +46,10 @@ void coord_close(struct coord_client *c);
  * something. -1 if NULL. */
 int coord_fd(const struct coord_client *c);
 
+/* True if bytes have been received on c and not yet read as a frame: a
+ * frame may be waiting there without the socket being readable. */
+bool coord_has_input(const struct coord_client *c);
+
 /* True if c is connected and between streams (a new coord_join may follow),
  * so it can be kept for the next request. False for NULL. */
 bool coord_idle(const struct coord_client *c);

@@ -382,6 +382,9 @@ static bool flush_backlog(struct wk_fanout *fo)
     if (fo->publishing) {
         return true;
     }
+    if (fo->watched && fo->followers == 0 && !coord_has_input(fo->cc)) {
+        return true; /* nothing new on the link: the upstream wait watches it */
+    }
     rc = coord_followers(fo->cc, 0, &count);
     if (rc == CCP_OK && count == 0) {
         return true; /* nobody to send to yet */
@@ -429,6 +432,28 @@ void wk_fanout_publish(struct wk_fanout *fo, const char *p, size_t n)
     }
 }
 
+int wk_fanout_watch_fd(const struct wk_fanout *fo)
+{
+    return fo->cc != NULL && fo->leader && !fo->publishing ? coord_fd(fo->cc) : -1;
+}
+
+void wk_fanout_watch(struct wk_fanout *fo)
+{
+    unsigned count = 0;
+    enum ccp_err rc;
+
+    if (wk_fanout_watch_fd(fo) < 0) {
+        return;
+    }
+    rc = coord_followers(fo->cc, 0, &count);
+    if (rc != CCP_OK) {
+        note_failure("link", "lost; the stream goes on without followers", rc);
+        wk_fanout_release(fo);
+        return;
+    }
+    fo->followers = count;
+}
+
 bool wk_fanout_wanted(struct wk_fanout *fo)
 {
     unsigned count = 0;
@@ -451,6 +476,9 @@ void wk_fanout_finish(struct wk_fanout *fo, bool complete)
     if (fo->cc == NULL) {
         return;
     }
+    /* a follower that came after the last wait must get the backlog
+     * before END: read the link now, watched or not */
+    fo->watched = false;
     if (fo->leader && complete && !flush_backlog(fo)) {
         return; /* released */
     }
@@ -473,6 +501,7 @@ void wk_fanout_release(struct wk_fanout *fo)
     fo->leader = false;
     fo->followers = 0;
     fo->publishing = false;
+    fo->watched = false;
     buf_release(&fo->backlog);
 }
 

@@ -79,6 +79,10 @@ struct wk_fanout {
      * joins (most streams never get one); then the backlog goes first */
     struct buf backlog;
     bool publishing;
+    /* leader: the upstream wait watches the link while events are held
+     * back (wk_fanout_watch_fd), so a publish need not read the link to
+     * learn whether a follower came: one system call fewer per event */
+    bool watched;
     bool joining; /* the JOIN is sent, its answer not read yet */
     bool reused;  /* cc was a kept connection */
     char addr[WK_FANOUT_ADDR_MAX];
@@ -123,6 +127,15 @@ void wk_fanout_prewarm(struct wk_worker *w);
 /* Close the connections a worker thread kept (wk_worker_release). NULL is a
  * no-op. */
 void wk_fanout_conns_free(struct wk_fanout_conns *k);
+
+/* Leader holding its events back (no follower yet): the coordinator link,
+ * for the upstream wait to watch beside the upstream's socket; -1 when
+ * there is nothing to watch. */
+int wk_fanout_watch_fd(const struct wk_fanout *fo);
+/* The watched link is readable: read what the coordinator sent (the count
+ * of followers; the next publish then sends them the backlog). A broken
+ * link unlinks fo, and the leader carries on alone. */
+void wk_fanout_watch(struct wk_fanout *fo);
 
 /* Leader: send n bytes of whole translated events to the followers. A
  * failure unlinks fo (the leader carries on alone). No-op if not leading. */

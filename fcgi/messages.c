@@ -189,6 +189,22 @@ static bool sink_alive(void *ctx)
     return !nobody_left(c);
 }
 
+/* A fan-out leader's coordinator link, watched while the upstream is
+ * awaited (a follower coming is news to act on only at the next event). */
+static int sink_watch_fd(void *ctx)
+{
+    struct call *c = ctx;
+
+    return wk_fanout_watch_fd(&c->fo);
+}
+
+static void sink_watch(void *ctx)
+{
+    struct call *c = ctx;
+
+    wk_fanout_watch(&c->fo);
+}
+
 /* libcurl delivered all it read: write the events it gave in one go. */
 static bool sink_drain(void *ctx)
 {
@@ -610,10 +626,14 @@ void wk_route_messages(struct wk_req *r)
             goto out;
         }
     }
+    memset(&sink, 0, sizeof(sink));
     sink.data = sink_data;
     sink.alive = sink_alive;
     sink.drain = sink_drain;
+    sink.watch_fd = sink_watch_fd;
+    sink.watch = sink_watch;
     sink.ctx = &c;
+    c.fo.watched = wk_upstream_watches();
     call_upstream(&c, &up_body, &sink, &res);
     if (c.started) {
         finish_stream(&c, &res);

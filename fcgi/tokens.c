@@ -370,9 +370,8 @@ static bool count_upstream(struct wk_req *r, unsigned long *tokens)
                    &err) != CCP_OK) {
         goto out; /* the local count answers the same error */
     }
+    memset(&sink, 0, sizeof(sink)); /* no alive, drain or watch */
     sink.data = sink_data;
-    sink.alive = NULL;
-    sink.drain = NULL;
     sink.ctx = &ans;
     wk_upstream_post_url(w->up, w->conf->count_tokens_upstream_url, up.ptr, up.len,
                          UPSTREAM_COUNT_TIMEOUT_MS, &sink, &res);

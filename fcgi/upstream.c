@@ -442,6 +442,7 @@ static CURLcode perform_own(struct wk_upstream *u)
     CURLMcode mc;
     CURLMsg *msg;
     CURLcode cc = CURLE_OK;
+    struct curl_waitfd wfd;
     int running = 1, left = 0;
 
     mc = curl_multi_add_handle(u->mh, u->easy);
@@ -458,10 +459,18 @@ static CURLcode perform_own(struct wk_upstream *u)
         if (mc != CURLM_OK || running == 0) {
             break;
         }
-        /* curl_multi_poll shortens the wait to libcurl's own next timeout */
-        mc = curl_multi_poll(u->mh, NULL, 0, 1000, NULL);
+        /* curl_multi_poll shortens the wait to libcurl's own next timeout;
+         * the sink's descriptor (a fan-out leader's coordinator link) is
+         * watched in the same wait */
+        wfd.fd = u->sink->watch_fd != NULL ? u->sink->watch_fd(u->sink->ctx) : -1;
+        wfd.events = CURL_WAIT_POLLIN;
+        wfd.revents = 0;
+        mc = curl_multi_poll(u->mh, wfd.fd >= 0 ? &wfd : NULL, wfd.fd >= 0 ? 1u : 0u, 1000, NULL);
         if (mc != CURLM_OK) {
             break;
+        }
+        if (wfd.fd >= 0 && wfd.revents != 0) {
+            u->sink->watch(u->sink->ctx);
         }
     }
     if (mc != CURLM_OK) {
@@ -478,6 +487,11 @@ static CURLcode perform_own(struct wk_upstream *u)
     }
     curl_multi_remove_handle(u->mh, u->easy);
     return cc;
+}
+
+bool wk_upstream_watches(void)
+{
+    return !multi;
 }
 
 void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool stream,

@@ -29,6 +29,12 @@ struct wk_upstream_sink {
      * one go and is about to wait for more: the moment to write out what
      * data() kept back, in one write. Return false to abort. */
     bool (*drain)(void *ctx);
+    /* Optional: a descriptor to wait on beside the upstream's (-1: none,
+     * asked before each wait), and what to do when it is readable: read
+     * what is there, or stop returning it. Only transfers on the calling
+     * thread watch it (wk_upstream_watches). */
+    int (*watch_fd)(void *ctx);
+    void (*watch)(void *ctx);
     void *ctx;
 };
 
@@ -68,6 +74,11 @@ void wk_upstream_free(struct wk_upstream *u);
 void wk_upstream_post(struct wk_upstream *u, const char *body, size_t len, bool stream,
                       long timeout_ms, const struct wk_upstream_sink *sink,
                       struct wk_upstream_result *res);
+
+/* True if this process's transfers run on the calling thread, which then
+ * waits on the sink's watch_fd too; false under UPSTREAM_MULTI, whose
+ * transport thread does the waiting. */
+bool wk_upstream_watches(void);
 
 /* The same, non-streaming, to another URL with the same key and limits
  * (COUNT_TOKENS_UPSTREAM_URL). */

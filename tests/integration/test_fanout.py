@@ -4,13 +4,14 @@ coalescing, separation, late joiners, slow followers, leader failure, a
 coordinator that dies or is absent, memcached restarts, and two hosts."""
 
 import json
+import os
 import socket
 import threading
 import time
 
 import pytest
 
-from harness import CLIENT_HEADERS, Coordd, Proxy, parse_sse, wait_until
+from harness import CLIENT_HEADERS, Coordd, Proxy, parse_sse, stray_workers, wait_until
 
 SONNET = "claude-sonnet-4-5-20250929"
 
@@ -221,6 +222,36 @@ def test_coordd_killed_mid_stream(fproxy, mock, coordd):
     status, hdrs, raw = fproxy.messages(stream_turn("after kill"))
     assert status == 200 and complete(raw)
     assert time.monotonic() - t0 < 2
+
+
+def cpu_seconds(pids):
+    """User and system CPU time of the processes pids, in seconds."""
+    ticks = 0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def test_leader_alone_waits_quietly_when_its_coordinator_dies(fproxy, mock, coordd, run_dir):
+    """A leader holding its events back (no follower yet) watches its
+    coordinator link while it waits for the upstream. When the coordinator
+    dies the link reads as closed: the leader lets it go and waits on for
+    the upstream alone, instead of waking for the closed link again and
+    again until its stream ends."""
+    mock.script(slow_reply(count=25, delay=0.1))
+    conn, resp = open_stream(fproxy, stream_turn("a leader alone"))
+    first = resp.read1(65536)
+    coordd.kill()
+    pids = stray_workers(run_dir)
+    assert pids
+    before = cpu_seconds(pids)
+    rest = resp.read()  # 2.5 s of a slow upstream
+    used = cpu_seconds(pids) - before
+    conn.close()
+    assert complete(first + rest)
+    assert used < 1.0, "the workers used %.2f s of CPU waiting 2.5 s" % used
 
 
 @pytest.mark.parametrize("kind", ["absent", "stale"])
