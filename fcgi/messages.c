@@ -261,12 +261,13 @@ static void end_answer(void *arg)
 static void store_stream(struct call *c)
 {
     struct wk_req *r = c->r;
+    bool leader = c->fo.cc != NULL && c->fo.leader;
 
-    if (c->fo.cc != NULL && c->fo.leader) {
+    if (leader) {
         wk_end_answer(r);
     }
     wk_rcache_put(r->w->rc, &c->key, CACHE_ENTRY_SSE, sse_ctype, c->capture.ptr, c->capture.len,
-                  end_answer, r);
+                  leader ? NULL : end_answer, r);
 }
 
 struct json_answer {

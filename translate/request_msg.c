@@ -470,13 +470,22 @@ static enum ccp_err tool_result_block(struct tr_rq_ctx *c, struct json_object *i
     return join_text(b, TEXT_SEP, s, strlen(s));
 }
 
+/* True if a tool_result says "is_error": true. */
+static bool result_is_error(struct json_object *blk)
+{
+    struct json_object *v;
+
+    return json_object_object_get_ex(blk, "is_error", &v) &&
+           json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
 /* The text of a tool_result (blk, id known) into b: its blocks rendered
  * by tool_result_block, and with is_error true prefixed "Error: " (or just
  * "Error" when the result has no text). */
 static enum ccp_err result_text(struct tr_rq_ctx *c, struct json_object *blk, const char *at,
                                 const char *id, struct buf *b, struct json_object *imgs)
 {
-    struct json_object *content = NULL, *v;
+    struct json_object *content = NULL;
     char inner[AT_LEN + 32];
     struct buf *t = &c->text; /* kept for the next tool_result */
     bool is_error;
@@ -484,8 +493,7 @@ static enum ccp_err result_text(struct tr_rq_ctx *c, struct json_object *blk, co
     enum ccp_err rc = CCP_OK;
 
     buf_reset(t);
-    is_error = json_object_object_get_ex(blk, "is_error", &v) &&
-               json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+    is_error = result_is_error(blk);
     (void)json_object_object_get_ex(blk, "content", &content);
     if (json_object_is_type(content, json_type_array)) {
         for (i = 0; i < json_object_array_length(content) && rc == CCP_OK; i++) {
@@ -591,7 +599,7 @@ static enum ccp_err tool_result(struct tr_rq_ctx *c, struct json_object *blk, co
                                 struct json_object *parts)
 {
     const char *id = tr_rq_get_string(blk, "tool_use_id");
-    struct json_object *content, *v;
+    struct json_object *content;
     struct buf b;
     enum ccp_err rc = CCP_OK;
 
@@ -612,9 +620,7 @@ static enum ccp_err tool_result(struct tr_rq_ctx *c, struct json_object *blk, co
         goto out;
     }
     if (json_object_object_get_ex(blk, "content", &content) &&
-        json_object_is_type(content, json_type_string) &&
-        !(json_object_object_get_ex(blk, "is_error", &v) &&
-          json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v))) {
+        json_object_is_type(content, json_type_string) && !result_is_error(blk)) {
         /* the usual result, a string that is not an error: its text is that
          * string (see result_text), which the tool message shares */
         rc = add_tool_msg_src(c, msgs, first, id, json_object_get_string(content),
