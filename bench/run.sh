@@ -182,6 +182,7 @@ EOF
 # ---- mock upstream --------------------------------------------------------
 "$build/mock_upstream" --port-file "$tmp/mock.port" >"$tmp/mock.log" 2>&1 &
 PIDS+=($!)
+MOCKPID=$!
 for _ in $(seq 1 50); do
     [ -s "$tmp/mock.port" ] && break
     sleep 0.1
@@ -237,6 +238,12 @@ cpu_ticks() {   # utime+stime of pids $@, in clock ticks
         s=$((s + $(echo "$st" | awk '{print $12 + $13}')))
     done
     echo $s
+}
+# the machine's busy and total time so far (every CPU), in clock ticks: the
+# part of a row's CPU that no process above is charged with (the load
+# generator, interrupts) is the busy time less theirs
+machine_ticks() {
+    awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit}' /proc/stat
 }
 reset_hwm() { local p; for p in "$@"; do echo 5 >"/proc/$p/clear_refs" 2>/dev/null; done; }
 hwm_kb() {
@@ -317,7 +324,7 @@ ccr_dead="" # the workload during which claude-code-router exited
 CCRPID=""
 measure() {
     local target=$1 wl=$2 c=$3 kind=$4 url=$5 body=$6
-    local s0 s1 c0 c1 t0 t1 l0 l1 k0 k1 wres="" cres="" th na=() wlog lg0
+    local s0 s1 c0 c1 t0 t1 l0 l1 k0 k1 m0 m1 x0 x1 b0 b1 q0 q1 wres="" cres="" th na=() wlog lg0
     if [ "$target" = ccr ] && [ -n "$ccr_dead" ]; then
         return # claude-code-router has exited: no more rows of it
     fi
@@ -329,10 +336,13 @@ measure() {
     # shellcheck disable=SC2086
     reset_hwm $watch_pids $COORDPID
     k0=$(cpu_ticks "$COORDPID")
+    m0=$(cpu_ticks "$MCPID")
+    x0=$(cpu_ticks "$MOCKPID")
     read -r s0 c0 < <(mock_stats)
     # shellcheck disable=SC2086
     t0=$(cpu_ticks $watch_pids)
     l0=$(cpu_ticks ${LPID:-})
+    read -r b0 q0 < <(machine_ticks)
     wlog=/dev/null lg0=0 # the workers' request lines of this measurement (ccproxy only)
     if [ "$target" = ccproxy ] && [ -f "${CCPROXY_RUN_DIR:-}/stdout" ]; then
         wlog=$CCPROXY_RUN_DIR/stdout
@@ -354,15 +364,19 @@ measure() {
     t1=$(cpu_ticks $watch_pids)
     l1=$(cpu_ticks ${LPID:-})
     k1=$(cpu_ticks "$COORDPID")
+    m1=$(cpu_ticks "$MCPID")
+    x1=$(cpu_ticks "$MOCKPID")
+    read -r b1 q1 < <(machine_ticks)
     read -r s1 c1 < <(mock_stats)
     [ -n "$cres" ] || cres='{}'
     # shellcheck disable=SC2086
     "$py" - "$target" "$wl" "$c" "$kind" "$wres" "$cres" $((t1 - t0)) $((l1 - l0)) \
         "$(getconf CLK_TCK)" "$(hwm_kb $watch_pids)" $((s1 - s0)) $((c1 - c0)) \
-        $((k1 - k0)) "$(hwm_kb "$COORDPID")" "$nonce" "$wlog" "$lg0" >>"$rows" <<'EOF'
+        $((k1 - k0)) "$(hwm_kb "$COORDPID")" "$nonce" "$wlog" "$lg0" \
+        $((m1 - m0)) $((x1 - x0)) $((b1 - b0)) $((q1 - q0)) >>"$rows" <<'EOF'
 import datetime, json, sys
 (target, wl, c, kind, wres, cres, ticks, lticks, hz, hwm, calls, conns, kticks, khwm,
- nonce, wlog, lg0) = sys.argv[1:18]
+ nonce, wlog, lg0, mticks, xticks, bticks, qticks) = sys.argv[1:22]
 row = {"target": target, "workload": wl, "conc": int(c), "kind": kind}
 cres = json.loads(cres)
 if wres:
@@ -378,6 +392,11 @@ elif cres:
                ttfb_p50_ms=cres["ttfb_p50_ms"], ttfb_p99_ms=cres["ttfb_p99_ms"],
                errors=cres["errors"], complete=cres["complete"])
 n = row.get("requests") or 0
+if n:  # memcached's, the mock's and the whole machine's CPU (every target)
+    row["mc_cpu_ms_per_req"] = int(mticks) * 1000.0 / int(hz) / n
+    row["mock_cpu_ms_per_req"] = int(xticks) * 1000.0 / int(hz) / n
+    row["all_cpu_ms_per_req"] = int(bticks) * 1000.0 / int(hz) / n
+    row["machine_busy"] = int(bticks) / max(1, int(qticks))
 if target != "direct" and n:
     row["cpu_ms_per_req"] = int(ticks) * 1000.0 / int(hz) / n
     row["web_cpu_ms_per_req"] = int(lticks) * 1000.0 / int(hz) / n
