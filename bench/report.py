@@ -25,6 +25,9 @@ def main():
     p.add_argument("rows")
     p.add_argument("--translate", default="")
     p.add_argument("--cc-translate", default="")
+    p.add_argument("--translate-small", default="")
+    p.add_argument("--translate-medium", default="")
+    p.add_argument("--translate-answer", default="")
     p.add_argument("--ccr", default="")
     p.add_argument("--cmd", default="bench/run.sh")
     p.add_argument("--procs", default="?")
@@ -100,6 +103,7 @@ def main():
                 r["worker_ttfb_p50_ms"], r["worker_ttfb_p99_ms"], r["worker_taken_over_ms"]))
         w("")
     bound = cpu_budget(w, get)
+    c1_bound(w, get, a)
     turn_diffs = {}
     if turns:
         w("c=1 in turns with the floor: the rows above measure CCProxy, then the floor some "
@@ -260,6 +264,47 @@ def main():
       "at c=32 included): %.1f MB."
       % (int(a.total_rss_kb) / 1024.0))
     print("\n".join(out))
+
+
+def kv_of(line):
+    return dict(x.split("=", 1) for x in line.split() if "=" in x)
+
+
+def c1_bound(w, get, a):
+    """The table "c=1 bound": what a proxied non-stream request at c=1 cannot
+    go under, one step after the other on its path: the floor (lighttpd and
+    FastCGI), the upstream exchange of its translated body (the direct
+    row), and translating the request and the answer (translate_bench)."""
+    answer = kv_of(a.translate_answer).get("tr_response_us")
+    lines = []
+    for size, line in (("small", a.translate_small), ("medium", a.translate_medium),
+                       ("large", a.translate)):
+        wl = "W1 non-stream %s" % size
+        f, d, c = get("floor", wl, 1), get("direct", wl, 1), get("ccproxy", wl, 1)
+        tr = kv_of(line).get("tr_request_us")
+        if not (f and d and c and tr and answer) or None in (
+                f.get("p50_ms"), d.get("p50_ms"), c.get("p50_ms")):
+            continue
+        tr_ms = (float(tr) + float(answer)) / 1000
+        low = f["p50_ms"] + d["p50_ms"] + tr_ms
+        lines.append("| %s (%s bytes) | %.3f | %.3f | %.3f | %.3f | %+.3f | %.3f | %+.3f |" % (
+            size, kv_of(line).get("body_bytes", "?"), f["p50_ms"], d["p50_ms"], tr_ms, low,
+            low - f["p50_ms"], c["p50_ms"], c["p50_ms"] - f["p50_ms"]))
+    if not lines:
+        return
+    w("c=1 bound: what a non-stream request through any translating proxy cannot go under "
+      "at c=1, its steps one after the other: the floor (lighttpd and FastCGI, p50), the "
+      "upstream exchange of the translated body (the direct row's p50: the same bytes to "
+      "the same mock), and translating the request and the mock's answer (translate_bench, "
+      "one thread, warm). The cache key, the memcached lookup and the worker's own HTTP "
+      "client come on top. The c=1 target allows the floor + 0.10 ms.")
+    w("")
+    w("| body | floor p50 ms | + direct p50 ms | + translation ms | = bound ms | bound over "
+      "the floor ms | CCProxy p50 ms | CCProxy over the floor ms |")
+    w("|---|---|---|---|---|---|---|---|")
+    for x in lines:
+        w(x)
+    w("")
 
 
 def cpu_budget(w, get):

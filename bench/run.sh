@@ -124,6 +124,12 @@ for f in "$b"/*.json; do
 done
 translate_line=$("$build/translate_bench" "$b/large.json" "$([ $quick -eq 1 ] && echo 30 || echo 200)")
 log "translation: $translate_line"
+# the small and medium bodies and the mock's answer too: with the large
+# one, what translation puts on a c=1 request's path (report: "c=1 bound")
+tr_small=$("$build/translate_bench" "$b/small.json" "$([ $quick -eq 1 ] && echo 2000 || echo 20000)")
+tr_medium=$("$build/translate_bench" "$b/medium.json" "$([ $quick -eq 1 ] && echo 200 || echo 2000)")
+tr_answer=$("$build/translate_bench" --response "$([ $quick -eq 1 ] && echo 2000 || echo 20000)")
+log "translation: small $tr_small; medium $tr_medium; answer $tr_answer"
 # Real Claude Code requests, when ../shared is beside the checkout (or
 # BENCH_CC_REQUESTS names the capture folder): the three largest
 # /v1/messages bodies, translated the same way.
@@ -685,6 +691,7 @@ if [ -z "$out" ]; then # a run of the same day gets -2, -3, ...: never overwrite
     done
 fi
 "$py" "$top/bench/report.py" "$rows" --translate "$translate_line" --cc-translate "$cc_translate" --ccr "$ccr_note" \
+    --translate-small "$tr_small" --translate-medium "$tr_medium" --translate-answer "$tr_answer" \
     --cmd "bench/run.sh $*" --procs "$procs" --threads "$threads" --duration "$dur" \
     --total-rss-kb "$total_hwm" --load "$load0" --load-end "$(cut -d' ' -f1-3 /proc/loadavg)" \
     >"$out" || exit 1
