@@ -195,9 +195,9 @@ def main():
         if c and f and f.get("rps"):
             ratio = c["rps"] / f["rps"]
             extra = ""
-            if wl == "W1 non-stream small" and bound.get("ccproxy") is not None:
+            if bound.get((wl, "ccproxy")) is not None:
                 extra = (" (at most %.0f %% with workers as cheap as the floor's responder: "
-                         "\"Where the CPU goes\")" % (bound["ccproxy"] * 100))
+                         "\"Where the CPU goes\")" % (bound[(wl, "ccproxy")] * 100))
             t("%s, c=32: >= 85 %% of the floor's req/s" % wl,
               "%.0f / %.0f = %.0f %%%s" % (c["rps"], f["rps"], ratio * 100, extra),
               ratio >= 0.85)
@@ -308,50 +308,58 @@ def c1_bound(w, get, a):
 
 
 def cpu_budget(w, get):
-    """The table "Where the CPU goes" for W1 small at c=32, and the rate bound
-    it implies for CCProxy, per target, as a fraction of the floor's rate."""
-    wl = "W1 non-stream small"
-    f = get("floor", wl, 32)
-    rows = [r for r in (f, get("ccproxy", wl, 32), get("ccproxy-nocache", wl, 32))
-            if r and r.get("all_cpu_ms_per_req") and r.get("cpu_ms_per_req") is not None]
+    """The table "Where the CPU goes" for W1 at c=32 (each body), and the rate
+    bound it implies for CCProxy: {(workload, target): fraction of the floor's
+    rate}."""
     bound = {}
-    if not f or f not in rows or len(rows) < 2:
+    lines = []
+    for size in ("small", "medium", "large"):
+        wl = "W1 non-stream %s" % size
+        f = get("floor", wl, 32)
+        rows = [r for r in (f, get("ccproxy", wl, 32), get("ccproxy-nocache", wl, 32))
+                if r and r.get("all_cpu_ms_per_req") and r.get("cpu_ms_per_req") is not None]
+        if not f or f not in rows or len(rows) < 2 or not f.get("rps"):
+            continue
+        for r in rows:
+            us = {k: (r.get(k) or 0.0) * 1000 for k in (
+                "all_cpu_ms_per_req", "cpu_ms_per_req", "web_cpu_ms_per_req",
+                "mc_cpu_ms_per_req", "mock_cpu_ms_per_req", "coordd_cpu_ms_per_req")}
+            rest = us["all_cpu_ms_per_req"] - sum(v for k, v in us.items()
+                                                    if k != "all_cpu_ms_per_req")
+            cell = "-"
+            if r is not f:
+                # the same request with workers that cost what the floor's do,
+                # the CPUs as busy as in this row: the rate grows as "all" shrinks
+                alt = r["all_cpu_ms_per_req"] - r["cpu_ms_per_req"] + f["cpu_ms_per_req"]
+                if alt > 0:
+                    b = r["rps"] * r["all_cpu_ms_per_req"] / alt / f["rps"]
+                    bound[(wl, r["target"])] = b
+                    cell = "%.0f %%" % (b * 100)
+            lines.append("| %s | %s | %.0f | %.0f %% | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f "
+                         "| %.1f | %s |" % (
+                             size, r["target"], r["rps"], r.get("machine_busy", 0) * 100,
+                             us["all_cpu_ms_per_req"], us["cpu_ms_per_req"],
+                             us["web_cpu_ms_per_req"], us["mc_cpu_ms_per_req"],
+                             us["mock_cpu_ms_per_req"], us["coordd_cpu_ms_per_req"], rest, cell))
+    if not lines:
         return bound
-    w("Where the CPU goes, %s at c=32: CPU time per request of every process on the "
-      "path (from /proc, microseconds). \"rest\" is the machine's busy time that no listed "
-      "process is charged with: the load generator (wrk) and interrupts. With the CPUs "
-      "busy, the rate is the inverse of \"all\"." % wl)
+    w("Where the CPU goes, W1 non-stream at c=32: CPU time per request of every process on "
+      "the path (from /proc, microseconds). \"rest\" is the machine's busy time that no "
+      "listed process is charged with: the load generator (wrk) and interrupts. With the CPUs "
+      "busy, the rate is the inverse of \"all\". \"bound\": the most CCProxy's rate could be, "
+      "as a fraction of the floor's, if its workers cost no more than the floor's trivial "
+      "responder and everything else stayed as measured (lighttpd, the load generator, the "
+      "mock upstream's work for the call the floor does not make, memcached's for the "
+      "cache), the CPUs as busy as in its row: rps x all / (all - workers + the floor's "
+      "workers) / the floor's rps. The target is 85 %.")
     w("")
-    w("| target | req/s | CPUs busy | all | workers | lighttpd | memcached | mock upstream | "
-      "ccproxy-coordd | rest |")
-    w("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        us = {k: (r.get(k) or 0.0) * 1000 for k in (
-            "all_cpu_ms_per_req", "cpu_ms_per_req", "web_cpu_ms_per_req",
-            "mc_cpu_ms_per_req", "mock_cpu_ms_per_req", "coordd_cpu_ms_per_req")}
-        rest = us["all_cpu_ms_per_req"] - sum(v for k, v in us.items()
-                                                if k != "all_cpu_ms_per_req")
-        w("| %s | %.0f | %.0f %% | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
-            r["target"], r["rps"], r.get("machine_busy", 0) * 100, us["all_cpu_ms_per_req"],
-            us["cpu_ms_per_req"], us["web_cpu_ms_per_req"], us["mc_cpu_ms_per_req"],
-            us["mock_cpu_ms_per_req"], us["coordd_cpu_ms_per_req"], rest))
-        if r is not f and f.get("rps"):
-            # the same request with workers that cost what the floor's do, the
-            # CPUs as busy as in this row: the rate grows as "all" shrinks
-            alt = r["all_cpu_ms_per_req"] - r["cpu_ms_per_req"] + f["cpu_ms_per_req"]
-            if alt > 0:
-                bound[r["target"]] = r["rps"] * r["all_cpu_ms_per_req"] / alt / f["rps"]
+    w("| body | target | req/s | CPUs busy | all | workers | lighttpd | memcached | "
+      "mock upstream | ccproxy-coordd | rest | bound |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for x in lines:
+        w(x)
     w("")
-    parts = ["%s %.0f %%" % (t, b * 100) for t, b in bound.items() if b is not None]
-    if parts:
-        w("If CCProxy's workers cost no more than the floor's trivial responder (%.1f us a "
-          "request) and everything else stayed as measured (lighttpd, the load generator, the "
-          "mock upstream's work for the call the floor does not make, memcached's for the "
-          "cache), with the CPUs as busy as in its row, its rate could reach at most: %s of "
-          "the floor's (the target is 85 %%)." % (f["cpu_ms_per_req"] * 1000, ", ".join(parts)))
-        w("")
     return bound
-
 
 if __name__ == "__main__":
     main()
