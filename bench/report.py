@@ -175,7 +175,7 @@ def main():
         w("| capture | body bytes | tr_request us | allocations | count_tokens estimate us |")
         w("|---|---|---|---|---|")
         for name, line in cc:
-            kv = dict(x.split("=", 1) for x in line.split() if "=" in x)
+            kv = kv_of(line)
             w("| %s | %s | %s | %s | %s |" % (name, kv.get("body_bytes", "?"), kv.get("tr_request_us", "?"),
                                              kv.get("tr_request_allocs", "?"), kv.get("count_tokens_us", "?")))
         w("")
@@ -238,7 +238,7 @@ def main():
         if r and r.get("cpu_ms_per_req") is not None:
             t("worker CPU per request, W1 small, c=%d: <= 0.2 ms" % c,
               "%.3f ms" % r["cpu_ms_per_req"], r["cpu_ms_per_req"] <= 0.2)
-    tr = dict(kv.split("=", 1) for kv in a.translate.split() if "=" in kv)
+    tr = kv_of(a.translate)
     if "tr_request_us" in tr:
         us = float(tr["tr_request_us"])
         t("translation of the large body (%s bytes): <= 2 ms" % tr.get("body_bytes"),
@@ -267,6 +267,7 @@ def main():
 
 
 def kv_of(line):
+    """translate_bench's `name=value ...` line as a dict."""
     return dict(x.split("=", 1) for x in line.split() if "=" in x)
 
 
@@ -281,14 +282,15 @@ def c1_bound(w, get, a):
                        ("large", a.translate)):
         wl = "W1 non-stream %s" % size
         f, d, c = get("floor", wl, 1), get("direct", wl, 1), get("ccproxy", wl, 1)
-        tr = kv_of(line).get("tr_request_us")
+        kv = kv_of(line)
+        tr = kv.get("tr_request_us")
         if not (f and d and c and tr and answer) or None in (
                 f.get("p50_ms"), d.get("p50_ms"), c.get("p50_ms")):
             continue
         tr_ms = (float(tr) + float(answer)) / 1000
         low = f["p50_ms"] + d["p50_ms"] + tr_ms
         lines.append("| %s (%s bytes) | %.3f | %.3f | %.3f | %.3f | %+.3f | %.3f | %+.3f |" % (
-            size, kv_of(line).get("body_bytes", "?"), f["p50_ms"], d["p50_ms"], tr_ms, low,
+            size, kv.get("body_bytes", "?"), f["p50_ms"], d["p50_ms"], tr_ms, low,
             low - f["p50_ms"], c["p50_ms"], c["p50_ms"] - f["p50_ms"]))
     if not lines:
         return
